@@ -1,0 +1,156 @@
+//! The storage seam under the MVCC engine: an ordered byte map split into a
+//! few tables, read by point lookups and ordered scans, written by atomic
+//! batches.
+//!
+//! The engine ([`crate::Store`]) owns every encoding decision; a backend only
+//! stores bytes. That keeps the two implementations, RocksDB and memory, byte
+//! for byte identical, so `hash_kv` agrees across them and one conformance
+//! suite ([`conformance`]) covers both.
+
+pub mod conformance;
+mod memory;
+#[cfg(not(madsim))]
+mod rocks;
+
+pub use memory::MemoryBackend;
+#[cfg(not(madsim))]
+pub use rocks::{RocksBackend, RocksOptions};
+
+/// The tables a backend keeps. Each is an independent ordered map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Table {
+    /// Every version of every key: `escaped key ‖ inverted revision` →
+    /// version record. Key-ordered, newest version first within a key.
+    Versions,
+    /// The change log: `revision` → `kind ‖ key`. Revision-ordered; drives
+    /// compaction and (later) watch catch-up.
+    Revisions,
+    /// Engine metadata: current and compacted revision, caller metadata.
+    Meta,
+}
+
+impl Table {
+    /// Every table, in a fixed order.
+    pub const ALL: [Table; 3] = [Table::Versions, Table::Revisions, Table::Meta];
+
+    /// The table's stable name (a RocksDB column family name).
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Versions => "versions",
+            Table::Revisions => "revisions",
+            Table::Meta => "meta",
+        }
+    }
+}
+
+/// One mutation inside a [`WriteBatch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchOp {
+    /// Set `key` to `value`.
+    Put {
+        /// Target table.
+        table: Table,
+        /// Key bytes.
+        key: Vec<u8>,
+        /// Value bytes.
+        value: Vec<u8>,
+    },
+    /// Remove `key` (absent keys are fine).
+    Delete {
+        /// Target table.
+        table: Table,
+        /// Key bytes.
+        key: Vec<u8>,
+    },
+}
+
+/// Mutations applied all together or not at all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteBatch {
+    ops: Vec<BatchOp>,
+}
+
+impl WriteBatch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Queues a put.
+    pub fn put(&mut self, table: Table, key: Vec<u8>, value: Vec<u8>) {
+        self.ops.push(BatchOp::Put { table, key, value });
+    }
+
+    /// Queues a delete.
+    pub fn delete(&mut self, table: Table, key: Vec<u8>) {
+        self.ops.push(BatchOp::Delete { table, key });
+    }
+
+    /// The queued mutations, in order. Later ones win on the same key.
+    pub fn ops(&self) -> &[BatchOp] {
+        &self.ops
+    }
+
+    /// Number of queued mutations.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// What a scan visitor wants next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScanStep {
+    /// Go on to the next entry in key order.
+    Next,
+    /// Jump to the first entry whose key is `>=` the given key. The target
+    /// must be greater than the current key (scans only move forward).
+    Seek(Vec<u8>),
+    /// End the scan.
+    Stop,
+}
+
+/// A storage failure. Not part of etcd's contract: the server reports it as
+/// an internal error and stops applying, since the state machine can no
+/// longer promise anything.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The underlying engine failed.
+    #[error("storage engine: {0}")]
+    Engine(String),
+    /// Stored bytes do not decode.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+}
+
+/// An ordered, tabled key-value store with atomic batches.
+///
+/// Reads see a consistent state: a `scan` never observes half of a batch.
+pub trait Backend: Send + Sync + 'static {
+    /// The value stored under `key`, if any.
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError>;
+
+    /// Visits entries in ascending key order starting at the first key
+    /// `>= from`, until the visitor stops or the table ends. The visitor
+    /// must not call back into the backend.
+    fn scan(
+        &self,
+        table: Table,
+        from: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> ScanStep,
+    ) -> Result<(), BackendError>;
+
+    /// Applies every mutation of `batch` atomically.
+    fn write(&self, batch: WriteBatch) -> Result<(), BackendError>;
+
+    /// Approximate bytes of storage in use (for the space quota).
+    fn size_bytes(&self) -> u64;
+
+    /// Reclaims space in the background where the engine supports it.
+    /// Never blocks reads or writes for the duration.
+    fn defragment(&self) -> Result<(), BackendError>;
+}

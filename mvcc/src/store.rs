@@ -1,0 +1,300 @@
+//! The store: reads at any uncompacted revision, and writes applied one
+//! command at a time, each as one atomic batch together with the caller's
+//! metadata (the Raft applied log id).
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use parking_lot::Mutex;
+
+use crate::backend::{Backend, BackendError, ScanStep, Table, WriteBatch};
+use crate::encoding::{
+    decode_change, decode_i64, decode_revision_key, decode_version, decode_version_key, encode_i64,
+    key_prefix, revision_key, version_seek_key, Version, META_APPLIED, META_COMPACTED_REVISION, META_CURRENT_REVISION,
+};
+use crate::error::MvccError;
+use crate::read;
+use crate::txn::WriteTxn;
+use crate::types::{
+    Command, CommandResponse, CompactResponse, HashKvResponse, Limits, RangeRequest, RangeResponse,
+    Revision, TxnRequest, TxnResponse,
+};
+use crate::validate::{validate_command, validate_range};
+
+/// The revision of an empty store, as in etcd.
+pub const EMPTY_STORE_REVISION: i64 = 1;
+/// The compacted revision of a store never compacted, as in etcd.
+pub const NEVER_COMPACTED: i64 = -1;
+
+/// An MVCC key-value store over a [`Backend`].
+///
+/// Reads may run from any thread at any time. Writes ([`Store::apply`])
+/// are serialised by an internal lock; a Raft state machine applies them in
+/// log order from one task anyway.
+#[derive(Debug)]
+pub struct Store<B: Backend> {
+    backend: B,
+    limits: Limits,
+    /// Published only after the batch that reaches it is written, so a
+    /// reader never sees a revision whose data is missing.
+    current_revision: AtomicI64,
+    compacted_revision: AtomicI64,
+    /// Serialises writers. Lock order: this lock, then the backend's own.
+    writer: Mutex<()>,
+}
+
+impl<B: Backend> Store<B> {
+    /// Opens a store over `backend`, restoring its current and compacted
+    /// revisions. An empty backend is a store at revision 1.
+    pub fn open(backend: B, limits: Limits) -> Result<Self, BackendError> {
+        let current = match backend.get(Table::Meta, META_CURRENT_REVISION)? {
+            Some(bytes) => decode_i64(&bytes)?,
+            None => EMPTY_STORE_REVISION,
+        };
+        let compacted = match backend.get(Table::Meta, META_COMPACTED_REVISION)? {
+            Some(bytes) => decode_i64(&bytes)?,
+            None => NEVER_COMPACTED,
+        };
+        assert!(compacted <= current, "compacted revision above current");
+        Ok(Self {
+            backend,
+            limits,
+            current_revision: AtomicI64::new(current),
+            compacted_revision: AtomicI64::new(compacted),
+            writer: Mutex::new(()),
+        })
+    }
+
+    /// The backend underneath.
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    /// The limits the store enforces.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The revision of the last change.
+    pub fn current_revision(&self) -> i64 {
+        self.current_revision.load(Ordering::Acquire)
+    }
+
+    /// The revision history was compacted to (`-1`: never).
+    pub fn compacted_revision(&self) -> i64 {
+        self.compacted_revision.load(Ordering::Acquire)
+    }
+
+    /// The metadata stored with the last applied command, if any.
+    pub fn applied_metadata(&self) -> Result<Option<Vec<u8>>, BackendError> {
+        self.backend.get(Table::Meta, META_APPLIED)
+    }
+
+    /// Checks a command the way etcd does before it is proposed.
+    pub fn validate(&self, command: &Command) -> Result<(), MvccError> {
+        validate_command(command, self.limits)
+    }
+
+    /// etcd's Range.
+    pub fn range(&self, request: &RangeRequest) -> Result<RangeResponse, MvccError> {
+        validate_range(request)?;
+        let current = self.current_revision();
+        let at = read::read_revision(request.revision, current, self.compacted_revision())?;
+        read::range(&self.backend, request, at, current, None)
+    }
+
+    /// A transaction without writes, served without consensus. Refuses
+    /// nothing a write transaction would accept; if `request` does write,
+    /// its writes are not applied and the response is as if they were
+    /// (callers route writing transactions through [`Store::apply`]).
+    pub fn read_txn(&self, request: &TxnRequest) -> Result<TxnResponse, MvccError> {
+        validate_command(&Command::Txn(request.clone()), self.limits)?;
+        let mut txn = WriteTxn::new(&self.backend, self.current_revision(), self.compacted_revision());
+        txn.txn(request)
+    }
+
+    /// Applies one command and stores `applied` with it in the same atomic
+    /// batch. A command the store refuses (say, a put with `ignore_value` on
+    /// a missing key) still stores `applied`: the entry was applied, with an
+    /// error as its outcome.
+    pub fn apply(&self, command: &Command, applied: &[u8]) -> Result<CommandResponse, MvccError> {
+        let _writer = self.writer.lock();
+        let begin = self.current_revision();
+        let compacted = self.compacted_revision();
+        let outcome = validate_command(command, self.limits).and_then(|()| match command {
+            Command::Compact(revision) => self.stage_compaction(*revision, begin, compacted),
+            Command::Put(request) => {
+                let mut txn = WriteTxn::new(&self.backend, begin, compacted);
+                let response = txn.put(request)?;
+                Ok((CommandResponse::Put(response), txn.finish().0, compacted))
+            }
+            Command::DeleteRange(request) => {
+                let mut txn = WriteTxn::new(&self.backend, begin, compacted);
+                let response = txn.delete_range(request)?;
+                Ok((CommandResponse::DeleteRange(response), txn.finish().0, compacted))
+            }
+            Command::Txn(request) => {
+                let mut txn = WriteTxn::new(&self.backend, begin, compacted);
+                let response = txn.txn(request)?;
+                Ok((CommandResponse::Txn(response), txn.finish().0, compacted))
+            }
+        });
+        let (response, mut batch, new_compacted) = match outcome {
+            Ok(staged) => staged,
+            Err(error) if error.is_storage() => return Err(error),
+            Err(error) => {
+                let mut batch = WriteBatch::new();
+                batch.put(Table::Meta, META_APPLIED.to_vec(), applied.to_vec());
+                self.backend.write(batch)?;
+                return Err(error);
+            }
+        };
+        let new_current = match &response {
+            CommandResponse::Put(put) => put.revision,
+            CommandResponse::DeleteRange(delete) => delete.revision,
+            CommandResponse::Txn(txn) => txn.revision,
+            CommandResponse::Compact(_) => begin,
+        };
+        assert!(new_current >= begin, "revisions only grow");
+        assert!(new_current <= begin + 1, "one command bumps the revision at most once");
+        if new_current != begin {
+            batch.put(Table::Meta, META_CURRENT_REVISION.to_vec(), encode_i64(new_current));
+        }
+        batch.put(Table::Meta, META_APPLIED.to_vec(), applied.to_vec());
+        self.backend.write(batch)?;
+        self.compacted_revision.store(new_compacted, Ordering::Release);
+        self.current_revision.store(new_current, Ordering::Release);
+        Ok(response)
+    }
+
+    /// Stores `applied` alone, for log entries that carry no command (blank
+    /// and membership entries).
+    pub fn record_applied(&self, applied: &[u8]) -> Result<(), BackendError> {
+        let _writer = self.writer.lock();
+        let mut batch = WriteBatch::new();
+        batch.put(Table::Meta, META_APPLIED.to_vec(), applied.to_vec());
+        self.backend.write(batch)
+    }
+
+    /// Stages a compaction to `revision`: every version superseded at or
+    /// below it is removed, as is a key's newest version there if it is a
+    /// tombstone, and the change log at or below it.
+    fn stage_compaction(
+        &self,
+        revision: i64,
+        current: i64,
+        compacted: i64,
+    ) -> Result<(CommandResponse, WriteBatch, i64), MvccError> {
+        if revision <= compacted {
+            return Err(MvccError::Compacted);
+        }
+        if revision > current {
+            return Err(MvccError::FutureRevision);
+        }
+        let mut batch = WriteBatch::new();
+        // Only keys changed since the last compaction can have versions to
+        // drop: every other key holds just its one surviving version.
+        let mut changed = BTreeSet::new();
+        let mut failure = None;
+        let start = revision_key(Revision {
+            main: compacted.max(0) + 1,
+            sub: 0,
+        });
+        self.backend.scan(Table::Revisions, &start, &mut |raw_key, raw_value| {
+            let decoded = decode_revision_key(raw_key).and_then(|rev| Ok((rev, decode_change(raw_value)?)));
+            match decoded {
+                Ok((rev, _)) if rev.main > revision => ScanStep::Stop,
+                Ok((_, (_, key))) => {
+                    changed.insert(key.to_vec());
+                    batch.delete(Table::Revisions, raw_key.to_vec());
+                    ScanStep::Next
+                }
+                Err(error) => {
+                    failure = Some(error);
+                    ScanStep::Stop
+                }
+            }
+        })?;
+        if let Some(error) = failure {
+            return Err(error.into());
+        }
+        for key in &changed {
+            self.stage_key_compaction(key, revision, &mut batch)?;
+        }
+        batch.put(Table::Meta, META_COMPACTED_REVISION.to_vec(), encode_i64(revision));
+        Ok((CommandResponse::Compact(CompactResponse { revision: current }), batch, revision))
+    }
+
+    fn stage_key_compaction(&self, key: &[u8], revision: i64, batch: &mut WriteBatch) -> Result<(), MvccError> {
+        let prefix = key_prefix(key);
+        let prefix_len = prefix.len();
+        let mut newest_seen = false;
+        let mut failure = None;
+        self.backend
+            .scan(Table::Versions, &version_seek_key(key, revision), &mut |raw_key, raw_value| {
+                if raw_key.len() != prefix_len + 16 || raw_key[..prefix_len] != prefix[..] {
+                    return ScanStep::Stop;
+                }
+                let keep = !newest_seen
+                    && match decode_version(Vec::new(), 0, raw_value, false) {
+                        Ok(version) => version != Version::Tombstone,
+                        Err(error) => {
+                            failure = Some(error);
+                            return ScanStep::Stop;
+                        }
+                    };
+                newest_seen = true;
+                if !keep {
+                    batch.delete(Table::Versions, raw_key.to_vec());
+                }
+                ScanStep::Next
+            })?;
+        match failure {
+            Some(error) => Err(error.into()),
+            None => Ok(()),
+        }
+    }
+
+    /// A crc32 over every stored version at or below `revision` (0: the
+    /// current one), in key order. Replicas that applied the same commands
+    /// agree on it, whatever their backend.
+    pub fn hash_kv(&self, revision: i64) -> Result<HashKvResponse, MvccError> {
+        // Holding the writer lock keeps the revisions read here and the
+        // scanned data from the same moment.
+        let _writer = self.writer.lock();
+        let current = self.current_revision();
+        let compacted = self.compacted_revision();
+        if revision > 0 && revision <= compacted {
+            return Err(MvccError::Compacted);
+        }
+        if revision > current {
+            return Err(MvccError::FutureRevision);
+        }
+        let hash_revision = if revision <= 0 { current } else { revision };
+        let mut hasher = crc32fast::Hasher::new();
+        let mut failure = None;
+        self.backend.scan(Table::Versions, &[], &mut |raw_key, raw_value| {
+            match decode_version_key(raw_key) {
+                Ok((_, rev)) if rev.main <= hash_revision => {
+                    hasher.update(raw_key);
+                    hasher.update(raw_value);
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    failure = Some(error);
+                    return ScanStep::Stop;
+                }
+            }
+            ScanStep::Next
+        })?;
+        if let Some(error) = failure {
+            return Err(error.into());
+        }
+        Ok(HashKvResponse {
+            hash: hasher.finalize(),
+            compact_revision: compacted,
+            hash_revision,
+            revision: current,
+        })
+    }
+}
