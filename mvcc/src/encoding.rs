@@ -60,7 +60,13 @@ pub fn version_key(key: &[u8], revision: Revision) -> Vec<u8> {
 /// The `versions` key at which a scan of `key` finds its newest version with
 /// main revision `<= main`.
 pub fn version_seek_key(key: &[u8], main: i64) -> Vec<u8> {
-    version_key(key, Revision { main, sub: i64::MAX })
+    version_key(
+        key,
+        Revision {
+            main,
+            sub: i64::MAX,
+        },
+    )
 }
 
 /// The smallest `versions` key greater than every version of `key`.
@@ -245,10 +251,25 @@ mod tests {
 
     #[test]
     fn escaped_keys_keep_byte_order_and_never_prefix_each_other() {
-        let keys: Vec<&[u8]> = vec![b"", b"\0", b"\0\0", b"\0\x01", b"a", b"a\0", b"a\0b", b"a\x01", b"ab", b"\xff", b"\xff\xff"];
+        let keys: Vec<&[u8]> = vec![
+            b"",
+            b"\0",
+            b"\0\0",
+            b"\0\x01",
+            b"a",
+            b"a\0",
+            b"a\0b",
+            b"a\x01",
+            b"ab",
+            b"\xff",
+            b"\xff\xff",
+        ];
         for pair in keys.windows(2) {
             assert!(pair[0] < pair[1]);
-            let (low, high) = (version_key(pair[0], rev(1, 0)), version_key(pair[1], rev(1, 0)));
+            let (low, high) = (
+                version_key(pair[0], rev(1, 0)),
+                version_key(pair[1], rev(1, 0)),
+            );
             assert!(low < high, "{:?} vs {:?}", pair[0], pair[1]);
             // Every version of the lower key sorts before every version of the higher.
             assert!(after_key(pair[0]) <= version_key(pair[1], rev(i64::MAX, i64::MAX)));
@@ -270,7 +291,10 @@ mod tests {
     fn version_keys_round_trip() {
         for key in [&b""[..], b"\0", b"a\0\0b", b"\xff\0"] {
             let encoded = version_key(key, rev(42, 7));
-            assert_eq!(decode_version_key(&encoded).unwrap(), (key.to_vec(), rev(42, 7)));
+            assert_eq!(
+                decode_version_key(&encoded).unwrap(),
+                (key.to_vec(), rev(42, 7))
+            );
         }
         assert!(decode_version_key(b"short").is_err());
     }
@@ -286,12 +310,24 @@ mod tests {
             value: b"value".to_vec(),
         };
         let bytes = encode_version(&Version::Live(kv.clone()));
-        assert_eq!(decode_version(b"k".to_vec(), 9, &bytes, true).unwrap(), Version::Live(kv));
+        assert_eq!(
+            decode_version(b"k".to_vec(), 9, &bytes, true).unwrap(),
+            Version::Live(kv)
+        );
         let tomb = encode_version(&Version::Tombstone);
-        assert_eq!(decode_version(b"k".to_vec(), 9, &tomb, true).unwrap(), Version::Tombstone);
+        assert_eq!(
+            decode_version(b"k".to_vec(), 9, &tomb, true).unwrap(),
+            Version::Tombstone
+        );
         assert!(decode_version(b"k".to_vec(), 9, &[0, 1], true).is_err());
         let change = encode_change(ChangeKind::Delete, b"key");
-        assert_eq!(decode_change(&change).unwrap(), (ChangeKind::Delete, &b"key"[..]));
-        assert_eq!(decode_revision_key(&revision_key(rev(9, 2))).unwrap(), rev(9, 2));
+        assert_eq!(
+            decode_change(&change).unwrap(),
+            (ChangeKind::Delete, &b"key"[..])
+        );
+        assert_eq!(
+            decode_revision_key(&revision_key(rev(9, 2))).unwrap(),
+            rev(9, 2)
+        );
     }
 }

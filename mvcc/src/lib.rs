@@ -68,7 +68,8 @@ pub use error::MvccError;
 pub use range_bounds::{KeyRange, RangeEnd};
 pub use store::{Store, EMPTY_STORE_REVISION, NEVER_COMPACTED};
 pub use types::{
-    Command, CommandResponse, CompactResponse, Compare, CompareResult, CompareTarget, DeleteRangeRequest,
-    DeleteRangeResponse, HashKvResponse, KeyValue, Limits, PutRequest, PutResponse, RangeRequest,
-    RangeResponse, RequestOp, ResponseOp, Revision, SortOrder, SortTarget, TxnRequest, TxnResponse,
+    Command, CommandResponse, CompactResponse, Compare, CompareResult, CompareTarget,
+    DeleteRangeRequest, DeleteRangeResponse, HashKvResponse, KeyValue, Limits, PutRequest,
+    PutResponse, RangeRequest, RangeResponse, RequestOp, ResponseOp, Revision, SortOrder,
+    SortTarget, TxnRequest, TxnResponse,
 };

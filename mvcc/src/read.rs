@@ -6,7 +6,9 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use crate::backend::{Backend, ScanStep, Table};
-use crate::encoding::{after_key, decode_version, decode_version_key, range_start, version_seek_key, Version};
+use crate::encoding::{
+    after_key, decode_version, decode_version_key, range_start, version_seek_key, Version,
+};
 use crate::error::MvccError;
 use crate::range_bounds::KeyRange;
 use crate::types::{KeyValue, RangeRequest, RangeResponse, SortOrder, SortTarget};
@@ -34,51 +36,58 @@ pub fn scan_latest<B: Backend>(
     // visible version was handled, while stepping over its older versions.
     let mut done_prefix: Vec<u8> = Vec::new();
     let mut stepped = 0;
-    backend.scan(Table::Versions, &range_start(&range.start), &mut |raw_key, raw_value| {
-        if raw_key.len() > 16 && !done_prefix.is_empty() && raw_key[..raw_key.len() - 16] == done_prefix[..] {
-            stepped += 1;
-            if stepped <= OLDER_VERSIONS_STEPPED_MAX {
-                return ScanStep::Next;
+    backend.scan(
+        Table::Versions,
+        &range_start(&range.start),
+        &mut |raw_key, raw_value| {
+            if raw_key.len() > 16
+                && !done_prefix.is_empty()
+                && raw_key[..raw_key.len() - 16] == done_prefix[..]
+            {
+                stepped += 1;
+                if stepped <= OLDER_VERSIONS_STEPPED_MAX {
+                    return ScanStep::Next;
+                }
+                let (key, _) = match decode_version_key(raw_key) {
+                    Ok(decoded) => decoded,
+                    Err(error) => {
+                        failure = Some(error);
+                        return ScanStep::Stop;
+                    }
+                };
+                return ScanStep::Seek(after_key(&key));
             }
-            let (key, _) = match decode_version_key(raw_key) {
+            let (key, revision) = match decode_version_key(raw_key) {
                 Ok(decoded) => decoded,
                 Err(error) => {
                     failure = Some(error);
                     return ScanStep::Stop;
                 }
             };
-            return ScanStep::Seek(after_key(&key));
-        }
-        let (key, revision) = match decode_version_key(raw_key) {
-            Ok(decoded) => decoded,
-            Err(error) => {
-                failure = Some(error);
+            if range.is_past_end(&key) {
                 return ScanStep::Stop;
             }
-        };
-        if range.is_past_end(&key) {
-            return ScanStep::Stop;
-        }
-        if revision.main > at {
-            return ScanStep::Seek(version_seek_key(&key, at));
-        }
-        done_prefix.clear();
-        done_prefix.extend_from_slice(&raw_key[..raw_key.len() - 16]);
-        stepped = 0;
-        match decode_version(key, revision.main, raw_value, with_value) {
-            Ok(Version::Live(kv)) => {
-                if !visit(kv) {
+            if revision.main > at {
+                return ScanStep::Seek(version_seek_key(&key, at));
+            }
+            done_prefix.clear();
+            done_prefix.extend_from_slice(&raw_key[..raw_key.len() - 16]);
+            stepped = 0;
+            match decode_version(key, revision.main, raw_value, with_value) {
+                Ok(Version::Live(kv)) => {
+                    if !visit(kv) {
+                        return ScanStep::Stop;
+                    }
+                }
+                Ok(Version::Tombstone) => {}
+                Err(error) => {
+                    failure = Some(error);
                     return ScanStep::Stop;
                 }
             }
-            Ok(Version::Tombstone) => {}
-            Err(error) => {
-                failure = Some(error);
-                return ScanStep::Stop;
-            }
-        }
-        ScanStep::Next
-    })?;
+            ScanStep::Next
+        },
+    )?;
     match failure {
         Some(error) => Err(error.into()),
         None => Ok(()),
@@ -86,7 +95,11 @@ pub fn scan_latest<B: Backend>(
 }
 
 /// The newest live version of `key` at revision `at`.
-pub fn get_latest<B: Backend>(backend: &B, key: &[u8], at: i64) -> Result<Option<KeyValue>, MvccError> {
+pub fn get_latest<B: Backend>(
+    backend: &B,
+    key: &[u8],
+    at: i64,
+) -> Result<Option<KeyValue>, MvccError> {
     let mut found = None;
     scan_latest(backend, &KeyRange::new(key, b""), at, true, &mut |kv| {
         found = Some(kv);
@@ -199,8 +212,10 @@ pub fn range<B: Backend>(
     kvs.retain(|kv| {
         (request.max_mod_revision == 0 || kv.mod_revision <= request.max_mod_revision)
             && (request.min_mod_revision == 0 || kv.mod_revision >= request.min_mod_revision)
-            && (request.max_create_revision == 0 || kv.create_revision <= request.max_create_revision)
-            && (request.min_create_revision == 0 || kv.create_revision >= request.min_create_revision)
+            && (request.max_create_revision == 0
+                || kv.create_revision <= request.max_create_revision)
+            && (request.min_create_revision == 0
+                || kv.create_revision >= request.min_create_revision)
     });
     sort(&mut kvs, request.sort_order, request.sort_target);
 
@@ -226,7 +241,7 @@ pub fn range<B: Backend>(
 /// Ties keep key order (etcd leaves them unspecified).
 fn sort(kvs: &mut [KeyValue], order: SortOrder, target: SortTarget) {
     let order = match (order, target) {
-        (SortOrder::None, SortTarget::Key) | (SortOrder::Ascend, SortTarget::Key) => return,
+        (SortOrder::None | SortOrder::Ascend, SortTarget::Key) => return,
         (SortOrder::None, _) => SortOrder::Ascend,
         (order, _) => order,
     };

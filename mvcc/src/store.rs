@@ -10,7 +10,8 @@ use parking_lot::Mutex;
 use crate::backend::{Backend, BackendError, ScanStep, Table, WriteBatch};
 use crate::encoding::{
     decode_change, decode_i64, decode_revision_key, decode_version, decode_version_key, encode_i64,
-    key_prefix, revision_key, version_seek_key, Version, META_APPLIED, META_COMPACTED_REVISION, META_CURRENT_REVISION,
+    key_prefix, revision_key, version_seek_key, Version, META_APPLIED, META_COMPACTED_REVISION,
+    META_CURRENT_REVISION,
 };
 use crate::error::MvccError;
 use crate::read;
@@ -109,7 +110,11 @@ impl<B: Backend> Store<B> {
     /// (callers route writing transactions through [`Store::apply`]).
     pub fn read_txn(&self, request: &TxnRequest) -> Result<TxnResponse, MvccError> {
         validate_command(&Command::Txn(request.clone()), self.limits)?;
-        let mut txn = WriteTxn::new(&self.backend, self.current_revision(), self.compacted_revision());
+        let mut txn = WriteTxn::new(
+            &self.backend,
+            self.current_revision(),
+            self.compacted_revision(),
+        );
         txn.txn(request)
     }
 
@@ -131,7 +136,11 @@ impl<B: Backend> Store<B> {
             Command::DeleteRange(request) => {
                 let mut txn = WriteTxn::new(&self.backend, begin, compacted);
                 let response = txn.delete_range(request)?;
-                Ok((CommandResponse::DeleteRange(response), txn.finish().0, compacted))
+                Ok((
+                    CommandResponse::DeleteRange(response),
+                    txn.finish().0,
+                    compacted,
+                ))
             }
             Command::Txn(request) => {
                 let mut txn = WriteTxn::new(&self.backend, begin, compacted);
@@ -156,13 +165,21 @@ impl<B: Backend> Store<B> {
             CommandResponse::Compact(_) => begin,
         };
         assert!(new_current >= begin, "revisions only grow");
-        assert!(new_current <= begin + 1, "one command bumps the revision at most once");
+        assert!(
+            new_current <= begin + 1,
+            "one command bumps the revision at most once"
+        );
         if new_current != begin {
-            batch.put(Table::Meta, META_CURRENT_REVISION.to_vec(), encode_i64(new_current));
+            batch.put(
+                Table::Meta,
+                META_CURRENT_REVISION.to_vec(),
+                encode_i64(new_current),
+            );
         }
         batch.put(Table::Meta, META_APPLIED.to_vec(), applied.to_vec());
         self.backend.write(batch)?;
-        self.compacted_revision.store(new_compacted, Ordering::Release);
+        self.compacted_revision
+            .store(new_compacted, Ordering::Release);
         self.current_revision.store(new_current, Ordering::Release);
         Ok(response)
     }
@@ -200,38 +217,55 @@ impl<B: Backend> Store<B> {
             main: compacted.max(0) + 1,
             sub: 0,
         });
-        self.backend.scan(Table::Revisions, &start, &mut |raw_key, raw_value| {
-            let decoded = decode_revision_key(raw_key).and_then(|rev| Ok((rev, decode_change(raw_value)?)));
-            match decoded {
-                Ok((rev, _)) if rev.main > revision => ScanStep::Stop,
-                Ok((_, (_, key))) => {
-                    changed.insert(key.to_vec());
-                    batch.delete(Table::Revisions, raw_key.to_vec());
-                    ScanStep::Next
+        self.backend
+            .scan(Table::Revisions, &start, &mut |raw_key, raw_value| {
+                let decoded = decode_revision_key(raw_key)
+                    .and_then(|rev| Ok((rev, decode_change(raw_value)?)));
+                match decoded {
+                    Ok((rev, _)) if rev.main > revision => ScanStep::Stop,
+                    Ok((_, (_, key))) => {
+                        changed.insert(key.to_vec());
+                        batch.delete(Table::Revisions, raw_key.to_vec());
+                        ScanStep::Next
+                    }
+                    Err(error) => {
+                        failure = Some(error);
+                        ScanStep::Stop
+                    }
                 }
-                Err(error) => {
-                    failure = Some(error);
-                    ScanStep::Stop
-                }
-            }
-        })?;
+            })?;
         if let Some(error) = failure {
             return Err(error.into());
         }
         for key in &changed {
             self.stage_key_compaction(key, revision, &mut batch)?;
         }
-        batch.put(Table::Meta, META_COMPACTED_REVISION.to_vec(), encode_i64(revision));
-        Ok((CommandResponse::Compact(CompactResponse { revision: current }), batch, revision))
+        batch.put(
+            Table::Meta,
+            META_COMPACTED_REVISION.to_vec(),
+            encode_i64(revision),
+        );
+        Ok((
+            CommandResponse::Compact(CompactResponse { revision: current }),
+            batch,
+            revision,
+        ))
     }
 
-    fn stage_key_compaction(&self, key: &[u8], revision: i64, batch: &mut WriteBatch) -> Result<(), MvccError> {
+    fn stage_key_compaction(
+        &self,
+        key: &[u8],
+        revision: i64,
+        batch: &mut WriteBatch,
+    ) -> Result<(), MvccError> {
         let prefix = key_prefix(key);
         let prefix_len = prefix.len();
         let mut newest_seen = false;
         let mut failure = None;
-        self.backend
-            .scan(Table::Versions, &version_seek_key(key, revision), &mut |raw_key, raw_value| {
+        self.backend.scan(
+            Table::Versions,
+            &version_seek_key(key, revision),
+            &mut |raw_key, raw_value| {
                 if raw_key.len() != prefix_len + 16 || raw_key[..prefix_len] != prefix[..] {
                     return ScanStep::Stop;
                 }
@@ -248,7 +282,8 @@ impl<B: Backend> Store<B> {
                     batch.delete(Table::Versions, raw_key.to_vec());
                 }
                 ScanStep::Next
-            })?;
+            },
+        )?;
         match failure {
             Some(error) => Err(error.into()),
             None => Ok(()),
@@ -273,20 +308,21 @@ impl<B: Backend> Store<B> {
         let hash_revision = if revision <= 0 { current } else { revision };
         let mut hasher = crc32fast::Hasher::new();
         let mut failure = None;
-        self.backend.scan(Table::Versions, &[], &mut |raw_key, raw_value| {
-            match decode_version_key(raw_key) {
-                Ok((_, rev)) if rev.main <= hash_revision => {
-                    hasher.update(raw_key);
-                    hasher.update(raw_value);
+        self.backend
+            .scan(Table::Versions, &[], &mut |raw_key, raw_value| {
+                match decode_version_key(raw_key) {
+                    Ok((_, rev)) if rev.main <= hash_revision => {
+                        hasher.update(raw_key);
+                        hasher.update(raw_value);
+                    }
+                    Ok(_) => {}
+                    Err(error) => {
+                        failure = Some(error);
+                        return ScanStep::Stop;
+                    }
                 }
-                Ok(_) => {}
-                Err(error) => {
-                    failure = Some(error);
-                    return ScanStep::Stop;
-                }
-            }
-            ScanStep::Next
-        })?;
+                ScanStep::Next
+            })?;
         if let Some(error) = failure {
             return Err(error.into());
         }

@@ -12,13 +12,16 @@
 use std::cmp::Ordering;
 
 use crate::backend::{Backend, Table, WriteBatch};
-use crate::encoding::{encode_change, encode_version, revision_key, version_key, ChangeKind, Version};
+use crate::encoding::{
+    encode_change, encode_version, revision_key, version_key, ChangeKind, Version,
+};
 use crate::error::MvccError;
 use crate::range_bounds::KeyRange;
 use crate::read::{self, Overlay};
 use crate::types::{
-    Compare, CompareResult, CompareTarget, DeleteRangeRequest, DeleteRangeResponse, KeyValue, PutRequest,
-    PutResponse, RangeRequest, RangeResponse, RequestOp, ResponseOp, Revision, TxnRequest, TxnResponse,
+    Compare, CompareResult, CompareTarget, DeleteRangeRequest, DeleteRangeResponse, KeyValue,
+    PutRequest, PutResponse, RangeRequest, RangeResponse, RequestOp, ResponseOp, Revision,
+    TxnRequest, TxnResponse,
 };
 
 /// Which branch each transaction on the path takes: the outer one, then its
@@ -75,7 +78,10 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
     }
 
     /// A top-level deletion.
-    pub fn delete_range(&mut self, request: &DeleteRangeRequest) -> Result<DeleteRangeResponse, MvccError> {
+    pub fn delete_range(
+        &mut self,
+        request: &DeleteRangeRequest,
+    ) -> Result<DeleteRangeResponse, MvccError> {
         self.stage_delete(request)
     }
 
@@ -96,7 +102,11 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
                 break;
             }
         }
-        let ops = if succeeded { &request.success } else { &request.failure };
+        let ops = if succeeded {
+            &request.success
+        } else {
+            &request.failure
+        };
         let mut nested = Vec::new();
         for op in ops {
             if let RequestOp::Txn(inner) = op {
@@ -129,7 +139,11 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
     }
 
     fn check_path(&self, request: &TxnRequest, path: &Path) -> Result<(), MvccError> {
-        let ops = if path.succeeded { &request.success } else { &request.failure };
+        let ops = if path.succeeded {
+            &request.success
+        } else {
+            &request.failure
+        };
         let mut nested = path.nested.iter();
         for op in ops {
             match op {
@@ -165,14 +179,20 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
     }
 
     fn run(&mut self, request: &TxnRequest, path: &Path) -> Result<TxnResponse, MvccError> {
-        let ops = if path.succeeded { &request.success } else { &request.failure };
+        let ops = if path.succeeded {
+            &request.success
+        } else {
+            &request.failure
+        };
         let mut nested = path.nested.iter();
         let mut responses = Vec::with_capacity(ops.len());
         for op in ops {
             let response = match op {
                 RequestOp::Range(range) => ResponseOp::Range(self.range(range)?),
                 RequestOp::Put(put) => ResponseOp::Put(self.stage_put(put)?),
-                RequestOp::DeleteRange(delete) => ResponseOp::DeleteRange(self.stage_delete(delete)?),
+                RequestOp::DeleteRange(delete) => {
+                    ResponseOp::DeleteRange(self.stage_delete(delete)?)
+                }
                 RequestOp::Txn(inner) => {
                     let inner_path = nested.next().expect("one path per nested txn");
                     ResponseOp::Txn(self.run(inner, inner_path)?)
@@ -219,7 +239,12 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
         let previous = self.latest(&request.key)?;
         let revision = self.next_revision();
         let (create_revision, version, kept_value, kept_lease) = match &previous {
-            Some(prev) => (prev.create_revision, prev.version + 1, prev.value.clone(), prev.lease),
+            Some(prev) => (
+                prev.create_revision,
+                prev.version + 1,
+                prev.value.clone(),
+                prev.lease,
+            ),
             None => (revision.main, 1, Vec::new(), 0),
         };
         let kv = KeyValue {
@@ -232,7 +257,11 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
             } else {
                 request.value.clone()
             },
-            lease: if request.ignore_lease { kept_lease } else { request.lease },
+            lease: if request.ignore_lease {
+                kept_lease
+            } else {
+                request.lease
+            },
         };
         self.batch.put(
             Table::Versions,
@@ -251,7 +280,10 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
         })
     }
 
-    fn stage_delete(&mut self, request: &DeleteRangeRequest) -> Result<DeleteRangeResponse, MvccError> {
+    fn stage_delete(
+        &mut self,
+        request: &DeleteRangeRequest,
+    ) -> Result<DeleteRangeResponse, MvccError> {
         let range = KeyRange::new(&request.key, &request.range_end);
         let at = self.revision();
         let overlay = (at > self.begin).then_some(&self.overlay);

@@ -6,7 +6,9 @@ use std::collections::HashSet;
 
 use crate::error::MvccError;
 use crate::range_bounds::KeyRange;
-use crate::types::{Command, DeleteRangeRequest, Limits, PutRequest, RangeRequest, RequestOp, TxnRequest};
+use crate::types::{
+    Command, DeleteRangeRequest, Limits, PutRequest, RangeRequest, RequestOp, TxnRequest,
+};
 
 /// Checks a command the way etcd checks it before proposing.
 pub fn validate_command(command: &Command, limits: Limits) -> Result<(), MvccError> {
@@ -55,7 +57,11 @@ fn validate_txn(txn: &TxnRequest, limits: Limits) -> Result<(), MvccError> {
 }
 
 fn check_txn_shape(txn: &TxnRequest, limits: Limits) -> Result<(), MvccError> {
-    let widest = txn.compare.len().max(txn.success.len()).max(txn.failure.len());
+    let widest = txn
+        .compare
+        .len()
+        .max(txn.success.len())
+        .max(txn.failure.len());
     if widest > limits.max_txn_ops {
         return Err(MvccError::TooManyOps);
     }
@@ -86,7 +92,8 @@ fn check_intervals(ops: &[RequestOp]) -> Result<(HashSet<Vec<u8>>, Vec<KeyRange>
         })
         .collect();
     let mut puts: HashSet<Vec<u8>> = HashSet::new();
-    let collides = |key: &[u8], deletes: &[KeyRange]| deletes.iter().any(|range| range.contains(key));
+    let collides =
+        |key: &[u8], deletes: &[KeyRange]| deletes.iter().any(|range| range.contains(key));
 
     for op in ops {
         let RequestOp::Txn(nested) = op else { continue };
@@ -153,14 +160,30 @@ mod tests {
 
     #[test]
     fn duplicate_puts_and_put_delete_overlaps_are_refused() {
-        assert!(matches!(check(txn(vec![put("a"), put("a")], vec![])), Err(MvccError::DuplicateKey)));
-        assert!(matches!(check(txn(vec![put("b"), delete("a", "c")], vec![])), Err(MvccError::DuplicateKey)));
+        assert!(matches!(
+            check(txn(vec![put("a"), put("a")], vec![])),
+            Err(MvccError::DuplicateKey)
+        ));
+        assert!(matches!(
+            check(txn(vec![put("b"), delete("a", "c")], vec![])),
+            Err(MvccError::DuplicateKey)
+        ));
         // A delete of exactly the key (empty range_end) collides too.
-        assert!(matches!(check(txn(vec![delete("a", ""), put("a")], vec![])), Err(MvccError::DuplicateKey)));
+        assert!(matches!(
+            check(txn(vec![delete("a", ""), put("a")], vec![])),
+            Err(MvccError::DuplicateKey)
+        ));
         // "\0" as range_end reaches every later key.
-        assert!(matches!(check(txn(vec![delete("a", "\0"), put("zz")], vec![])), Err(MvccError::DuplicateKey)));
+        assert!(matches!(
+            check(txn(vec![delete("a", "\0"), put("zz")], vec![])),
+            Err(MvccError::DuplicateKey)
+        ));
         // Deletes may overlap each other; puts outside every delete are fine.
-        check(txn(vec![delete("a", "c"), delete("b", "d"), put("d")], vec![])).unwrap();
+        check(txn(
+            vec![delete("a", "c"), delete("b", "d"), put("d")],
+            vec![],
+        ))
+        .unwrap();
         // Success and failure are separate worlds.
         check(txn(vec![put("a")], vec![put("a")])).unwrap();
     }
@@ -171,22 +194,37 @@ mod tests {
         let nested = RequestOp::Txn(txn(vec![put("a")], vec![put("a")]));
         check(txn(vec![nested.clone()], vec![])).unwrap();
         // But not a key the outer level puts, nor one it deletes.
-        assert!(matches!(check(txn(vec![nested.clone(), put("a")], vec![])), Err(MvccError::DuplicateKey)));
-        assert!(matches!(check(txn(vec![delete("a", "b"), nested.clone()], vec![])), Err(MvccError::DuplicateKey)));
+        assert!(matches!(
+            check(txn(vec![nested.clone(), put("a")], vec![])),
+            Err(MvccError::DuplicateKey)
+        ));
+        assert!(matches!(
+            check(txn(vec![delete("a", "b"), nested.clone()], vec![])),
+            Err(MvccError::DuplicateKey)
+        ));
         // A key put only in a nested else-branch clashes with another nested txn's then-branch.
         let else_only = RequestOp::Txn(txn(vec![], vec![put("k")]));
         let then_only = RequestOp::Txn(txn(vec![put("k")], vec![]));
-        assert!(matches!(check(txn(vec![then_only, else_only], vec![])), Err(MvccError::DuplicateKey)));
+        assert!(matches!(
+            check(txn(vec![then_only, else_only], vec![])),
+            Err(MvccError::DuplicateKey)
+        ));
         // A nested delete collides with an outer put.
         let nested_delete = RequestOp::Txn(txn(vec![delete("a", "")], vec![]));
-        assert!(matches!(check(txn(vec![nested_delete, put("a")], vec![])), Err(MvccError::DuplicateKey)));
+        assert!(matches!(
+            check(txn(vec![nested_delete, put("a")], vec![])),
+            Err(MvccError::DuplicateKey)
+        ));
     }
 
     #[test]
     fn max_ops_counts_the_widest_of_compares_success_and_failure() {
         let limits = Limits { max_txn_ops: 2 };
         let many = txn(vec![put("a"), put("b"), put("c")], vec![]);
-        assert!(matches!(validate_command(&Command::Txn(many), limits), Err(MvccError::TooManyOps)));
+        assert!(matches!(
+            validate_command(&Command::Txn(many), limits),
+            Err(MvccError::TooManyOps)
+        ));
         let compare = Compare {
             result: CompareResult::Equal,
             target: CompareTarget::Version(0),
@@ -198,9 +236,21 @@ mod tests {
             success: vec![],
             failure: vec![],
         };
-        assert!(matches!(validate_command(&Command::Txn(guarded), limits), Err(MvccError::TooManyOps)));
-        let nested_wide = txn(vec![RequestOp::Txn(txn(vec![put("a"), put("b"), put("c")], vec![]))], vec![]);
-        assert!(matches!(validate_command(&Command::Txn(nested_wide), limits), Err(MvccError::TooManyOps)));
+        assert!(matches!(
+            validate_command(&Command::Txn(guarded), limits),
+            Err(MvccError::TooManyOps)
+        ));
+        let nested_wide = txn(
+            vec![RequestOp::Txn(txn(
+                vec![put("a"), put("b"), put("c")],
+                vec![],
+            ))],
+            vec![],
+        );
+        assert!(matches!(
+            validate_command(&Command::Txn(nested_wide), limits),
+            Err(MvccError::TooManyOps)
+        ));
         validate_command(&Command::Txn(txn(vec![put("a"), put("b")], vec![])), limits).unwrap();
     }
 
@@ -208,21 +258,30 @@ mod tests {
     fn empty_keys_and_ignore_flags_are_refused() {
         let limits = Limits::default();
         let empty = PutRequest::default();
-        assert!(matches!(validate_command(&Command::Put(empty), limits), Err(MvccError::EmptyKey)));
+        assert!(matches!(
+            validate_command(&Command::Put(empty), limits),
+            Err(MvccError::EmptyKey)
+        ));
         let value = PutRequest {
             key: b"k".to_vec(),
             value: b"v".to_vec(),
             ignore_value: true,
             ..PutRequest::default()
         };
-        assert!(matches!(validate_command(&Command::Put(value), limits), Err(MvccError::ValueProvided)));
+        assert!(matches!(
+            validate_command(&Command::Put(value), limits),
+            Err(MvccError::ValueProvided)
+        ));
         let lease = PutRequest {
             key: b"k".to_vec(),
             lease: 5,
             ignore_lease: true,
             ..PutRequest::default()
         };
-        assert!(matches!(validate_command(&Command::Put(lease), limits), Err(MvccError::LeaseProvided)));
+        assert!(matches!(
+            validate_command(&Command::Put(lease), limits),
+            Err(MvccError::LeaseProvided)
+        ));
         let nested_empty = txn(vec![RequestOp::Range(RangeRequest::default())], vec![]);
         assert!(matches!(check(nested_empty), Err(MvccError::EmptyKey)));
     }

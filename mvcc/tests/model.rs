@@ -5,6 +5,11 @@
 //! `hash_kv` after every step. A reopen step checks that nothing depends on
 //! in-memory state.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
+
 mod common;
 
 use std::collections::BTreeMap;
@@ -12,8 +17,9 @@ use std::collections::BTreeMap;
 use common::{Factory, Memory, Rocks};
 use keel_mvcc::backend::Backend;
 use keel_mvcc::{
-    Command, CommandResponse, Compare, CompareResult, CompareTarget, DeleteRangeRequest, KeyValue, MvccError,
-    PutRequest, RangeRequest, RequestOp, ResponseOp, SortOrder, SortTarget, Store, TxnRequest,
+    Command, CommandResponse, Compare, CompareResult, CompareTarget, DeleteRangeRequest, KeyValue,
+    MvccError, PutRequest, RangeRequest, RequestOp, ResponseOp, SortOrder, SortTarget, Store,
+    TxnRequest,
 };
 use proptest::prelude::*;
 
@@ -21,11 +27,35 @@ const KEYS: [&str; 5] = ["a", "b", "b/1", "c", "d"];
 
 #[derive(Debug, Clone)]
 enum Op {
-    Put { key: usize, value: u8, lease: i64, ignore_value: bool, ignore_lease: bool },
-    Delete { key: usize, end: Option<usize> },
-    Range { key: usize, end: Option<usize>, back: i64, limit: i64, descend: bool, keys_only: bool, count_only: bool },
-    Txn { key: usize, version: i64, then: Vec<(usize, u8)>, otherwise: Vec<usize> },
-    Compact { back: i64 },
+    Put {
+        key: usize,
+        value: u8,
+        lease: i64,
+        ignore_value: bool,
+        ignore_lease: bool,
+    },
+    Delete {
+        key: usize,
+        end: Option<usize>,
+    },
+    Range {
+        key: usize,
+        end: Option<usize>,
+        back: i64,
+        limit: i64,
+        descend: bool,
+        keys_only: bool,
+        count_only: bool,
+    },
+    Txn {
+        key: usize,
+        version: i64,
+        then: Vec<(usize, u8)>,
+        otherwise: Vec<usize>,
+    },
+    Compact {
+        back: i64,
+    },
     Reopen,
 }
 
@@ -52,7 +82,10 @@ struct Model {
 
 impl Model {
     fn new() -> Self {
-        Self { states: BTreeMap::from([(1, BTreeMap::new())]), compacted: -1 }
+        Self {
+            states: BTreeMap::from([(1, BTreeMap::new())]),
+            compacted: -1,
+        }
     }
     fn current(&self) -> i64 {
         *self.states.keys().next_back().unwrap()
@@ -74,7 +107,11 @@ impl Model {
         let mut next = self.latest().clone();
         let mut changed = false;
         for (start, end) in deletes {
-            let doomed: Vec<_> = next.keys().filter(|key| Self::in_range(key, start, end)).cloned().collect();
+            let doomed: Vec<_> = next
+                .keys()
+                .filter(|key| Self::in_range(key, start, end))
+                .cloned()
+                .collect();
             changed |= !doomed.is_empty();
             for key in doomed {
                 next.remove(&key);
@@ -85,7 +122,17 @@ impl Model {
                 Some(prev) => (prev.create_revision, prev.version + 1),
                 None => (revision, 1),
             };
-            next.insert(key.clone(), KeyValue { key: key.clone(), create_revision, mod_revision: revision, version, value: value.clone(), lease: *lease });
+            next.insert(
+                key.clone(),
+                KeyValue {
+                    key: key.clone(),
+                    create_revision,
+                    mod_revision: revision,
+                    version,
+                    value: value.clone(),
+                    lease: *lease,
+                },
+            );
             changed = true;
         }
         if changed {
@@ -119,17 +166,42 @@ impl Pair {
         let mut rocks_factory = Rocks::default();
         let memory = Some(memory_factory.open());
         let rocks = Some(rocks_factory.open());
-        Self { memory_factory, rocks_factory, memory, rocks }
+        Self {
+            memory_factory,
+            rocks_factory,
+            memory,
+            rocks,
+        }
     }
     fn apply(&self, command: &Command) -> Result<CommandResponse, String> {
-        let memory = self.memory.as_ref().unwrap().apply(command, b"m").map_err(|e| e.to_string());
-        let rocks = self.rocks.as_ref().unwrap().apply(command, b"m").map_err(|e| e.to_string());
+        let memory = self
+            .memory
+            .as_ref()
+            .unwrap()
+            .apply(command, b"m")
+            .map_err(|e| e.to_string());
+        let rocks = self
+            .rocks
+            .as_ref()
+            .unwrap()
+            .apply(command, b"m")
+            .map_err(|e| e.to_string());
         assert_eq!(memory, rocks, "backends disagree on {command:?}");
         memory
     }
     fn range(&self, request: &RangeRequest) -> Result<keel_mvcc::RangeResponse, String> {
-        let memory = self.memory.as_ref().unwrap().range(request).map_err(|e| e.to_string());
-        let rocks = self.rocks.as_ref().unwrap().range(request).map_err(|e| e.to_string());
+        let memory = self
+            .memory
+            .as_ref()
+            .unwrap()
+            .range(request)
+            .map_err(|e| e.to_string());
+        let rocks = self
+            .rocks
+            .as_ref()
+            .unwrap()
+            .range(request)
+            .map_err(|e| e.to_string());
         assert_eq!(memory, rocks, "backends disagree on {request:?}");
         memory
     }
@@ -150,7 +222,21 @@ fn expect_error<T: std::fmt::Debug>(actual: Result<T, String>, error: &MvccError
     assert_eq!(actual.unwrap_err(), error.to_string());
 }
 
-fn check_range(pair: &Pair, model: &Model, key: usize, end: Option<usize>, back: i64, limit: i64, descend: bool, keys_only: bool, count_only: bool) {
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one argument per Range option the model varies"
+)]
+fn check_range(
+    pair: &Pair,
+    model: &Model,
+    key: usize,
+    end: Option<usize>,
+    back: i64,
+    limit: i64,
+    descend: bool,
+    keys_only: bool,
+    count_only: bool,
+) {
     let current = model.current();
     let revision = if back == 0 { 0 } else { current - back + 1 };
     let request = RangeRequest {
@@ -158,7 +244,11 @@ fn check_range(pair: &Pair, model: &Model, key: usize, end: Option<usize>, back:
         range_end: end_bytes(end),
         revision,
         limit,
-        sort_order: if descend { SortOrder::Descend } else { SortOrder::None },
+        sort_order: if descend {
+            SortOrder::Descend
+        } else {
+            SortOrder::None
+        },
         sort_target: SortTarget::Key,
         keys_only,
         count_only,
@@ -174,8 +264,17 @@ fn check_range(pair: &Pair, model: &Model, key: usize, end: Option<usize>, back:
         }
         return;
     }
-    let state = model.states.range(..=at).next_back().map(|(_, state)| state).unwrap();
-    let mut kvs: Vec<KeyValue> = state.values().filter(|kv| Model::in_range(&kv.key, &request.key, &request.range_end)).cloned().collect();
+    let state = model
+        .states
+        .range(..=at)
+        .next_back()
+        .map(|(_, state)| state)
+        .unwrap();
+    let mut kvs: Vec<KeyValue> = state
+        .values()
+        .filter(|kv| Model::in_range(&kv.key, &request.key, &request.range_end))
+        .cloned()
+        .collect();
     let count = kvs.len() as i64;
     if descend {
         kvs.reverse();
@@ -186,19 +285,31 @@ fn check_range(pair: &Pair, model: &Model, key: usize, end: Option<usize>, back:
         more = true;
     }
     if keys_only {
-        kvs.iter_mut().for_each(|kv| kv.value.clear());
+        for kv in &mut kvs {
+            kv.value.clear();
+        }
     }
     if count_only {
         kvs.clear();
         more = false;
     }
     let actual = actual.unwrap();
-    assert_eq!((actual.kvs, actual.more, actual.count, actual.revision), (kvs, more, count, current), "{request:?}");
+    assert_eq!(
+        (actual.kvs, actual.more, actual.count, actual.revision),
+        (kvs, more, count, current),
+        "{request:?}"
+    );
 }
 
 fn step(pair: &mut Pair, model: &mut Model, op: &Op) {
     match op {
-        Op::Put { key, value, lease, ignore_value, ignore_lease } => {
+        Op::Put {
+            key,
+            value,
+            lease,
+            ignore_value,
+            ignore_lease,
+        } => {
             let key_bytes = KEYS[*key].as_bytes().to_vec();
             let request = PutRequest {
                 key: key_bytes.clone(),
@@ -213,30 +324,104 @@ fn step(pair: &mut Pair, model: &mut Model, op: &Op) {
             if (*ignore_value || *ignore_lease) && prev.is_none() {
                 return expect_error(actual, &MvccError::KeyNotFound);
             }
-            let value = if *ignore_value { prev.clone().unwrap().value } else { request.value };
-            let lease = if *ignore_lease { prev.clone().unwrap().lease } else { request.lease };
+            let value = if *ignore_value {
+                prev.clone().unwrap().value
+            } else {
+                request.value
+            };
+            let lease = if *ignore_lease {
+                prev.clone().unwrap().lease
+            } else {
+                request.lease
+            };
             let revision = model.write(&[(key_bytes, value, lease)], &[]);
-            let Ok(CommandResponse::Put(put)) = actual else { panic!("{actual:?}") };
+            let Ok(CommandResponse::Put(put)) = actual else {
+                panic!("{actual:?}")
+            };
             assert_eq!((put.revision, put.prev_kv), (revision, prev));
         }
         Op::Delete { key, end } => {
             let start = KEYS[*key].as_bytes().to_vec();
             let end = end_bytes(*end);
-            let request = DeleteRangeRequest { key: start.clone(), range_end: end.clone(), prev_kv: true };
+            let request = DeleteRangeRequest {
+                key: start.clone(),
+                range_end: end.clone(),
+                prev_kv: true,
+            };
             let actual = pair.apply(&Command::DeleteRange(request));
-            let prev: Vec<KeyValue> = model.latest().values().filter(|kv| Model::in_range(&kv.key, &start, &end)).cloned().collect();
+            let prev: Vec<KeyValue> = model
+                .latest()
+                .values()
+                .filter(|kv| Model::in_range(&kv.key, &start, &end))
+                .cloned()
+                .collect();
             let revision = model.write(&[], &[(start, end)]);
-            let Ok(CommandResponse::DeleteRange(delete)) = actual else { panic!("{actual:?}") };
-            assert_eq!((delete.revision, delete.deleted, delete.prev_kvs), (revision, prev.len() as i64, prev));
+            let Ok(CommandResponse::DeleteRange(delete)) = actual else {
+                panic!("{actual:?}")
+            };
+            assert_eq!(
+                (delete.revision, delete.deleted, delete.prev_kvs),
+                (revision, prev.len() as i64, prev)
+            );
         }
-        Op::Range { key, end, back, limit, descend, keys_only, count_only } => {
-            check_range(pair, model, *key, *end, *back, *limit, *descend, *keys_only, *count_only);
+        Op::Range {
+            key,
+            end,
+            back,
+            limit,
+            descend,
+            keys_only,
+            count_only,
+        } => {
+            check_range(
+                pair,
+                model,
+                *key,
+                *end,
+                *back,
+                *limit,
+                *descend,
+                *keys_only,
+                *count_only,
+            );
         }
-        Op::Txn { key, version, then, otherwise } => {
-            let guard = Compare { result: CompareResult::Equal, target: CompareTarget::Version(*version), key: KEYS[*key].as_bytes().to_vec(), range_end: vec![] };
-            let success: Vec<RequestOp> = then.iter().map(|(key, value)| RequestOp::Put(PutRequest { key: KEYS[*key].as_bytes().to_vec(), value: vec![*value], ..PutRequest::default() })).collect();
-            let failure: Vec<RequestOp> = otherwise.iter().map(|key| RequestOp::DeleteRange(DeleteRangeRequest { key: KEYS[*key].as_bytes().to_vec(), range_end: vec![], prev_kv: false })).collect();
-            let actual = pair.apply(&Command::Txn(TxnRequest { compare: vec![guard], success, failure }));
+        Op::Txn {
+            key,
+            version,
+            then,
+            otherwise,
+        } => {
+            let guard = Compare {
+                result: CompareResult::Equal,
+                target: CompareTarget::Version(*version),
+                key: KEYS[*key].as_bytes().to_vec(),
+                range_end: vec![],
+            };
+            let success: Vec<RequestOp> = then
+                .iter()
+                .map(|(key, value)| {
+                    RequestOp::Put(PutRequest {
+                        key: KEYS[*key].as_bytes().to_vec(),
+                        value: vec![*value],
+                        ..PutRequest::default()
+                    })
+                })
+                .collect();
+            let failure: Vec<RequestOp> = otherwise
+                .iter()
+                .map(|key| {
+                    RequestOp::DeleteRange(DeleteRangeRequest {
+                        key: KEYS[*key].as_bytes().to_vec(),
+                        range_end: vec![],
+                        prev_kv: false,
+                    })
+                })
+                .collect();
+            let actual = pair.apply(&Command::Txn(TxnRequest {
+                compare: vec![guard],
+                success,
+                failure,
+            }));
             let mut put_keys: Vec<usize> = then.iter().map(|(key, _)| *key).collect();
             put_keys.sort_unstable();
             put_keys.dedup();
@@ -246,15 +431,26 @@ fn step(pair: &mut Pair, model: &mut Model, op: &Op) {
             let key_bytes = KEYS[*key].as_bytes().to_vec();
             let holds = model.latest().get(&key_bytes).map_or(0, |kv| kv.version) == *version;
             let revision = if holds {
-                let puts: Vec<_> = then.iter().map(|(key, value)| (KEYS[*key].as_bytes().to_vec(), vec![*value], 0)).collect();
+                let puts: Vec<_> = then
+                    .iter()
+                    .map(|(key, value)| (KEYS[*key].as_bytes().to_vec(), vec![*value], 0))
+                    .collect();
                 model.write(&puts, &[])
             } else {
-                let deletes: Vec<_> = otherwise.iter().map(|key| (KEYS[*key].as_bytes().to_vec(), vec![])).collect();
+                let deletes: Vec<_> = otherwise
+                    .iter()
+                    .map(|key| (KEYS[*key].as_bytes().to_vec(), vec![]))
+                    .collect();
                 model.write(&[], &deletes)
             };
-            let Ok(CommandResponse::Txn(txn)) = actual else { panic!("{actual:?}") };
+            let Ok(CommandResponse::Txn(txn)) = actual else {
+                panic!("{actual:?}")
+            };
             assert_eq!((txn.succeeded, txn.revision), (holds, revision));
-            assert!(txn.responses.iter().all(|r| matches!(r, ResponseOp::Put(_) | ResponseOp::DeleteRange(_))));
+            assert!(txn
+                .responses
+                .iter()
+                .all(|r| matches!(r, ResponseOp::Put(_) | ResponseOp::DeleteRange(_))));
         }
         Op::Compact { back } => {
             let revision = model.current() - back;
@@ -273,12 +469,21 @@ fn step(pair: &mut Pair, model: &mut Model, op: &Op) {
         Op::Reopen => pair.reopen(),
     }
     pair.check_hashes();
-    assert_eq!(pair.memory.as_ref().unwrap().current_revision(), model.current());
-    assert_eq!(pair.rocks.as_ref().unwrap().compacted_revision(), model.compacted);
+    assert_eq!(
+        pair.memory.as_ref().unwrap().current_revision(),
+        model.current()
+    );
+    assert_eq!(
+        pair.rocks.as_ref().unwrap().compacted_revision(),
+        model.compacted
+    );
 }
 
 fn cases() -> u32 {
-    std::env::var("KEEL_PROPTEST_CASES").ok().and_then(|value| value.parse().ok()).unwrap_or(48)
+    std::env::var("KEEL_PROPTEST_CASES")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(48)
 }
 
 proptest! {

@@ -44,19 +44,37 @@ fn put_all<B: Backend>(backend: &B, table: Table, pairs: &[(&[u8], &[u8])]) {
 
 fn get_put_delete<H: Harness>(harness: &mut H) {
     let backend = harness.fresh();
-    assert_eq!(backend.get(Table::Versions, b"k").expect("get"), None, "fresh backend is empty");
+    assert_eq!(
+        backend.get(Table::Versions, b"k").expect("get"),
+        None,
+        "fresh backend is empty"
+    );
     put_all(&backend, Table::Versions, &[(b"k", b"v1")]);
-    assert_eq!(backend.get(Table::Versions, b"k").expect("get"), Some(b"v1".to_vec()));
+    assert_eq!(
+        backend.get(Table::Versions, b"k").expect("get"),
+        Some(b"v1".to_vec())
+    );
     put_all(&backend, Table::Versions, &[(b"k", b"v2")]);
-    assert_eq!(backend.get(Table::Versions, b"k").expect("get"), Some(b"v2".to_vec()), "put overwrites");
+    assert_eq!(
+        backend.get(Table::Versions, b"k").expect("get"),
+        Some(b"v2".to_vec()),
+        "put overwrites"
+    );
     let mut batch = WriteBatch::new();
     batch.delete(Table::Versions, b"k".to_vec());
     batch.delete(Table::Versions, b"absent".to_vec());
     backend.write(batch).expect("delete");
-    assert_eq!(backend.get(Table::Versions, b"k").expect("get"), None, "delete removes");
+    assert_eq!(
+        backend.get(Table::Versions, b"k").expect("get"),
+        None,
+        "delete removes"
+    );
     // Empty keys and values are legal bytes.
     put_all(&backend, Table::Meta, &[(b"", b"")]);
-    assert_eq!(backend.get(Table::Meta, b"").expect("get"), Some(Vec::new()));
+    assert_eq!(
+        backend.get(Table::Meta, b"").expect("get"),
+        Some(Vec::new())
+    );
 }
 
 fn batch_is_ordered_and_last_write_wins<H: Harness>(harness: &mut H) {
@@ -67,8 +85,16 @@ fn batch_is_ordered_and_last_write_wins<H: Harness>(harness: &mut H) {
     batch.put(Table::Versions, b"b".to_vec(), b"1".to_vec());
     batch.put(Table::Versions, b"b".to_vec(), b"2".to_vec());
     backend.write(batch).expect("write");
-    assert_eq!(backend.get(Table::Versions, b"a").expect("get"), None, "delete after put in one batch");
-    assert_eq!(backend.get(Table::Versions, b"b").expect("get"), Some(b"2".to_vec()), "last put wins");
+    assert_eq!(
+        backend.get(Table::Versions, b"a").expect("get"),
+        None,
+        "delete after put in one batch"
+    );
+    assert_eq!(
+        backend.get(Table::Versions, b"b").expect("get"),
+        Some(b"2".to_vec()),
+        "last put wins"
+    );
 }
 
 fn tables_are_independent<H: Harness>(harness: &mut H) {
@@ -77,24 +103,52 @@ fn tables_are_independent<H: Harness>(harness: &mut H) {
         put_all(&backend, *table, &[(b"same", &[index as u8])]);
     }
     for (index, table) in Table::ALL.iter().enumerate() {
-        assert_eq!(backend.get(*table, b"same").expect("get"), Some(vec![index as u8]), "{table:?}");
-        assert_eq!(collect(&backend, *table, b"").len(), 1, "{table:?} holds one entry");
+        assert_eq!(
+            backend.get(*table, b"same").expect("get"),
+            Some(vec![index as u8]),
+            "{table:?}"
+        );
+        assert_eq!(
+            collect(&backend, *table, b"").len(),
+            1,
+            "{table:?} holds one entry"
+        );
     }
 }
 
 fn scan_orders_seeks_and_stops<H: Harness>(harness: &mut H) {
     let backend = harness.fresh();
-    let keys: Vec<Vec<u8>> = vec![b"\x00".to_vec(), b"a".to_vec(), b"a\x00".to_vec(), b"ab".to_vec(), b"b".to_vec(), b"\xff\xff".to_vec()];
+    let keys: Vec<Vec<u8>> = vec![
+        b"\x00".to_vec(),
+        b"a".to_vec(),
+        b"a\x00".to_vec(),
+        b"ab".to_vec(),
+        b"b".to_vec(),
+        b"\xff\xff".to_vec(),
+    ];
     let mut batch = WriteBatch::new();
     for key in keys.iter().rev() {
         batch.put(Table::Versions, key.clone(), key.clone());
     }
     backend.write(batch).expect("write");
-    let all: Vec<Vec<u8>> = collect(&backend, Table::Versions, b"").into_iter().map(|(k, _)| k).collect();
+    let all: Vec<Vec<u8>> = collect(&backend, Table::Versions, b"")
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
     assert_eq!(all, keys, "scan is in byte order");
-    let from: Vec<Vec<u8>> = collect(&backend, Table::Versions, b"a\x00").into_iter().map(|(k, _)| k).collect();
-    assert_eq!(from, keys[2..].to_vec(), "scan starts at the first key >= from");
-    assert!(collect(&backend, Table::Versions, b"\xff\xff\x00").is_empty(), "scan past the end is empty");
+    let from: Vec<Vec<u8>> = collect(&backend, Table::Versions, b"a\x00")
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(
+        from,
+        keys[2..].to_vec(),
+        "scan starts at the first key >= from"
+    );
+    assert!(
+        collect(&backend, Table::Versions, b"\xff\xff\x00").is_empty(),
+        "scan past the end is empty"
+    );
 
     let mut visited = Vec::new();
     backend
@@ -107,7 +161,11 @@ fn scan_orders_seeks_and_stops<H: Harness>(harness: &mut H) {
             }
         })
         .expect("scan");
-    assert_eq!(visited, vec![b"\x00".to_vec(), b"a".to_vec(), b"b".to_vec()], "seek skips, stop stops");
+    assert_eq!(
+        visited,
+        vec![b"\x00".to_vec(), b"a".to_vec(), b"b".to_vec()],
+        "seek skips, stop stops"
+    );
 
     let mut visited = Vec::new();
     backend
@@ -120,7 +178,11 @@ fn scan_orders_seeks_and_stops<H: Harness>(harness: &mut H) {
             }
         })
         .expect("scan");
-    assert_eq!(visited.last().map(Vec::as_slice), Some(&b"\xff\xff"[..]), "seek between keys lands on the next");
+    assert_eq!(
+        visited.last().map(Vec::as_slice),
+        Some(&b"\xff\xff"[..]),
+        "seek between keys lands on the next"
+    );
 }
 
 fn reopen_keeps_everything<H: Harness>(harness: &mut H) {
@@ -131,10 +193,25 @@ fn reopen_keeps_everything<H: Harness>(harness: &mut H) {
     batch.delete(Table::Versions, b"k1".to_vec());
     backend.write(batch).expect("write");
     let backend = harness.reopen(backend);
-    assert_eq!(backend.get(Table::Versions, b"k1").expect("get"), None, "deletes survive reopen");
-    assert_eq!(backend.get(Table::Versions, b"k2").expect("get"), Some(b"v2".to_vec()), "puts survive reopen");
-    assert_eq!(backend.get(Table::Meta, b"m").expect("get"), Some(b"meta".to_vec()));
+    assert_eq!(
+        backend.get(Table::Versions, b"k1").expect("get"),
+        None,
+        "deletes survive reopen"
+    );
+    assert_eq!(
+        backend.get(Table::Versions, b"k2").expect("get"),
+        Some(b"v2".to_vec()),
+        "puts survive reopen"
+    );
+    assert_eq!(
+        backend.get(Table::Meta, b"m").expect("get"),
+        Some(b"meta".to_vec())
+    );
     assert!(backend.size_bytes() > 0, "a non-empty backend has a size");
     backend.defragment().expect("defragment");
-    assert_eq!(backend.get(Table::Versions, b"k2").expect("get"), Some(b"v2".to_vec()), "defragment keeps data");
+    assert_eq!(
+        backend.get(Table::Versions, b"k2").expect("get"),
+        Some(b"v2".to_vec()),
+        "defragment keeps data"
+    );
 }

@@ -54,7 +54,10 @@ impl Backend for MemoryBackend {
                     ScanStep::Next => {}
                     ScanStep::Stop => return Ok(()),
                     ScanStep::Seek(target) => {
-                        assert!(target.as_slice() > key.as_slice(), "scans only move forward");
+                        assert!(
+                            target.as_slice() > key.as_slice(),
+                            "scans only move forward"
+                        );
                         start = target;
                         continue 'restart;
                     }

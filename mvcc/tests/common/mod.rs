@@ -1,11 +1,11 @@
 //! Shared test plumbing: store factories for each backend and request
 //! builders that read like etcdctl.
-#![allow(dead_code, missing_docs)]
+#![allow(dead_code, missing_docs, clippy::unwrap_used)]
 
 use keel_mvcc::backend::{Backend, MemoryBackend, RocksBackend, RocksOptions};
 use keel_mvcc::{
-    Command, CommandResponse, DeleteRangeRequest, DeleteRangeResponse, KeyValue, Limits, PutRequest, PutResponse,
-    RangeRequest, Store, TxnRequest, TxnResponse,
+    Command, CommandResponse, DeleteRangeRequest, DeleteRangeResponse, KeyValue, Limits,
+    PutRequest, PutResponse, RangeRequest, Store, TxnRequest, TxnResponse,
 };
 
 /// Makes stores over one backend kind and reopens them.
@@ -32,14 +32,9 @@ impl Factory for Memory {
     }
 }
 
+#[derive(Default)]
 pub struct Rocks {
     dirs: Vec<tempfile::TempDir>,
-}
-
-impl Default for Rocks {
-    fn default() -> Self {
-        Self { dirs: Vec::new() }
-    }
 }
 
 impl Factory for Rocks {
@@ -72,25 +67,51 @@ macro_rules! on_both_backends {
 }
 
 pub fn put<B: Backend>(store: &Store<B>, key: &str, value: &str) -> PutResponse {
-    put_req(store, PutRequest { key: key.into(), value: value.into(), ..PutRequest::default() }).unwrap()
+    put_req(
+        store,
+        PutRequest {
+            key: key.into(),
+            value: value.into(),
+            ..PutRequest::default()
+        },
+    )
+    .unwrap()
 }
 
-pub fn put_req<B: Backend>(store: &Store<B>, request: PutRequest) -> Result<PutResponse, keel_mvcc::MvccError> {
+pub fn put_req<B: Backend>(
+    store: &Store<B>,
+    request: PutRequest,
+) -> Result<PutResponse, keel_mvcc::MvccError> {
     match store.apply(&Command::Put(request), b"meta")? {
         CommandResponse::Put(response) => Ok(response),
         other => panic!("unexpected {other:?}"),
     }
 }
 
-pub fn delete<B: Backend>(store: &Store<B>, key: &str, end: &str, prev_kv: bool) -> DeleteRangeResponse {
-    let request = DeleteRangeRequest { key: key.into(), range_end: end.into(), prev_kv };
-    match store.apply(&Command::DeleteRange(request), b"meta").unwrap() {
+pub fn delete<B: Backend>(
+    store: &Store<B>,
+    key: &str,
+    end: &str,
+    prev_kv: bool,
+) -> DeleteRangeResponse {
+    let request = DeleteRangeRequest {
+        key: key.into(),
+        range_end: end.into(),
+        prev_kv,
+    };
+    match store
+        .apply(&Command::DeleteRange(request), b"meta")
+        .unwrap()
+    {
         CommandResponse::DeleteRange(response) => response,
         other => panic!("unexpected {other:?}"),
     }
 }
 
-pub fn txn<B: Backend>(store: &Store<B>, request: TxnRequest) -> Result<TxnResponse, keel_mvcc::MvccError> {
+pub fn txn<B: Backend>(
+    store: &Store<B>,
+    request: TxnRequest,
+) -> Result<TxnResponse, keel_mvcc::MvccError> {
     match store.apply(&Command::Txn(request), b"meta")? {
         CommandResponse::Txn(response) => Ok(response),
         other => panic!("unexpected {other:?}"),
@@ -98,17 +119,28 @@ pub fn txn<B: Backend>(store: &Store<B>, request: TxnRequest) -> Result<TxnRespo
 }
 
 pub fn get<B: Backend>(store: &Store<B>, key: &str) -> Option<KeyValue> {
-    let response = store.range(&RangeRequest { key: key.into(), ..RangeRequest::default() }).unwrap();
+    let response = store
+        .range(&RangeRequest {
+            key: key.into(),
+            ..RangeRequest::default()
+        })
+        .unwrap();
     response.kvs.into_iter().next()
 }
 
 pub fn get_at<B: Backend>(store: &Store<B>, key: &str, revision: i64) -> Option<KeyValue> {
-    let request = RangeRequest { key: key.into(), revision, ..RangeRequest::default() };
+    let request = RangeRequest {
+        key: key.into(),
+        revision,
+        ..RangeRequest::default()
+    };
     store.range(&request).unwrap().kvs.into_iter().next()
 }
 
 pub fn keys(kvs: &[KeyValue]) -> Vec<String> {
-    kvs.iter().map(|kv| String::from_utf8_lossy(&kv.key).into_owned()).collect()
+    kvs.iter()
+        .map(|kv| String::from_utf8_lossy(&kv.key).into_owned())
+        .collect()
 }
 
 pub fn prefix_end(prefix: &str) -> Vec<u8> {
