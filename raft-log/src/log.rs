@@ -44,6 +44,34 @@ struct Inner {
     poisoned: bool,
 }
 
+impl Inner {
+    /// Passes `result` through, poisoning the log if it is an error.
+    fn poison_on_error<T>(&mut self, result: Result<T, LogError>) -> Result<T, LogError> {
+        if result.is_err() {
+            self.poisoned = true;
+        }
+        result
+    }
+
+    fn first_index(&self) -> u64 {
+        let after_purge = self.meta.purged.map_or(1, |id| id.index + 1);
+        let first_record = self
+            .segments
+            .iter()
+            .find(|s| !s.offsets.is_empty())
+            .map_or(after_purge, |s| s.first_index);
+        first_record.max(after_purge)
+    }
+
+    fn last_index(&self) -> u64 {
+        let purged = self.meta.purged.map_or(0, |id| id.index);
+        self.segments
+            .last()
+            .map_or(purged, Segment::last_index)
+            .max(purged)
+    }
+}
+
 /// Group-commit state, behind its own lock so appenders keep writing while
 /// one of them syncs.
 struct SyncState {
@@ -177,9 +205,9 @@ impl RaftLog {
             return Err(LogError::Poisoned);
         }
         let Some(first) = records.first() else {
-            return Ok(self.last_index_locked(&inner));
+            return Ok(inner.last_index());
         };
-        let last_index = self.last_index_locked(&inner);
+        let last_index = inner.last_index();
         for (position, record) in records.iter().enumerate() {
             let expected = last_index + 1 + position as u64;
             if record.index != expected {
@@ -200,7 +228,7 @@ impl RaftLog {
                 inner.unsynced.push(file);
             }
             let created = segment::create(self.disk.as_ref(), &self.dir, first.index);
-            let created = self.poison_on_error(&mut inner, created)?;
+            let created = inner.poison_on_error(created)?;
             inner.segments.push(created);
         }
         let mut buffer = Vec::with_capacity(
@@ -281,7 +309,7 @@ impl RaftLog {
             if inner.poisoned {
                 return Err(LogError::Poisoned);
             }
-            let target = self.last_index_locked(&inner);
+            let target = inner.last_index();
             (std::mem::take(&mut inner.unsynced), target, inner.epoch)
         };
         for file in &files {
@@ -298,8 +326,8 @@ impl RaftLog {
     /// Records `[start, end)`, checksums verified.
     pub fn read(&self, start: u64, end: u64) -> Result<Vec<Record>, LogError> {
         let inner = self.inner.lock();
-        let first = self.first_index_locked(&inner);
-        let last = self.last_index_locked(&inner);
+        let first = inner.first_index();
+        let last = inner.last_index();
         if start >= end {
             return Ok(Vec::new());
         }
@@ -360,8 +388,8 @@ impl RaftLog {
         if inner.poisoned {
             return Err(LogError::Poisoned);
         }
-        let first = self.first_index_locked(&inner);
-        let last = self.last_index_locked(&inner);
+        let first = inner.first_index();
+        let last = inner.last_index();
         if index > last {
             return Ok(());
         }
@@ -382,13 +410,13 @@ impl RaftLog {
                 .disk
                 .remove(&segment.path)
                 .map_err(|e| LogError::io(&segment.path, e));
-            self.poison_on_error(&mut inner, removed)?;
+            inner.poison_on_error(removed)?;
         }
         let synced = self
             .disk
             .sync_dir(&self.dir)
             .map_err(|e| LogError::io(&self.dir, e));
-        self.poison_on_error(&mut inner, synced)?;
+        inner.poison_on_error(synced)?;
         let segment = inner
             .segments
             .last_mut()
@@ -404,7 +432,7 @@ impl RaftLog {
                 .set_len(new_len)
                 .and_then(|()| file.sync_data())
                 .map_err(|e| LogError::io(&path, e));
-            self.poison_on_error(&mut inner, cut)?;
+            inner.poison_on_error(cut)?;
             let segment = inner
                 .segments
                 .last_mut()
@@ -414,7 +442,7 @@ impl RaftLog {
                 _ => Some(read_term(segment, segment.last_index())?),
             };
         }
-        let new_last = self.last_index_locked(&inner);
+        let new_last = inner.last_index();
         let mut state = self.sync.lock();
         state.durable_index = state.durable_index.min(new_last);
         Ok(())
@@ -436,11 +464,11 @@ impl RaftLog {
         {
             return Ok(());
         }
-        let last = self.last_index_locked(&inner);
+        let last = inner.last_index();
         let mut meta = inner.meta.clone();
         meta.purged = Some(id);
         let stored = meta.store(self.disk.as_ref(), &self.dir);
-        self.poison_on_error(&mut inner, stored)?;
+        inner.poison_on_error(stored)?;
         inner.meta = meta;
         // Delete the segments wholly covered. If the purge passes the last
         // record, every segment goes and the next append starts a new one.
@@ -462,13 +490,13 @@ impl RaftLog {
                 .disk
                 .remove(&segment.path)
                 .map_err(|e| LogError::io(&segment.path, e));
-            self.poison_on_error(&mut inner, removed)?;
+            inner.poison_on_error(removed)?;
         }
         let synced = self
             .disk
             .sync_dir(&self.dir)
             .map_err(|e| LogError::io(&self.dir, e));
-        self.poison_on_error(&mut inner, synced)?;
+        inner.poison_on_error(synced)?;
         if beyond_last {
             let mut state = self.sync.lock();
             state.durable_index = state.durable_index.max(id.index);
@@ -504,13 +532,13 @@ impl RaftLog {
     /// The first readable index (one past the purge point when the log is
     /// empty).
     pub fn first_index(&self) -> u64 {
-        self.first_index_locked(&self.inner.lock())
+        self.inner.lock().first_index()
     }
 
     /// The last record's index, or the purge point's when empty (0 when
     /// nothing was ever written).
     pub fn last_index(&self) -> u64 {
-        self.last_index_locked(&self.inner.lock())
+        self.inner.lock().last_index()
     }
 
     /// The last record's id, else the purge point, else `None`.
@@ -538,39 +566,9 @@ impl RaftLog {
         let mut meta = inner.meta.clone();
         change(&mut meta);
         let stored = meta.store(self.disk.as_ref(), &self.dir);
-        self.poison_on_error(&mut inner, stored)?;
+        inner.poison_on_error(stored)?;
         inner.meta = meta;
         Ok(())
-    }
-
-    fn poison_on_error<T>(
-        &self,
-        inner: &mut Inner,
-        result: Result<T, LogError>,
-    ) -> Result<T, LogError> {
-        if result.is_err() {
-            inner.poisoned = true;
-        }
-        result
-    }
-
-    fn first_index_locked(&self, inner: &Inner) -> u64 {
-        let after_purge = inner.meta.purged.map_or(1, |id| id.index + 1);
-        let first_record = inner
-            .segments
-            .iter()
-            .find(|s| !s.offsets.is_empty())
-            .map_or(after_purge, |s| s.first_index);
-        first_record.max(after_purge)
-    }
-
-    fn last_index_locked(&self, inner: &Inner) -> u64 {
-        let purged = inner.meta.purged.map_or(0, |id| id.index);
-        inner
-            .segments
-            .last()
-            .map_or(purged, Segment::last_index)
-            .max(purged)
     }
 }
 

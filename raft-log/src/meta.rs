@@ -137,14 +137,17 @@ impl<'a> Reader<'a> {
     fn u64(&mut self) -> Option<u64> {
         Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
     }
+    /// Outer `None`: the bytes do not parse; inner `None`: no blob stored.
+    #[allow(
+        clippy::option_option,
+        reason = "parse failure and an absent blob are different answers"
+    )]
     fn blob(&mut self) -> Option<Option<Vec<u8>>> {
-        match self.take(1)?[0] {
-            0 => Some(None),
-            _ => {
-                let len = self.u32()? as usize;
-                Some(Some(self.take(len)?.to_vec()))
-            }
+        if self.take(1)?[0] == 0 {
+            return Some(None);
         }
+        let len = self.u32()? as usize;
+        Some(Some(self.take(len)?.to_vec()))
     }
 }
 

@@ -166,7 +166,10 @@ fn check(disk: &SimDisk, dir: &Path, acked: &Acked, label: &str) {
     }
     match &acked.in_flight {
         Some(Step::Committed(c)) => {
-            assert!(log.committed() == acked.committed || log.committed().as_ref() == Some(c))
+            assert!(
+                log.committed() == acked.committed || log.committed().as_ref() == Some(c),
+                "{label}: committed"
+            );
         }
         _ => assert_eq!(log.committed(), acked.committed, "{label}: committed"),
     }

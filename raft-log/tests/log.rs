@@ -28,8 +28,8 @@ const SMALL: Options = Options {
 };
 
 /// The operations, run against any disk.
-fn operations(disk: Arc<dyn Disk>, dir: &Path) {
-    let log = RaftLog::open(Arc::clone(&disk), dir, SMALL).unwrap();
+fn operations(disk: &Arc<dyn Disk>, dir: &Path) {
+    let log = RaftLog::open(Arc::clone(disk), dir, SMALL).unwrap();
     assert_eq!(
         (log.first_index(), log.last_index(), log.last_id()),
         (1, 0, None)
@@ -57,7 +57,7 @@ fn operations(disk: Arc<dyn Disk>, dir: &Path) {
     assert!(matches!(log.read(6, 8), Err(LogError::OutOfRange { .. })));
     drop(log);
 
-    let log = RaftLog::open(Arc::clone(&disk), dir, SMALL).unwrap();
+    let log = RaftLog::open(Arc::clone(disk), dir, SMALL).unwrap();
     assert_eq!(log.first_index(), 7);
     let mut expected = records(7..=11, 1);
     expected.extend(records(12..=14, 2));
@@ -76,7 +76,7 @@ fn operations(disk: Arc<dyn Disk>, dir: &Path) {
         (31, 30, Some(RecordId { index: 30, term: 3 }))
     );
     drop(log);
-    let log = RaftLog::open(Arc::clone(&disk), dir, SMALL).unwrap();
+    let log = RaftLog::open(Arc::clone(disk), dir, SMALL).unwrap();
     assert_eq!(log.last_index(), 30);
     log.append(&records(31..=33, 3)).unwrap();
     assert_eq!(log.read(31, 34).unwrap(), records(31..=33, 3));
@@ -85,12 +85,15 @@ fn operations(disk: Arc<dyn Disk>, dir: &Path) {
 #[test]
 fn operations_on_the_real_disk() {
     let dir = tempfile::tempdir().unwrap();
-    operations(Arc::new(RealDisk), dir.path());
+    operations(&(Arc::new(RealDisk) as Arc<dyn Disk>), dir.path());
 }
 
 #[test]
 fn operations_on_the_simulated_disk() {
-    operations(Arc::new(SimDisk::new()), Path::new("/log"));
+    operations(
+        &(Arc::new(SimDisk::new()) as Arc<dyn Disk>),
+        Path::new("/log"),
+    );
 }
 
 #[test]
@@ -110,7 +113,7 @@ fn every_bit_flip_in_durable_data_is_detected() {
         .list(dir)
         .unwrap()
         .into_iter()
-        .filter(|n| n.ends_with(".wal"))
+        .filter(|n| Path::new(n).extension().is_some_and(|e| e == "wal"))
         .collect();
     assert!(segments.len() >= 2, "the workload spans segments");
     for name in &segments {

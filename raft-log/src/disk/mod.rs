@@ -19,7 +19,7 @@ pub use sim::SimDisk;
 /// a concurrent `sync_data` may share one handle.
 pub trait DiskFile: Send + Sync {
     /// Current length in bytes, buffered writes included.
-    fn len(&self) -> io::Result<u64>;
+    fn byte_len(&self) -> io::Result<u64>;
     /// Fills `buf` from `offset`; fails if the file is shorter.
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
     /// Writes all of `data` at `offset` (buffered until `sync_data`).
@@ -49,7 +49,7 @@ pub trait Disk: Send + Sync {
 
 /// Reads a whole file.
 pub fn read_all(file: &dyn DiskFile) -> io::Result<Vec<u8>> {
-    let len = file.len()?;
+    let len = file.byte_len()?;
     let mut buf = vec![0; usize::try_from(len).map_err(io::Error::other)?];
     file.read_exact_at(0, &mut buf)?;
     Ok(buf)

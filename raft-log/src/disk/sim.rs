@@ -109,7 +109,7 @@ impl SimDisk {
                     }
                 }
             }
-            contents.current = survived.clone();
+            contents.current.clone_from(&survived);
             contents.durable = survived;
             contents.last_unsynced_write = None;
         }
@@ -139,7 +139,7 @@ impl SimDisk {
 }
 
 impl DiskFile for SimFile {
-    fn len(&self) -> io::Result<u64> {
+    fn byte_len(&self) -> io::Result<u64> {
         let state = self.state.lock();
         let contents = state.inodes.get(&self.inode).ok_or_else(dead)?;
         Ok(contents.current.len() as u64)
