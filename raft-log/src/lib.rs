@@ -38,14 +38,14 @@
 //! so every later call fails with [`LogError::Poisoned`] until the log is
 //! reopened, which recovers to a consistent prefix.
 
-mod disk;
+pub mod disk;
 mod error;
 mod frame;
 mod log;
 mod meta;
 mod segment;
 
-pub use disk::{Disk, DiskFile, RealDisk, SimDisk};
+pub use disk::{conformance as disk_conformance, Disk, DiskFile, RealDisk, SimDisk};
 pub use error::LogError;
 pub use frame::{Record, HEADER_LEN, PAYLOAD_LEN_MAX};
 pub use log::{Options, RaftLog};

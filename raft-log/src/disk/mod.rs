@@ -5,6 +5,7 @@
 //! can crash it (dropping what was not synced, optionally tearing the last
 //! write), flip bits, and stop it at any chosen write point.
 
+pub mod conformance;
 mod real;
 mod sim;
 
