@@ -20,7 +20,7 @@ use crate::types::{
     Command, CommandResponse, CompactResponse, HashKvResponse, Limits, RangeRequest, RangeResponse,
     Revision, TxnRequest, TxnResponse,
 };
-use crate::validate::{validate_command, validate_range};
+use crate::validate::{validate_command, validate_range, validate_txn};
 
 /// The revision of an empty store, as in etcd.
 pub const EMPTY_STORE_REVISION: i64 = 1;
@@ -109,7 +109,7 @@ impl<B: Backend> Store<B> {
     /// its writes are not applied and the response is as if they were
     /// (callers route writing transactions through [`Store::apply`]).
     pub fn read_txn(&self, request: &TxnRequest) -> Result<TxnResponse, MvccError> {
-        validate_command(&Command::Txn(request.clone()), self.limits)?;
+        validate_txn(request, self.limits)?;
         let mut txn = WriteTxn::new(
             &self.backend,
             self.current_revision(),

@@ -49,7 +49,7 @@ fn validate_delete(delete: &DeleteRangeRequest) -> Result<(), MvccError> {
 }
 
 /// etcd's `checkTxnRequest` followed by `checkIntervals` on both branches.
-fn validate_txn(txn: &TxnRequest, limits: Limits) -> Result<(), MvccError> {
+pub fn validate_txn(txn: &TxnRequest, limits: Limits) -> Result<(), MvccError> {
     check_txn_shape(txn, limits)?;
     check_intervals(&txn.success)?;
     check_intervals(&txn.failure)?;
