@@ -80,6 +80,17 @@ impl RocksBackend {
         Ok(Self { db, write_options })
     }
 
+    /// Writes every memtable to SST files, so the next open replays no
+    /// RocksDB WAL (a clean shutdown does this).
+    pub fn flush(&self) -> Result<(), BackendError> {
+        for table in Table::ALL {
+            self.db
+                .flush_cf(self.family(table))
+                .map_err(|e| engine(&e))?;
+        }
+        Ok(())
+    }
+
     fn family(&self, table: Table) -> &rocksdb::ColumnFamily {
         // Every table's family is created by `open` (create_missing_column_families),
         // so a missing handle is a bug, not an operational error.
