@@ -1,4 +1,5 @@
 //! Both backends pass the one conformance suite in `backend::conformance`.
+#![cfg(not(madsim))] // RocksDB is not built under the simulator.
 
 use keel_mvcc::backend::conformance::{run, Harness};
 use keel_mvcc::backend::{MemoryBackend, RocksBackend, RocksOptions};

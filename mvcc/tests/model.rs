@@ -4,6 +4,7 @@
 //! response must match the model, and the two backends must agree on
 //! `hash_kv` after every step. A reopen step checks that nothing depends on
 //! in-memory state.
+#![cfg(not(madsim))] // RocksDB is not built under the simulator.
 
 #![allow(
     clippy::unwrap_used,

@@ -1,6 +1,7 @@
 //! etcd's KV semantics, checked on both backends. Each expectation here was
 //! read off etcd's own code paths (`mvcc/kvstore_txn.go`,
 //! `etcdserver/apply.go`, `v3rpc/key.go`).
+#![cfg(not(madsim))] // RocksDB is not built under the simulator.
 
 #![allow(
     clippy::unwrap_used,
