@@ -406,17 +406,9 @@ impl RaftLog {
             .is_some_and(|segment| segment.first_index >= index && inner.segments.len() > 1)
         {
             let segment = inner.segments.pop().expect("checked non-empty");
-            let removed = self
-                .disk
-                .remove(&segment.path)
-                .map_err(|e| LogError::io(&segment.path, e));
-            inner.poison_on_error(removed)?;
+            self.delete_segment(&mut inner, &segment)?;
         }
-        let synced = self
-            .disk
-            .sync_dir(&self.dir)
-            .map_err(|e| LogError::io(&self.dir, e));
-        inner.poison_on_error(synced)?;
+        self.sync_dir(&mut inner)?;
         let segment = inner
             .segments
             .last_mut()
@@ -483,20 +475,9 @@ impl RaftLog {
                 break;
             }
             let segment = inner.segments.remove(0);
-            inner
-                .unsynced
-                .retain(|file| !Arc::ptr_eq(file, &segment.file));
-            let removed = self
-                .disk
-                .remove(&segment.path)
-                .map_err(|e| LogError::io(&segment.path, e));
-            inner.poison_on_error(removed)?;
+            self.delete_segment(&mut inner, &segment)?;
         }
-        let synced = self
-            .disk
-            .sync_dir(&self.dir)
-            .map_err(|e| LogError::io(&self.dir, e));
-        inner.poison_on_error(synced)?;
+        self.sync_dir(&mut inner)?;
         if beyond_last {
             let mut state = self.sync.lock();
             state.durable_index = state.durable_index.max(id.index);
@@ -556,6 +537,29 @@ impl RaftLog {
     /// once).
     pub fn sync_rounds(&self) -> u64 {
         self.sync.lock().rounds
+    }
+
+    /// Deletes a segment's file (durable after [`Self::sync_dir`]),
+    /// poisoning the log on failure.
+    fn delete_segment(&self, inner: &mut Inner, segment: &Segment) -> Result<(), LogError> {
+        inner
+            .unsynced
+            .retain(|file| !Arc::ptr_eq(file, &segment.file));
+        let removed = self
+            .disk
+            .remove(&segment.path)
+            .map_err(|e| LogError::io(&segment.path, e));
+        inner.poison_on_error(removed)
+    }
+
+    /// Makes the log directory's entries durable, poisoning the log on
+    /// failure.
+    fn sync_dir(&self, inner: &mut Inner) -> Result<(), LogError> {
+        let synced = self
+            .disk
+            .sync_dir(&self.dir)
+            .map_err(|e| LogError::io(&self.dir, e));
+        inner.poison_on_error(synced)
     }
 
     fn update_meta(&self, change: impl FnOnce(&mut Meta)) -> Result<(), LogError> {
