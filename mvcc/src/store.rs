@@ -101,7 +101,18 @@ impl<B: Backend> Store<B> {
         validate_range(request)?;
         let current = self.current_revision();
         let at = read::read_revision(request.revision, current, self.compacted_revision())?;
-        read::range(&self.backend, request, at, current, None)
+        let response = read::range(&self.backend, request, at, current, None)?;
+        self.after_read(at)?;
+        Ok(response)
+    }
+
+    /// Fails a finished read at `at` if a compaction past `at` began while
+    /// it ran: its scan may have missed versions the compaction removed.
+    fn after_read(&self, at: i64) -> Result<(), MvccError> {
+        if at < self.compacted_revision() {
+            return Err(MvccError::Compacted);
+        }
+        Ok(())
     }
 
     /// A transaction without writes, served without consensus. Refuses
@@ -110,12 +121,11 @@ impl<B: Backend> Store<B> {
     /// (callers route writing transactions through [`Store::apply`]).
     pub fn read_txn(&self, request: &TxnRequest) -> Result<TxnResponse, MvccError> {
         validate_txn(request, self.limits)?;
-        let mut txn = WriteTxn::new(
-            &self.backend,
-            self.current_revision(),
-            self.compacted_revision(),
-        );
-        txn.txn(request)
+        let begin = self.current_revision();
+        let mut txn = WriteTxn::new(&self.backend, begin, self.compacted_revision());
+        let response = txn.txn(request)?;
+        self.after_read(begin)?;
+        Ok(response)
     }
 
     /// Applies one command and stores `applied` with it in the same atomic
@@ -177,9 +187,12 @@ impl<B: Backend> Store<B> {
             );
         }
         batch.put(Table::Meta, META_APPLIED.to_vec(), applied.to_vec());
-        self.backend.write(batch)?;
+        // A compaction is published *before* its batch removes anything: a
+        // reader that re-checks the compacted revision after its scan (see
+        // `after_read`) then never returns history the batch removed.
         self.compacted_revision
             .store(new_compacted, Ordering::Release);
+        self.backend.write(batch)?;
         self.current_revision.store(new_current, Ordering::Release);
         Ok(response)
     }

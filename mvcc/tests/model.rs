@@ -5,7 +5,6 @@
 //! `hash_kv` after every step. A reopen step checks that nothing depends on
 //! in-memory state.
 #![cfg(not(madsim))] // RocksDB is not built under the simulator.
-
 #![allow(
     clippy::unwrap_used,
     reason = "test code: a panic is the failure report"

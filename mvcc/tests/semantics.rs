@@ -2,7 +2,6 @@
 //! read off etcd's own code paths (`mvcc/kvstore_txn.go`,
 //! `etcdserver/apply.go`, `v3rpc/key.go`).
 #![cfg(not(madsim))] // RocksDB is not built under the simulator.
-
 #![allow(
     clippy::unwrap_used,
     reason = "test code: a panic is the failure report"
@@ -1008,4 +1007,58 @@ fn applied_metadata_travels_with_every_command<F: Factory>(factory: &mut F) {
     store.record_applied(b"3").unwrap();
     assert_eq!(store.applied_metadata().unwrap(), Some(b"3".to_vec()));
     assert_eq!(store.current_revision(), 2);
+}
+
+/// Regression: a range read racing a compaction must never return a
+/// half-compacted view. Readers re-check the compacted revision after their
+/// scan, and a compaction publishes its revision before removing anything,
+/// so every read below sees either the full history at revision 2 or
+/// `Compacted`.
+#[test]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the race needs a second OS thread; this test never runs under madsim"
+)]
+fn reads_racing_a_compaction_see_history_or_compacted() {
+    use std::sync::Arc;
+    let store = Arc::new(
+        Store::open(
+            keel_mvcc::backend::MemoryBackend::new(),
+            keel_mvcc::Limits::default(),
+        )
+        .unwrap(),
+    );
+    for round in 0..200 {
+        put(&store, "k", &format!("v{round}"));
+    }
+    let reader = {
+        let store = Arc::clone(&store);
+        std::thread::spawn(move || {
+            let request = RangeRequest {
+                key: b"k".to_vec(),
+                revision: 2,
+                ..Default::default()
+            };
+            let mut saw_compacted = false;
+            for _ in 0..2000 {
+                match store.range(&request) {
+                    Ok(response) => {
+                        assert!(!saw_compacted, "history came back after compaction");
+                        assert_eq!(
+                            response.kvs.len(),
+                            1,
+                            "a read at 2 saw a half-compacted store"
+                        );
+                        assert_eq!(response.kvs[0].value, b"v0");
+                    }
+                    Err(MvccError::Compacted) => saw_compacted = true,
+                    Err(other) => panic!("{other}"),
+                }
+            }
+        })
+    };
+    for revision in (3..=201).step_by(11) {
+        store.apply(&Command::Compact(revision), b"m").unwrap();
+    }
+    reader.join().unwrap();
 }
