@@ -31,6 +31,9 @@ pub const META_CURRENT_REVISION: &[u8] = b"current_revision";
 pub const META_COMPACTED_REVISION: &[u8] = b"compacted_revision";
 /// Meta key: the caller's metadata of the last applied command.
 pub const META_APPLIED: &[u8] = b"applied";
+/// Meta key: present while [`crate::Store::import`] is replacing the
+/// content; a store that still holds it was cut off mid-import.
+pub const META_IMPORTING: &[u8] = b"importing";
 
 /// Appends the order-preserving escape of `key` and its terminator.
 fn escape_into(key: &[u8], out: &mut Vec<u8>) {

@@ -66,7 +66,7 @@ mod validate;
 
 pub use error::MvccError;
 pub use range_bounds::{KeyRange, RangeEnd};
-pub use store::{Store, EMPTY_STORE_REVISION, NEVER_COMPACTED};
+pub use store::{ExportEntry, ExportVisitor, Store, EMPTY_STORE_REVISION, NEVER_COMPACTED};
 pub use types::{
     Command, CommandResponse, CompactResponse, Compare, CompareResult, CompareTarget,
     DeleteRangeRequest, DeleteRangeResponse, HashKvResponse, KeyValue, Limits, PutRequest,

@@ -11,7 +11,7 @@ use crate::backend::{Backend, BackendError, ScanStep, Table, WriteBatch};
 use crate::encoding::{
     decode_change, decode_i64, decode_revision_key, decode_version, decode_version_key, encode_i64,
     key_prefix, revision_key, version_seek_key, Version, META_APPLIED, META_COMPACTED_REVISION,
-    META_CURRENT_REVISION,
+    META_CURRENT_REVISION, META_IMPORTING,
 };
 use crate::error::MvccError;
 use crate::read;
@@ -26,6 +26,16 @@ use crate::validate::{validate_command, validate_range, validate_txn};
 pub const EMPTY_STORE_REVISION: i64 = 1;
 /// The compacted revision of a store never compacted, as in etcd.
 pub const NEVER_COMPACTED: i64 = -1;
+
+/// One entry of a whole-store export: table, key, value.
+pub type ExportEntry = (Table, Vec<u8>, Vec<u8>);
+
+/// The visitor [`Store::export`] calls for each entry; `false` stops it.
+pub type ExportVisitor<'a> = dyn FnMut(Table, &[u8], &[u8]) -> bool + 'a;
+
+/// An import writes at most this many entries per batch, so a big snapshot
+/// never builds one huge batch in memory.
+const IMPORT_BATCH_ENTRIES: usize = 4096;
 
 /// An MVCC key-value store over a [`Backend`].
 ///
@@ -48,15 +58,7 @@ impl<B: Backend> Store<B> {
     /// Opens a store over `backend`, restoring its current and compacted
     /// revisions. An empty backend is a store at revision 1.
     pub fn open(backend: B, limits: Limits) -> Result<Self, BackendError> {
-        let current = match backend.get(Table::Meta, META_CURRENT_REVISION)? {
-            Some(bytes) => decode_i64(&bytes)?,
-            None => EMPTY_STORE_REVISION,
-        };
-        let compacted = match backend.get(Table::Meta, META_COMPACTED_REVISION)? {
-            Some(bytes) => decode_i64(&bytes)?,
-            None => NEVER_COMPACTED,
-        };
-        assert!(compacted <= current, "compacted revision above current");
+        let (current, compacted) = Self::load_revisions(&backend)?;
         Ok(Self {
             backend,
             limits,
@@ -263,6 +265,108 @@ impl<B: Backend> Store<B> {
             batch,
             revision,
         ))
+    }
+
+    /// Visits every entry of every table, in [`Table::ALL`] order and key
+    /// order within a table, as of one moment: writers wait until the visit
+    /// ends. The visitor returns `false` to stop early. This is what a Raft
+    /// snapshot of the store is made of; [`Store::import`] takes it back.
+    pub fn export(
+        &self,
+        visit: &mut ExportVisitor<'_>,
+    ) -> Result<(), BackendError> {
+        let _writer = self.writer.lock();
+        for table in Table::ALL {
+            let mut stopped = false;
+            self.backend.scan(table, &[], &mut |key, value| {
+                if visit(table, key, value) {
+                    ScanStep::Next
+                } else {
+                    stopped = true;
+                    ScanStep::Stop
+                }
+            })?;
+            if stopped {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces the whole content of the store with `entries` (as produced
+    /// by [`Store::export`]) and reloads the current and compacted
+    /// revisions from them. The replacement takes several batches; the
+    /// `importing` mark (see `FORMAT.md`) says when one was cut off, which
+    /// [`Store::import_incomplete`] reports.
+    pub fn import<I>(&self, entries: I) -> Result<(), BackendError>
+    where
+        I: IntoIterator<Item = Result<ExportEntry, BackendError>>,
+    {
+        let _writer = self.writer.lock();
+        let mut mark = WriteBatch::new();
+        mark.put(Table::Meta, META_IMPORTING.to_vec(), Vec::new());
+        self.backend.write(mark)?;
+        for table in Table::ALL {
+            loop {
+                let mut batch = WriteBatch::new();
+                self.backend.scan(table, &[], &mut |key, _| {
+                    if !(table == Table::Meta && key == META_IMPORTING) {
+                        batch.delete(table, key.to_vec());
+                    }
+                    if batch.len() >= IMPORT_BATCH_ENTRIES {
+                        ScanStep::Stop
+                    } else {
+                        ScanStep::Next
+                    }
+                })?;
+                if batch.is_empty() {
+                    break;
+                }
+                self.backend.write(batch)?;
+            }
+        }
+        let mut batch = WriteBatch::new();
+        for entry in entries {
+            let (table, key, value) = entry?;
+            if table == Table::Meta && key == META_IMPORTING {
+                continue;
+            }
+            batch.put(table, key, value);
+            if batch.len() >= IMPORT_BATCH_ENTRIES {
+                self.backend.write(std::mem::take(&mut batch))?;
+            }
+        }
+        self.backend.write(batch)?;
+        let (current, compacted) = Self::load_revisions(&self.backend)?;
+        let mut unmark = WriteBatch::new();
+        unmark.delete(Table::Meta, META_IMPORTING.to_vec());
+        self.backend.write(unmark)?;
+        self.current_revision.store(current, Ordering::Release);
+        self.compacted_revision.store(compacted, Ordering::Release);
+        Ok(())
+    }
+
+    /// Whether an [`Store::import`] was cut off (by a crash) before it
+    /// finished: the content is then an unknown mix and must be replaced.
+    pub fn import_incomplete(&self) -> Result<bool, BackendError> {
+        Ok(self.backend.get(Table::Meta, META_IMPORTING)?.is_some())
+    }
+
+    fn load_revisions(backend: &B) -> Result<(i64, i64), BackendError> {
+        let current = match backend.get(Table::Meta, META_CURRENT_REVISION)? {
+            Some(bytes) => decode_i64(&bytes)?,
+            None => EMPTY_STORE_REVISION,
+        };
+        let compacted = match backend.get(Table::Meta, META_COMPACTED_REVISION)? {
+            Some(bytes) => decode_i64(&bytes)?,
+            None => NEVER_COMPACTED,
+        };
+        if compacted > current {
+            return Err(BackendError::Corrupt(format!(
+                "compacted revision {compacted} above current revision {current}"
+            )));
+        }
+        Ok((current, compacted))
     }
 
     fn stage_key_compaction(

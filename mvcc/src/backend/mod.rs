@@ -154,3 +154,32 @@ pub trait Backend: Send + Sync + 'static {
     /// Never blocks reads or writes for the duration.
     fn defragment(&self) -> Result<(), BackendError>;
 }
+
+/// A shared backend of any kind is a backend: the server picks RocksDB or
+/// memory at run time and holds it as `Arc<dyn Backend>`.
+impl<T: Backend + ?Sized> Backend for std::sync::Arc<T> {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError> {
+        (**self).get(table, key)
+    }
+
+    fn scan(
+        &self,
+        table: Table,
+        from: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> ScanStep,
+    ) -> Result<(), BackendError> {
+        (**self).scan(table, from, visit)
+    }
+
+    fn write(&self, batch: WriteBatch) -> Result<(), BackendError> {
+        (**self).write(batch)
+    }
+
+    fn size_bytes(&self) -> u64 {
+        (**self).size_bytes()
+    }
+
+    fn defragment(&self) -> Result<(), BackendError> {
+        (**self).defragment()
+    }
+}
