@@ -1,7 +1,7 @@
 //! Generates keel-proto's Rust code from the `.proto` files, with no `protoc`.
 //!
 //! ```text
-//!  etcd/**/*.proto, keel/raft.proto, grpc/health/v1/health.proto
+//!  etcd/**/*.proto, keel/*.proto, grpc/health/v1/health.proto
 //!        │  protox (pure Rust parser + checker)
 //!        ▼
 //!  $OUT_DIR/keel_descriptor_set.bin   (encoded FileDescriptorSet, with
@@ -38,6 +38,7 @@ const PROTO_FILES: &[&str] = &[
     "etcd/v3lockpb/v3lock.proto",
     "etcd/v3electionpb/v3election.proto",
     "keel/raft.proto",
+    "keel/command.proto",
     "grpc/health/v1/health.proto",
 ];
 
