@@ -1,8 +1,17 @@
-//! `keeld`, keel's server (filled by the single-node and replication issues).
+//! `keeld`, keel's server.
 //!
-//! It will wire openraft to the `raft-log` WAL (log storage) and the `mvcc`
-//! store (state machine, one atomic batch per applied entry), and serve
-//! etcd's gRPC services (KV, Watch, Lease, Cluster, Maintenance, Auth, Lock,
-//! Election, health) from the `keel-proto` definitions, with one table that
-//! maps every internal error to etcd's exact gRPC code and message, and
-//! etcd's flags (`--name`, `--data-dir`, `--listen-client-urls`, ...).
+//! It wires openraft to the `raft-log` WAL (log storage) and the `mvcc`
+//! store (state machine, one atomic batch per applied entry), and serves
+//! etcd's gRPC services from the `keel-proto` definitions, with one table
+//! that maps every internal error to etcd's exact gRPC code and message.
+
+pub mod api;
+pub mod clock;
+pub mod config;
+pub mod convert;
+pub mod error;
+pub mod ids;
+pub mod node;
+pub mod raft;
+pub mod restore;
+pub mod server;

@@ -1,0 +1,203 @@
+//! Assembling keeld: start the member, serve the gRPC services on every
+//! client URL, run automatic compaction, and stop cleanly on a signal.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use keel_proto::etcdserverpb::kv_server::KvServer;
+use keel_proto::etcdserverpb::maintenance_server::MaintenanceServer;
+use keel_proto::grpc::health::v1::health_server::HealthServer;
+use keel_proto::keelpb;
+use tracing::{info, warn};
+
+use crate::api::health::HealthApi;
+use crate::api::kv::KvApi;
+use crate::api::maintenance::MaintenanceApi;
+use crate::clock::SystemClock;
+use crate::config::{listen_address, AutoCompaction, Config, GRPC_OVERHEAD_BYTES};
+use crate::node::{Node, NodeOptions};
+
+/// Why keeld stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A flag is wrong.
+    #[error("invalid flag {0}")]
+    Config(#[from] crate::config::ConfigError),
+    /// A URL cannot be served.
+    #[error("cannot serve {0}")]
+    Url(String),
+    /// The member failed to start.
+    #[error(transparent)]
+    Start(#[from] crate::node::StartError),
+    /// Restoring a snapshot failed.
+    #[error("restoring {path}: {message}")]
+    Restore {
+        /// The snapshot file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// A listener failed.
+    #[error("serving clients: {0}")]
+    Transport(String),
+}
+
+/// The member options the flags describe.
+pub fn node_options(config: &Config) -> NodeOptions {
+    NodeOptions {
+        name: config.name.clone(),
+        data_dir: config.data_dir(),
+        peer_urls: config.initial_advertise_peer_urls.clone(),
+        client_urls: config.advertise_client_urls(),
+        cluster_token: config.initial_cluster_token.clone(),
+        snapshot_count: config.snapshot_count,
+        heartbeat_ms: config.heartbeat_interval,
+        election_ms: config.election_timeout,
+        quota_backend_bytes: config.quota_backend_bytes(),
+        max_txn_ops: config.max_txn_ops,
+        max_request_bytes: config.max_request_bytes,
+    }
+}
+
+/// Runs keeld until SIGINT or SIGTERM.
+pub async fn run(config: Config) -> Result<(), ServeError> {
+    config.check_initial_cluster()?;
+    let compaction = config.auto_compaction()?;
+    let addresses = config
+        .listen_client_urls
+        .iter()
+        .map(|url| listen_address(url))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ServeError::Url)?;
+    let options = node_options(&config);
+    if let Some(snapshot) = &config.restore_snapshot {
+        crate::restore::restore(snapshot, &options).map_err(|message| ServeError::Restore {
+            path: snapshot.clone(),
+            message,
+        })?;
+        info!(snapshot = %snapshot.display(), data_dir = %options.data_dir.display(), "restored the data directory from a snapshot");
+    }
+    info!(
+        version = env!("CARGO_PKG_VERSION"),
+        name = %options.name,
+        data_dir = %options.data_dir.display(),
+        "starting keeld"
+    );
+    let node = Node::start(options, Arc::new(SystemClock)).await?;
+    info!(
+        member_id = %format!("{:x}", node.member_id()),
+        cluster_id = %format!("{:x}", node.cluster_id()),
+        "member started"
+    );
+    if !node.wait_for_leader(Duration::from_secs(10)).await {
+        warn!("no leader after 10 s; serving anyway, requests that need one will fail");
+    }
+    if compaction != AutoCompaction::Off {
+        tokio::spawn(auto_compact(Arc::clone(&node), compaction));
+    }
+
+    let max_message = config.max_request_bytes + GRPC_OVERHEAD_BYTES;
+    let mut servers = Vec::new();
+    for address in addresses {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|e| ServeError::Url(format!("{address}: {e}")))?;
+        info!(%address, "serving client requests");
+        let router = tonic::transport::Server::builder()
+            .add_service(
+                KvServer::new(KvApi::new(Arc::clone(&node))).max_decoding_message_size(max_message),
+            )
+            .add_service(
+                MaintenanceServer::new(MaintenanceApi::new(Arc::clone(&node)))
+                    .max_decoding_message_size(max_message),
+            )
+            .add_service(HealthServer::new(HealthApi::new(Arc::clone(&node))));
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        servers.push(tokio::spawn(
+            router.serve_with_incoming_shutdown(incoming, shutdown_signal()),
+        ));
+    }
+    let mut failure = None;
+    for server in servers {
+        match server.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => failure = Some(error.to_string()),
+            Err(error) => failure = Some(error.to_string()),
+        }
+    }
+    info!("stopping");
+    node.shutdown().await;
+    match failure {
+        Some(message) => Err(ServeError::Transport(message)),
+        None => Ok(()),
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Compacts history in the background as `--auto-compaction-*` ask.
+///
+/// - revision mode: every 5 minutes, compact to (current revision −
+///   retention);
+/// - periodic mode: sample the current revision every tenth of the window,
+///   and compact to the revision sampled one window ago.
+async fn auto_compact(node: Arc<Node>, compaction: AutoCompaction) {
+    let (interval, keep_samples) = match compaction {
+        AutoCompaction::Off => return,
+        AutoCompaction::Revision(_) => (Duration::from_secs(300), 0),
+        AutoCompaction::Periodic(window) => ((window / 10).max(Duration::from_secs(1)), 10),
+    };
+    let mut samples = std::collections::VecDeque::new();
+    let mut ticker = tokio::time::interval(interval);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        let current = node.store().current_revision();
+        let target = match compaction {
+            AutoCompaction::Revision(keep) => current - keep,
+            AutoCompaction::Periodic(_) => {
+                samples.push_back(current);
+                if samples.len() <= keep_samples {
+                    continue;
+                }
+                samples.pop_front().unwrap_or(0)
+            }
+            AutoCompaction::Off => return,
+        };
+        if target <= node.store().compacted_revision() || target <= 0 {
+            continue;
+        }
+        let request = keel_proto::etcdserverpb::CompactionRequest {
+            revision: target,
+            physical: false,
+        };
+        match node
+            .propose(keelpb::command::Request::Compaction(request))
+            .await
+        {
+            Ok(_) => info!(revision = target, "auto-compacted"),
+            Err(error) => warn!(revision = target, %error, "auto-compaction failed"),
+        }
+    }
+}
