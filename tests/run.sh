@@ -6,22 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# --- prerequisites -----------------------------------------------------------
-# libclang-dev: bindgen for librocksdb-sys. g++ builds RocksDB itself.
-apt_packages=(libclang-dev g++)
-missing=()
-for package in "${apt_packages[@]}"; do
-    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
-done
-if ((${#missing[@]})); then
-    sudo_cmd=()
-    [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
-    echo "installing: ${missing[*]}"
-    "${sudo_cmd[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}"
-fi
+# shellcheck source=tests/prereqs.sh
+source tests/prereqs.sh
+keel_install_prereqs
 
-# --- build and test ----------------------------------------------------------
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/keel-target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# The integration tests start keeld as a child process: build it first.
+cargo build --workspace --bins --locked
 cargo test --workspace --locked

@@ -1,6 +1,33 @@
-//! keel's cross-crate tests (filled as the server lands): multi-process
-//! cluster tests on loopback, the etcdctl compatibility suite run against
-//! both keeld and a real etcd 3.4, and the madsim simulation suite.
+//! keel's cross-crate tests: multi-process tests on loopback, the etcdctl
+//! compatibility suite run against both keeld and a real etcd 3.4, and (to
+//! come) the madsim simulation suite.
 //!
 //! `tests/run.sh` is the whole test suite: the README's test command and
 //! what CI runs.
+//!
+//! This library is the harness the integration tests in `tests/tests/` use:
+//!
+//! ```text
+//!  binaries ── where etcd, etcdctl and keeld are (ETCD_BIN, ETCDCTL_BIN, KEELD_BIN)
+//!  ports ───── loopback ports that parallel tests do not fight over
+//!  server ──── Server: one etcd or keeld child process (Flavor) on a tempdir;
+//!              kill -9, restart on the same data dir, killed on drop
+//!  etcdctl ─── Etcdctl: run etcdctl with args/stdin and a timeout → Output
+//!              (stdout, stderr, exit, gRPC status, JSON)
+//!  suite ───── run_cases: a group of cases against one server
+//!  format ──── readers for etcdctl's table and fields formats, base64
+//! ```
+//!
+//! A test written against [`Flavor::Etcd`] runs against keeld by passing
+//! [`Flavor::Keeld`]: the two take the same flags and must print the same.
+
+pub mod binaries;
+pub mod etcdctl;
+pub mod format;
+pub mod ports;
+pub mod server;
+pub mod suite;
+
+pub use etcdctl::{Etcdctl, EtcdctlError, Header, Output};
+pub use server::{Flavor, Server};
+pub use suite::{run_cases, Case};

@@ -1,0 +1,74 @@
+//! Where the programs the tests run live.
+//!
+//! | program | override | default |
+//! |---|---|---|
+//! | `etcd` | `ETCD_BIN` | `etcd` on `PATH` (Debian's `etcd-server`) |
+//! | `etcdctl` | `ETCDCTL_BIN` | `etcdctl` on `PATH` (Debian's `etcd-client`) |
+//! | `keeld` | `KEELD_BIN` | `<target>/<profile>/keeld`, next to the test executable |
+//!
+//! A missing program panics with what to run to get it.
+
+use std::env;
+use std::path::{Path, PathBuf};
+
+/// The etcd server binary.
+pub fn etcd() -> PathBuf {
+    from_env_or_path(
+        "ETCD_BIN",
+        "etcd",
+        "install Debian's etcd-server (tests/run.sh does)",
+    )
+}
+
+/// The etcdctl binary.
+pub fn etcdctl() -> PathBuf {
+    from_env_or_path(
+        "ETCDCTL_BIN",
+        "etcdctl",
+        "install Debian's etcd-client (tests/run.sh does)",
+    )
+}
+
+/// The keeld binary built by this workspace.
+///
+/// Integration test executables live in `<target>/<profile>/deps/`, unit
+/// test executables too; keeld is built into `<target>/<profile>/`.
+pub fn keeld() -> PathBuf {
+    if let Some(path) = env::var_os("KEELD_BIN") {
+        let path = PathBuf::from(path);
+        assert!(path.is_file(), "KEELD_BIN={} is not a file", path.display());
+        return path;
+    }
+    let exe = env::current_exe().expect("the test executable's path");
+    let mut dir = exe.parent().expect("the test executable's directory");
+    if dir.file_name().is_some_and(|name| name == "deps") {
+        dir = dir.parent().expect("the profile directory above deps/");
+    }
+    let path = dir.join("keeld");
+    assert!(
+        path.is_file(),
+        "keeld not found at {}: build it first with `cargo build --workspace --bins` \
+         (tests/run.sh does), or point KEELD_BIN at it",
+        path.display()
+    );
+    path
+}
+
+fn from_env_or_path(var: &str, name: &str, hint: &str) -> PathBuf {
+    if let Some(path) = env::var_os(var) {
+        let path = PathBuf::from(path);
+        assert!(path.is_file(), "{var}={} is not a file", path.display());
+        return path;
+    }
+    let search = env::var_os("PATH").unwrap_or_default();
+    env::split_paths(&search)
+        .map(|dir| dir.join(name))
+        .find(|candidate| is_executable(candidate))
+        .unwrap_or_else(|| panic!("`{name}` is not on PATH: {hint}, or set {var}"))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+}
