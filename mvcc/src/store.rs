@@ -271,10 +271,7 @@ impl<B: Backend> Store<B> {
     /// order within a table, as of one moment: writers wait until the visit
     /// ends. The visitor returns `false` to stop early. This is what a Raft
     /// snapshot of the store is made of; [`Store::import`] takes it back.
-    pub fn export(
-        &self,
-        visit: &mut ExportVisitor<'_>,
-    ) -> Result<(), BackendError> {
+    pub fn export(&self, visit: &mut ExportVisitor<'_>) -> Result<(), BackendError> {
         let _writer = self.writer.lock();
         for table in Table::ALL {
             let mut stopped = false;

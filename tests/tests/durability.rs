@@ -35,7 +35,12 @@ struct Acked {
 
 /// Writes `dur/<round>/<n>` until `stop`, recording acknowledged writes.
 #[allow(clippy::disallowed_methods, reason = "the test's own writer thread")]
-fn writer(ctl: Etcdctl, round: u64, stop: Arc<AtomicBool>, acked: Arc<Mutex<Vec<Acked>>>) -> std::thread::JoinHandle<u64> {
+fn writer(
+    ctl: Etcdctl,
+    round: u64,
+    stop: Arc<AtomicBool>,
+    acked: Arc<Mutex<Vec<Acked>>>,
+) -> std::thread::JoinHandle<u64> {
     std::thread::spawn(move || {
         let mut attempts = 0;
         while !stop.load(Ordering::SeqCst) {
@@ -43,7 +48,15 @@ fn writer(ctl: Etcdctl, round: u64, stop: Arc<AtomicBool>, acked: Arc<Mutex<Vec<
             let value = format!("v{round}-{attempts}");
             attempts += 1;
             let Ok(out) = ctl.try_run(
-                &["--dial-timeout=300ms", "--command-timeout=2s", "put", &key, &value, "-w", "json"],
+                &[
+                    "--dial-timeout=300ms",
+                    "--command-timeout=2s",
+                    "put",
+                    &key,
+                    &value,
+                    "-w",
+                    "json",
+                ],
                 None,
             ) else {
                 continue;
@@ -53,7 +66,11 @@ fn writer(ctl: Etcdctl, round: u64, stop: Arc<AtomicBool>, acked: Arc<Mutex<Vec<
                 continue;
             }
             let revision = out.json()["header"]["revision"].as_i64().unwrap();
-            acked.lock().unwrap().push(Acked { key, value, revision });
+            acked.lock().unwrap().push(Acked {
+                key,
+                value,
+                revision,
+            });
         }
         attempts
     })
@@ -80,17 +97,31 @@ fn acknowledged_writes_survive_sigkill() {
         for write in &all_acked {
             let out = ctl.run(&["get", &write.key, "-w", "json"]);
             let kvs = &out.assert_success().json()["kvs"];
-            let kv = kvs.get(0).unwrap_or_else(|| panic!("round {round}: acknowledged {write:?} is missing"));
-            assert_eq!(kv["mod_revision"].as_i64(), Some(write.revision), "round {round}: {write:?}");
+            let kv = kvs
+                .get(0)
+                .unwrap_or_else(|| panic!("round {round}: acknowledged {write:?} is missing"));
+            assert_eq!(
+                kv["mod_revision"].as_i64(),
+                Some(write.revision),
+                "round {round}: {write:?}"
+            );
             let value = keel_tests::format::base64(write.value.as_bytes());
-            assert_eq!(kv["value"].as_str(), Some(value.as_str()), "round {round}: {write:?}");
+            assert_eq!(
+                kv["value"].as_str(),
+                Some(value.as_str()),
+                "round {round}: {write:?}"
+            );
         }
         // Revisions were handed out once each: no two acknowledged writes
         // share one.
         let mut revisions: Vec<i64> = all_acked.iter().map(|w| w.revision).collect();
         revisions.sort_unstable();
         revisions.dedup();
-        assert_eq!(revisions.len(), all_acked.len(), "round {round}: a revision was acknowledged twice");
+        assert_eq!(
+            revisions.len(),
+            all_acked.len(),
+            "round {round}: a revision was acknowledged twice"
+        );
     }
     assert!(
         all_acked.len() as u64 >= ROUNDS,
