@@ -11,7 +11,7 @@ use tonic::{Request, Response, Status};
 use crate::convert;
 use crate::error::EtcdError;
 use crate::node::Node;
-use crate::raft::state_machine::Outcome;
+use crate::raft::state_machine::{txn_read_only, Outcome};
 
 /// The KV service.
 #[derive(Debug, Clone)]
@@ -59,15 +59,6 @@ fn writes_keys(command: &Command) -> bool {
         Command::Txn(txn) => txn_puts(txn),
         Command::DeleteRange(_) | Command::Compact(_) => false,
     }
-}
-
-/// Whether a transaction only reads.
-fn read_only(txn: &TxnRequest) -> bool {
-    txn.success.iter().chain(&txn.failure).all(|op| match op {
-        RequestOp::Range(_) => true,
-        RequestOp::Txn(inner) => read_only(inner),
-        RequestOp::Put(_) | RequestOp::DeleteRange(_) => false,
-    })
 }
 
 /// Whether every read of a (read-only) transaction asks to be serializable.
@@ -145,7 +136,7 @@ impl Kv for KvApi {
     ) -> Result<Response<pb::TxnResponse>, Status> {
         let request = request.into_inner();
         let txn = convert::txn_request(&request).map_err(EtcdError::from)?;
-        if read_only(&txn) {
+        if txn_read_only(&txn) {
             // etcd serves read-only transactions without a log entry.
             if !serializable(&request) {
                 self.node.linearizable_barrier().await?;

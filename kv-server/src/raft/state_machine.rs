@@ -232,18 +232,21 @@ impl StateMachine {
     }
 }
 
+/// Whether a transaction only reads (no put or delete in any branch, nested
+/// ones included).
+pub fn txn_read_only(txn: &keel_mvcc::TxnRequest) -> bool {
+    txn.success.iter().chain(&txn.failure).all(|op| match op {
+        keel_mvcc::RequestOp::Range(_) => true,
+        keel_mvcc::RequestOp::Txn(inner) => txn_read_only(inner),
+        keel_mvcc::RequestOp::Put(_) | keel_mvcc::RequestOp::DeleteRange(_) => false,
+    })
+}
+
 /// Whether a command would write keys (and so is refused under NOSPACE).
 fn writes(command: &Command) -> bool {
-    fn txn_writes(txn: &keel_mvcc::TxnRequest) -> bool {
-        txn.success.iter().chain(&txn.failure).any(|op| match op {
-            keel_mvcc::RequestOp::Range(_) => false,
-            keel_mvcc::RequestOp::Put(_) | keel_mvcc::RequestOp::DeleteRange(_) => true,
-            keel_mvcc::RequestOp::Txn(inner) => txn_writes(inner),
-        })
-    }
     match command {
         Command::Put(_) => true,
-        Command::Txn(txn) => txn_writes(txn),
+        Command::Txn(txn) => !txn_read_only(txn),
         Command::DeleteRange(_) | Command::Compact(_) => false,
     }
 }
