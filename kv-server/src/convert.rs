@@ -167,17 +167,17 @@ pub fn key_value(kv: mvcc::KeyValue) -> mvccpb::KeyValue {
     }
 }
 
-fn header(revision: i64) -> Option<pb::ResponseHeader> {
-    Some(pb::ResponseHeader {
+fn header(revision: i64) -> pb::ResponseHeader {
+    pb::ResponseHeader {
         revision,
         ..pb::ResponseHeader::default()
-    })
+    }
 }
 
 /// etcd's range response of an mvcc one (header: revision only).
 pub fn range_response(response: mvcc::RangeResponse) -> pb::RangeResponse {
     pb::RangeResponse {
-        header: header(response.revision),
+        header: Some(header(response.revision)),
         kvs: response.kvs.into_iter().map(key_value).collect(),
         more: response.more,
         count: response.count,
@@ -187,7 +187,7 @@ pub fn range_response(response: mvcc::RangeResponse) -> pb::RangeResponse {
 /// etcd's put response of an mvcc one (header: revision only).
 pub fn put_response(response: mvcc::PutResponse) -> pb::PutResponse {
     pb::PutResponse {
-        header: header(response.revision),
+        header: Some(header(response.revision)),
         prev_kv: response.prev_kv.map(key_value),
     }
 }
@@ -195,7 +195,7 @@ pub fn put_response(response: mvcc::PutResponse) -> pb::PutResponse {
 /// etcd's delete response of an mvcc one (header: revision only).
 pub fn delete_range_response(response: mvcc::DeleteRangeResponse) -> pb::DeleteRangeResponse {
     pb::DeleteRangeResponse {
-        header: header(response.revision),
+        header: Some(header(response.revision)),
         deleted: response.deleted,
         prev_kvs: response.prev_kvs.into_iter().map(key_value).collect(),
     }
@@ -206,7 +206,7 @@ pub fn delete_range_response(response: mvcc::DeleteRangeResponse) -> pb::DeleteR
 pub fn txn_response(response: mvcc::TxnResponse) -> pb::TxnResponse {
     use pb::response_op::Response;
     pb::TxnResponse {
-        header: header(response.revision),
+        header: Some(header(response.revision)),
         succeeded: response.succeeded,
         responses: response
             .responses

@@ -10,7 +10,10 @@ use crate::node::NodeOptions;
 use crate::raft::snapshot::{self, SnapshotFile};
 
 /// Fills `options.data_dir` (which must not exist) with the keys and
-/// revisions of the snapshot at `path`. The Raft position and membership of
+/// revisions of the snapshot at `path`: either a file saved by `etcdctl
+/// snapshot save` (a keel snapshot with etcdctl's sha256 trailer, which is
+/// checked and stripped) or a bare keel snapshot file such as those under
+/// `member/snap`. The Raft position and membership of
 /// the cluster the snapshot came from are dropped: the restored member
 /// starts a new cluster of its own.
 pub fn restore(path: &Path, options: &NodeOptions) -> Result<(), String> {
@@ -26,15 +29,32 @@ pub fn restore(path: &Path, options: &NodeOptions) -> Result<(), String> {
         disk: Arc::clone(&disk),
         path: path.to_path_buf(),
     };
-    snapshot::verify(&file).map_err(|e| e.to_string())?;
+    let opened = disk.open(path, false).map_err(|e| e.to_string())?;
+    let len = snapshot::trailer::snapshot_len(&*opened).map_err(|e| e.to_string())?;
+    if let Err(error) = snapshot::verify_prefix(&file, len) {
+        return Err(match len {
+            None if looks_trailed(&*opened) => format!(
+                "{}: its sha256 trailer does not match its contents ({error})",
+                path.display()
+            ),
+            _ => error.to_string(),
+        });
+    }
     let kv_dir = member_dir.join("kv");
     let backend = open(&kv_dir)?;
     let store = Store::open(backend, Limits::default()).map_err(|e| e.to_string())?;
-    snapshot::install(&store, &file).map_err(|e| e.to_string())?;
+    snapshot::install_prefix(&store, &file, len).map_err(|e| e.to_string())?;
     // Forget the old cluster's Raft position: the new member's log starts
     // empty and its first entry is its own membership.
     store.record_applied(&[]).map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// Whether the file's length is that of a snapshot with a trailer.
+fn looks_trailed(file: &dyn keel_raft_log::DiskFile) -> bool {
+    use snapshot::trailer::{DIGEST_LEN, SECTOR};
+    file.byte_len()
+        .is_ok_and(|len| len >= SECTOR + DIGEST_LEN && len % SECTOR == DIGEST_LEN)
 }
 
 #[cfg(not(madsim))]

@@ -103,7 +103,16 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             .await
             .map_err(|e| ServeError::Url(format!("{address}: {e}")))?;
         info!(%address, "serving client requests");
-        let router = tonic::transport::Server::builder()
+        // grpc-go's codes for requests the transport refuses (the
+        // simulator has no transport to refuse them).
+        #[cfg(not(madsim))]
+        let mut builder =
+            tonic::transport::Server::builder().layer(tower::util::MapResponseLayer::new(
+                crate::api::transport_status::rewrite::<tonic::body::Body>,
+            ));
+        #[cfg(madsim)]
+        let mut builder = tonic::transport::Server::builder();
+        let router = builder
             .add_service(
                 KvServer::new(KvApi::new(Arc::clone(&node))).max_decoding_message_size(max_message),
             )
@@ -137,14 +146,12 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
-                }
-            };
+        let Ok(mut terminate) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = terminate.recv() => {}

@@ -16,6 +16,8 @@
 //!              (stdout, stderr, exit, gRPC status, JSON)
 //!  suite ───── run_cases: a group of cases against one server
 //!  format ──── readers for etcdctl's table and fields formats, base64
+//!  raw_grpc ── one gRPC call written by hand over HTTP/2, for frames no
+//!              client library would send
 //! ```
 //!
 //! A test written against [`Flavor::Etcd`] runs against keeld by passing
@@ -25,6 +27,7 @@ pub mod binaries;
 pub mod etcdctl;
 pub mod format;
 pub mod ports;
+pub mod raw_grpc;
 pub mod server;
 pub mod suite;
 

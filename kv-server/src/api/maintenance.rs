@@ -236,36 +236,56 @@ impl Maintenance for MaintenanceApi {
     }
 }
 
-/// Sends `file` in chunks, then removes it.
+/// Sends `file` in chunks, then etcdctl's integrity trailer (padding and a
+/// sha256, see [`snapshot::trailer`]) as etcd does: the digest goes alone in
+/// the last message, with `remaining_bytes` 0. Removes the file at the end.
 fn stream_file(
     file: &dyn DiskFile,
-    total: u64,
+    len: u64,
     header: &pb::ResponseHeader,
     sender: &tokio::sync::mpsc::Sender<Result<pb::SnapshotResponse, Status>>,
     written: &snapshot::SnapshotFile,
 ) {
+    let padding = snapshot::trailer::padding(len);
+    let total = len + padding.len() as u64;
+    let mut hasher = snapshot::trailer::Hasher::default();
     let mut offset = 0;
     let mut first = true;
+    let send = |blob: Vec<u8>, remaining_bytes: u64, first: bool| {
+        let message = pb::SnapshotResponse {
+            header: first.then_some(*header),
+            remaining_bytes,
+            blob,
+            version: ETCD_API_VERSION.to_string(),
+        };
+        sender.blocking_send(Ok(message)).is_ok()
+    };
+    let mut streamed = true;
     while offset < total {
         let size = (total - offset).min(SNAPSHOT_CHUNK as u64) as usize;
         let mut blob = vec![0; size];
-        let message = match file.read_exact_at(offset, &mut blob) {
-            Ok(()) => {
-                offset += size as u64;
-                Ok(pb::SnapshotResponse {
-                    header: first.then(|| header.clone()),
-                    remaining_bytes: total - offset,
-                    blob,
-                    version: ETCD_API_VERSION.to_string(),
-                })
-            }
-            Err(error) => Err(Status::internal(format!("reading the snapshot: {error}"))),
-        };
-        first = false;
-        let failed = message.is_err();
-        if sender.blocking_send(message).is_err() || failed {
+        // The file's bytes, then the padding.
+        let from_file = len.saturating_sub(offset).min(size as u64) as usize;
+        if let Err(error) = file.read_exact_at(offset, &mut blob[..from_file]) {
+            let _ = sender.blocking_send(Err(Status::internal(format!(
+                "reading the snapshot: {error}"
+            ))));
+            streamed = false;
             break;
         }
+        let padding_at = (offset + from_file as u64).saturating_sub(len) as usize;
+        let padding_part = &padding[padding_at..padding_at + (size - from_file)];
+        blob[from_file..].copy_from_slice(padding_part);
+        hasher.update(&blob);
+        offset += size as u64;
+        if !send(blob, total - offset, first) {
+            streamed = false;
+            break;
+        }
+        first = false;
+    }
+    if streamed {
+        send(hasher.finish(), 0, first);
     }
     let _ = written.disk.remove(&written.path);
 }

@@ -1,9 +1,13 @@
 //! The client-facing gRPC services, one module per etcd service. Every
-//! error leaves through [`crate::error::EtcdError`], the one error table.
+//! error a service returns leaves through [`crate::error::EtcdError`], the
+//! one error table; errors raised by the gRPC transport itself, before a
+//! service sees the request, are given grpc-go's codes by
+//! [`transport_status`].
 
 pub mod health;
 pub mod kv;
 pub mod maintenance;
+pub mod transport_status;
 
 /// The etcd API version keel implements, reported in `Status.version`:
 /// clients (Kubernetes among them) gate features on it.

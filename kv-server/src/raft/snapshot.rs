@@ -256,6 +256,9 @@ pub fn write<B: Backend>(
     ))
 }
 
+/// One key-value pair of a snapshot, with the table it belongs to.
+type Frame = (Table, Vec<u8>, Vec<u8>);
+
 /// A snapshot file being read front to back.
 struct Frames {
     reader: FileReader,
@@ -265,11 +268,15 @@ struct Frames {
 }
 
 impl Frames {
-    /// Opens a snapshot and checks its header.
-    fn open(snapshot: &SnapshotFile) -> io::Result<Self> {
+    /// Opens a snapshot and checks its header. `len` is the snapshot's
+    /// length when it is only the first part of the file.
+    fn open(snapshot: &SnapshotFile, len: Option<u64>) -> io::Result<Self> {
         let path = &snapshot.path;
         let file = snapshot.disk.open(path, false)?;
-        let len = file.byte_len()?;
+        let len = match len {
+            Some(len) => len,
+            None => file.byte_len()?,
+        };
         if len < (MAGIC.len() + 4) as u64 + 1 + FOOTER_LEN {
             return Err(corrupt(path, 0, "too short"));
         }
@@ -298,7 +305,7 @@ impl Frames {
     }
 
     /// The next frame, or `None` at the end marker.
-    fn next_frame(&mut self) -> io::Result<Option<(Table, Vec<u8>, Vec<u8>)>> {
+    fn next_frame(&mut self) -> io::Result<Option<Frame>> {
         let at = self.reader.position();
         let tag = self.reader.read(1)?[0];
         if tag == 0 {
@@ -336,7 +343,16 @@ impl Frames {
 /// Reads a whole snapshot file and checks its checksum. Returns its
 /// metadata.
 pub fn verify(snapshot: &SnapshotFile) -> io::Result<keelpb::AppliedState> {
-    let mut frames = Frames::open(snapshot)?;
+    verify_prefix(snapshot, None)
+}
+
+/// [`verify`] of the snapshot held in the first `len` bytes of the file
+/// (`None`: the whole file).
+pub fn verify_prefix(
+    snapshot: &SnapshotFile,
+    len: Option<u64>,
+) -> io::Result<keelpb::AppliedState> {
+    let mut frames = Frames::open(snapshot, len)?;
     while frames.next_frame()?.is_some() {}
     frames.finish()
 }
@@ -348,8 +364,18 @@ pub fn install<B: Backend>(
     store: &Store<B>,
     snapshot: &SnapshotFile,
 ) -> io::Result<keelpb::AppliedState> {
-    let meta = verify(snapshot)?;
-    let mut frames = Frames::open(snapshot)?;
+    install_prefix(store, snapshot, None)
+}
+
+/// [`install`] of the snapshot held in the first `len` bytes of the file
+/// (`None`: the whole file), as when a [`trailer`] follows it.
+pub fn install_prefix<B: Backend>(
+    store: &Store<B>,
+    snapshot: &SnapshotFile,
+    len: Option<u64>,
+) -> io::Result<keelpb::AppliedState> {
+    let meta = verify_prefix(snapshot, len)?;
+    let mut frames = Frames::open(snapshot, len)?;
     let entries = std::iter::from_fn(|| match frames.next_frame() {
         Ok(Some(frame)) => Some(Ok(frame)),
         Ok(None) => None,
@@ -357,4 +383,144 @@ pub fn install<B: Backend>(
     });
     store.import(entries).map_err(io::Error::other)?;
     Ok(meta)
+}
+
+/// The integrity trailer that etcdctl expects at the end of a client
+/// snapshot (`Maintenance.Snapshot`), and that `keeld --restore-snapshot`
+/// checks and strips. etcd's bbolt files are whole pages, so etcd appends a
+/// bare sha256; etcdctl recognises it by the size, which must be 32 more
+/// than a multiple of 512. A keel snapshot file is any length, so keel first
+/// pads it: zero bytes, then the count of those zero bytes as a big-endian
+/// u32, so that the padded length is a multiple of 512. The sha256 covers
+/// the snapshot and its padding. `kv-server/FORMAT.md` has the layout.
+pub mod trailer {
+    use std::io;
+
+    use keel_raft_log::DiskFile;
+    use sha2::{Digest, Sha256};
+
+    /// etcdctl's unit: the padded snapshot is a whole number of these.
+    pub const SECTOR: u64 = 512;
+    /// Bytes of the sha256 digest at the very end.
+    pub const DIGEST_LEN: u64 = 32;
+    /// Bytes of the padding-length field.
+    const PAD_LEN_FIELD: u64 = 4;
+
+    /// The padding that follows a snapshot of `len` bytes.
+    pub fn padding(len: u64) -> Vec<u8> {
+        let zeros = (SECTOR - (len + PAD_LEN_FIELD) % SECTOR) % SECTOR;
+        let mut padding = vec![0; zeros as usize];
+        padding.extend_from_slice(&(zeros as u32).to_be_bytes());
+        padding
+    }
+
+    /// A running sha256 of the bytes streamed so far.
+    #[derive(Default)]
+    pub struct Hasher(Sha256);
+
+    impl Hasher {
+        /// Adds `bytes` to the digest.
+        pub fn update(&mut self, bytes: &[u8]) {
+            self.0.update(bytes);
+        }
+
+        /// The 32-byte digest.
+        pub fn finish(self) -> Vec<u8> {
+            self.0.finalize().to_vec()
+        }
+    }
+
+    /// If `file` ends with a trailer whose digest matches, the length of the
+    /// snapshot inside it; `None` if the file's length cannot hold a
+    /// trailer or its digest does not match (a bare snapshot file).
+    /// Reads the whole file.
+    pub fn snapshot_len(file: &dyn DiskFile) -> io::Result<Option<u64>> {
+        let len = file.byte_len()?;
+        if len < SECTOR + DIGEST_LEN || len % SECTOR != DIGEST_LEN {
+            return Ok(None);
+        }
+        let padded = len - DIGEST_LEN;
+        let mut hasher = Sha256::new();
+        let mut buffer = vec![0; 1 << 20];
+        let mut offset = 0;
+        while offset < padded {
+            let size = (padded - offset).min(buffer.len() as u64) as usize;
+            file.read_exact_at(offset, &mut buffer[..size])?;
+            hasher.update(&buffer[..size]);
+            offset += size as u64;
+        }
+        let mut stored = [0u8; DIGEST_LEN as usize];
+        file.read_exact_at(padded, &mut stored)?;
+        if hasher.finalize().as_slice() != stored {
+            return Ok(None);
+        }
+        let mut field = [0u8; PAD_LEN_FIELD as usize];
+        file.read_exact_at(padded - PAD_LEN_FIELD, &mut field)?;
+        let zeros = u64::from(u32::from_be_bytes(field));
+        padded
+            .checked_sub(PAD_LEN_FIELD + zeros)
+            .filter(|_| zeros < SECTOR)
+            .map(Some)
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "snapshot trailer: padding length out of range",
+                )
+            })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use std::path::Path;
+
+        use keel_raft_log::{Disk, SimDisk};
+
+        use super::*;
+
+        /// Writes `body`, its padding and the digest as the stream does.
+        fn trailed(body: &[u8]) -> Vec<u8> {
+            let mut bytes = body.to_vec();
+            bytes.extend(padding(body.len() as u64));
+            let mut hasher = Hasher::default();
+            hasher.update(&bytes);
+            bytes.extend(hasher.finish());
+            bytes
+        }
+
+        fn len_of(bytes: &[u8]) -> io::Result<Option<u64>> {
+            let disk = SimDisk::new();
+            let file = disk.open(Path::new("/s"), true)?;
+            file.write_all_at(0, bytes)?;
+            snapshot_len(&*file)
+        }
+
+        #[test]
+        fn every_length_pads_to_what_etcdctl_accepts_and_strips_back() {
+            for len in (0..1600).chain([4096, 65_531, 65_532, 65_533]) {
+                let body: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+                let bytes = trailed(&body);
+                assert_eq!(bytes.len() as u64 % SECTOR, DIGEST_LEN, "len {len}");
+                let added = (bytes.len() - body.len()) as u64;
+                assert!(
+                    added <= SECTOR - 1 + PAD_LEN_FIELD + DIGEST_LEN,
+                    "len {len}"
+                );
+                assert_eq!(len_of(&bytes).unwrap(), Some(len as u64), "len {len}");
+            }
+        }
+
+        #[test]
+        fn a_changed_byte_or_a_bare_file_has_no_trailer() {
+            let body = vec![7u8; 3000];
+            let mut bytes = trailed(&body);
+            for at in [0, 1500, bytes.len() - 40, bytes.len() - 1] {
+                bytes[at] ^= 1;
+                assert_eq!(len_of(&bytes).unwrap(), None, "byte {at} changed");
+                bytes[at] ^= 1;
+            }
+            assert_eq!(len_of(&bytes).unwrap(), Some(3000));
+            assert_eq!(len_of(&body).unwrap(), None);
+            assert_eq!(len_of(&bytes[..bytes.len() - 1]).unwrap(), None);
+        }
+    }
 }

@@ -205,7 +205,7 @@ impl StateMachine {
                 if request.alarm != pb::AlarmType::None as i32
                     && !self.state.alarms.contains(&member)
                 {
-                    self.state.alarms.push(member.clone());
+                    self.state.alarms.push(member);
                     vec![member]
                 } else {
                     Vec::new()
@@ -354,9 +354,10 @@ fn replace_current(
     meta: SnapshotMeta,
     file: SnapshotFile,
 ) -> io::Result<()> {
-    let previous = current.lock().replace((meta, file.clone()));
+    let path = file.path.clone();
+    let previous = current.lock().replace((meta, file));
     if let Some((_, old)) = previous {
-        if old.path != file.path {
+        if old.path != path {
             disk.remove(&old.path)?;
         }
     }

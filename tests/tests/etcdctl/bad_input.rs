@@ -21,7 +21,8 @@ pub fn suite(flavor: Flavor) {
             empty_key,
             duplicate_key_in_txn,
             too_many_txn_ops,
-            oversized_request
+            oversized_request,
+            malformed_grpc_frames
         ],
     );
 }
@@ -167,4 +168,68 @@ pub fn limit_flags_suite(flavor: Flavor) {
     ctl.run_with_stdin(&["put", "lf/fits"], &incompressible_text(90_000, 5))
         .assert_stdout("OK\n");
     assert_serving(&server);
+}
+
+/// Hand-written gRPC frames that no client library would send. The
+/// answers are grpc-go's, since it is etcd's gRPC library that refuses
+/// them; keeld gives the same codes, and the same messages except where
+/// they quote the protobuf decoder's own words.
+fn malformed_grpc_frames(server: &Server) {
+    use keel_tests::raw_grpc::{call, frame};
+    const INTERNAL: u32 = 13;
+    const UNKNOWN: u32 = 2;
+    const RESOURCE_EXHAUSTED: u32 = 8;
+    let endpoint = server.endpoint();
+    let range = "/etcdserverpb.KV/Range";
+    // A RangeRequest for key "a".
+    let request = [0x0a, 0x01, 0x61];
+    let cases: [(&str, Vec<u8>, u32, &str); 5] = [
+        (
+            "a message that does not decode",
+            frame(false, 3, &[0xff, 0xff, 0xff]),
+            INTERNAL,
+            "grpc: error unmarshalling request: ",
+        ),
+        (
+            "the compressed flag without grpc-encoding",
+            frame(true, 3, &request),
+            INTERNAL,
+            "grpc: compressed flag set with identity or empty encoding",
+        ),
+        (
+            "a length prefix longer than the message",
+            frame(false, 100, &request),
+            UNKNOWN,
+            "unexpected EOF",
+        ),
+        (
+            "a length prefix over the limit",
+            frame(false, u32::MAX, &request),
+            RESOURCE_EXHAUSTED,
+            "grpc: received message larger than max (4294967295 vs. 2097152)",
+        ),
+        (
+            "half a length prefix",
+            vec![0, 0, 0],
+            UNKNOWN,
+            "unexpected EOF",
+        ),
+    ];
+    for (name, body, code, message) in cases {
+        let reply = call(&endpoint, range, body);
+        assert_eq!(reply.http_status, 200, "{name}: {reply:?}");
+        assert_eq!(reply.grpc_status, Some(code), "{name}: {reply:?}");
+        let text = reply.grpc_message.as_deref().unwrap_or_default();
+        let matches = if message.ends_with(": ") {
+            text.starts_with(message)
+        } else {
+            text == message
+        };
+        assert!(matches, "{name}: expected {message:?}, got {reply:?}");
+        assert!(reply.body.is_empty(), "{name}: {reply:?}");
+    }
+    // The well-formed request still works on the same server.
+    let reply = call(&endpoint, range, frame(false, 3, &request));
+    assert_eq!(reply.grpc_status, Some(0), "{reply:?}");
+    assert_serving(server);
 }

@@ -339,14 +339,6 @@ fn defrag(server: &Server) {
 }
 
 fn snapshot(server: &Server) {
-    if server.flavor() == Flavor::Keeld {
-        // Not yet: etcdctl 3.4 accepts a snapshot stream only if it ends
-        // with a sha256 trailer at a 512-byte boundary ("sha256 checksum not
-        // found"), which keeld's stream does not have yet. Open item of the
-        // keeld issue; `keeld --restore-snapshot` is checked below once it
-        // does.
-        return;
-    }
     let ctl = server.etcdctl();
     for key in ["sn/a", "sn/b", "sn/c"] {
         put(&ctl, key, "v");
@@ -363,7 +355,9 @@ fn snapshot(server: &Server) {
         "{out}"
     );
     let size = std::fs::metadata(&path).expect("the snapshot file").len();
-    assert!(size > 0);
+    // etcdctl keeps the stream's sha256 trailer in the file, and accepts
+    // the stream only if its length is 32 past a multiple of 512.
+    assert_eq!(size % 512, 32, "a sha256 trailer at a sector boundary");
     assert!(
         !server.dir().join("snapshot.db.part").exists(),
         "the .part file was renamed"
@@ -384,6 +378,8 @@ fn snapshot(server: &Server) {
             revision,
             "the restored member is at the snapshot's revision"
         );
+        drop(restored);
+        refuses_a_damaged_snapshot(server, &path);
         return;
     }
 
@@ -490,5 +486,39 @@ pub fn nospace_suite(flavor: Flavor) {
             .get("errors")
             .is_none(),
         "{out}"
+    );
+}
+
+/// `keeld --restore-snapshot` checks the sha256 trailer: a file with one
+/// byte changed is refused with a clear error, and nothing is restored.
+fn refuses_a_damaged_snapshot(server: &Server, saved: &std::path::Path) {
+    let mut bytes = std::fs::read(saved).expect("the saved snapshot");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    let damaged = server.dir().join("damaged.db");
+    std::fs::write(&damaged, &bytes).expect("writing the damaged copy");
+    let data_dir = server.dir().join("restored-from-damaged");
+    let out = std::process::Command::new(keel_tests::binaries::keeld())
+        .arg(format!("--restore-snapshot={}", damaged.display()))
+        .arg(format!("--data-dir={}", data_dir.display()))
+        .arg(format!(
+            "--listen-client-urls=http://127.0.0.1:{}",
+            keel_tests::ports::free_port()
+        ))
+        .arg(format!(
+            "--listen-peer-urls=http://127.0.0.1:{}",
+            keel_tests::ports::free_port()
+        ))
+        .output()
+        .expect("running keeld");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "keeld refused the file\n{stderr}");
+    assert!(
+        stderr.contains("sha256 trailer does not match"),
+        "the error names the trailer\n{stderr}"
+    );
+    assert!(
+        !data_dir.join("member").exists(),
+        "nothing was restored\n{stderr}"
     );
 }
