@@ -137,12 +137,14 @@ impl Maintenance for MaintenanceApi {
         &self,
         _request: Request<pb::DefragmentRequest>,
     ) -> Result<Response<pb::DefragmentResponse>, Status> {
-        // RocksDB reclaims space by background compaction: this starts one
-        // and returns, without stopping reads or writes.
-        self.node
-            .store()
-            .backend()
-            .defragment()
+        // RocksDB reclaims space by a manual compaction that runs beside
+        // reads and writes (etcd's bbolt defragmentation blocks them). The
+        // call returns when it is done, as etcd's does; it waits on a
+        // blocking thread, not on one of the server's async workers.
+        let store = Arc::clone(self.node.store());
+        tokio::task::spawn_blocking(move || store.backend().defragment())
+            .await
+            .map_err(|e| EtcdError::Internal(e.to_string()))?
             .map_err(|e| EtcdError::Internal(e.to_string()))?;
         Ok(Response::new(pb::DefragmentResponse {
             header: Some(self.node.current_header()),

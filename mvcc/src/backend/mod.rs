@@ -150,8 +150,9 @@ pub trait Backend: Send + Sync + 'static {
     /// Approximate bytes of storage in use (for the space quota).
     fn size_bytes(&self) -> u64;
 
-    /// Reclaims space in the background where the engine supports it.
-    /// Never blocks reads or writes for the duration.
+    /// Reclaims the space of removed history where the engine supports
+    /// it, returning when done. Never blocks other reads or writes for the
+    /// duration; callers on an async runtime run it on a blocking thread.
     fn defragment(&self) -> Result<(), BackendError>;
 }
 

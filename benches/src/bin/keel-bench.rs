@@ -1,0 +1,405 @@
+//! `keel-bench`: load an etcd-API server (keeld or etcd) and report
+//! throughput and latency, or compare keeld with etcd side by side.
+//!
+//! ```sh
+//! keel-bench put --endpoint 127.0.0.1:2379 --clients 64 --conns 8
+//! keel-bench range greeting --consistency s --clients 64 --conns 8
+//! keel-bench compare --rounds 3 --check-perf   # the table in docs/benchmarks.md
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use keel_benches::defrag;
+use keel_benches::load::{self, LoadOptions, Report, Workload};
+use keel_benches::servers::{self, Binaries, Kind, Server};
+use keel_proto::etcdserverpb::{kv_client::KvClient, PutRequest};
+
+/// Load an etcd-API server and report throughput and latency.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Put values under scattered keys.
+    Put {
+        #[command(flatten)]
+        load: LoadArgs,
+        /// Bytes per key.
+        #[arg(long, default_value_t = 8)]
+        key_size: usize,
+        /// Bytes per value.
+        #[arg(long, default_value_t = 256)]
+        value_size: usize,
+        /// Distinct keys the puts touch.
+        #[arg(long, default_value_t = 100_000)]
+        key_space: u64,
+    },
+    /// Get one key over and over.
+    Range {
+        /// The key to read.
+        key: String,
+        #[command(flatten)]
+        load: LoadArgs,
+        /// l: linearizable (a read index per batch of reads); s: serializable
+        /// (the member's local state).
+        #[arg(long, value_enum, default_value_t = Consistency::L)]
+        consistency: Consistency,
+    },
+    /// Start etcd and keeld side by side on this machine and measure both:
+    /// put with 1 and 64 clients, linearizable and serializable range with
+    /// 64 clients, optionally `etcdctl check perf`. Prints Markdown tables.
+    Compare {
+        /// The etcd binary.
+        #[arg(long, default_value = "etcd")]
+        etcd: PathBuf,
+        /// The keeld binary (build it with `cargo build --release`).
+        #[arg(long, default_value = "target/release/keeld")]
+        keeld: PathBuf,
+        /// The etcdctl binary, for --check-perf.
+        #[arg(long, default_value = "etcdctl")]
+        etcdctl: PathBuf,
+        /// Where the servers keep their data (a fresh temporary directory
+        /// if absent). Use the same disk for a fair comparison.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Measured seconds per workload and server, per round.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        /// Rounds; each workload's figure is the median round. The order of
+        /// the two servers alternates from round to round.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Also run `etcdctl check perf --load=s` (60 s) against each.
+        #[arg(long)]
+        check_perf: bool,
+        /// Also fill each server with this many 1 KiB keys written twice,
+        /// compact, and measure puts while Defragment runs (0: skip).
+        #[arg(long, default_value_t = 0)]
+        defrag_keys: u64,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+struct LoadArgs {
+    /// `host:port` of the server's client URL.
+    #[arg(long, default_value = "127.0.0.1:2379")]
+    endpoint: String,
+    /// HTTP/2 connections.
+    #[arg(long, default_value_t = 1)]
+    conns: usize,
+    /// Requests kept in flight.
+    #[arg(long, default_value_t = 1)]
+    clients: usize,
+    /// Measured seconds.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Seconds of load before measuring.
+    #[arg(long, default_value_t = 1)]
+    warmup: u64,
+}
+
+impl LoadArgs {
+    fn options(&self) -> LoadOptions {
+        LoadOptions {
+            endpoint: self.endpoint.clone(),
+            conns: self.conns,
+            clients: self.clients,
+            warmup: Duration::from_secs(self.warmup),
+            duration: Duration::from_secs(self.duration),
+        }
+    }
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+enum Consistency {
+    /// Linearizable.
+    L,
+    /// Serializable.
+    S,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("keel-bench: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), String> {
+    match command {
+        Command::Put {
+            load,
+            key_size,
+            value_size,
+            key_space,
+        } => {
+            let workload = Workload::Put {
+                key_size,
+                value_size,
+                key_space,
+            };
+            print_report(&workload, &load::run(&workload, &load.options()).await?);
+            Ok(())
+        }
+        Command::Range {
+            key,
+            load,
+            consistency,
+        } => {
+            let workload = Workload::Range {
+                key: key.into_bytes(),
+                serializable: matches!(consistency, Consistency::S),
+            };
+            print_report(&workload, &load::run(&workload, &load.options()).await?);
+            Ok(())
+        }
+        Command::Compare {
+            etcd,
+            keeld,
+            etcdctl,
+            dir,
+            duration,
+            rounds,
+            check_perf,
+            defrag_keys,
+        } => {
+            let binaries = Binaries {
+                etcd,
+                keeld,
+                etcdctl,
+            };
+            let extras = Extras {
+                check_perf,
+                defrag_keys,
+            };
+            compare(&binaries, dir, duration, rounds, extras).await
+        }
+    }
+}
+
+fn print_report(workload: &Workload, report: &Report) {
+    let l = &report.latency;
+    println!(
+        "{workload}: {:.0} req/s ({} requests, {} errors), latency p50 {:?} p90 {:?} p99 {:?} p99.9 {:?} max {:?}",
+        report.per_second, report.requests, report.errors, l.p50, l.p90, l.p99, l.p999, l.max
+    );
+    if let Some(error) = &report.first_error {
+        println!("  first error: {error}");
+    }
+}
+
+/// One row of the comparison: a workload and its load shape.
+struct Case {
+    workload: Workload,
+    clients: usize,
+    conns: usize,
+}
+
+/// The optional parts of a comparison.
+struct Extras {
+    check_perf: bool,
+    defrag_keys: u64,
+}
+
+async fn compare(
+    binaries: &Binaries,
+    dir: Option<PathBuf>,
+    duration: u64,
+    rounds: usize,
+    extras: Extras,
+) -> Result<(), String> {
+    let temp;
+    let dir = if let Some(dir) = dir {
+        dir
+    } else {
+        temp = tempfile::tempdir().map_err(|e| e.to_string())?;
+        temp.path().to_path_buf()
+    };
+    let etcd = Server::start(Kind::Etcd, &binaries.etcd, &dir.join("etcd")).await?;
+    let keeld = Server::start(Kind::Keeld, &binaries.keeld, &dir.join("keeld")).await?;
+    let read_key = b"bench/read".to_vec();
+    for server in [&etcd, &keeld] {
+        let mut kv = KvClient::connect(format!("http://{}", server.endpoint()))
+            .await
+            .map_err(|e| e.to_string())?;
+        kv.put(PutRequest {
+            key: read_key.clone(),
+            value: vec![b'r'; 256],
+            ..PutRequest::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    }
+    let put = Workload::Put {
+        key_size: 8,
+        value_size: 256,
+        key_space: 100_000,
+    };
+    let range = |serializable| Workload::Range {
+        key: read_key.clone(),
+        serializable,
+    };
+    let cases = [
+        Case {
+            workload: put.clone(),
+            clients: 1,
+            conns: 1,
+        },
+        Case {
+            workload: put,
+            clients: 64,
+            conns: 8,
+        },
+        Case {
+            workload: range(false),
+            clients: 64,
+            conns: 8,
+        },
+        Case {
+            workload: range(true),
+            clients: 64,
+            conns: 8,
+        },
+    ];
+    // results[case][server] = one report per round.
+    let mut results: Vec<[Vec<Report>; 2]> = cases.iter().map(|_| [vec![], vec![]]).collect();
+    for round in 0..rounds {
+        for (case, result) in cases.iter().zip(&mut results) {
+            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            for index in order {
+                let server = [&etcd, &keeld][index];
+                let options = LoadOptions {
+                    endpoint: server.endpoint().to_string(),
+                    conns: case.conns,
+                    clients: case.clients,
+                    warmup: Duration::from_secs(1),
+                    duration: Duration::from_secs(duration),
+                };
+                let report = load::run(&case.workload, &options).await?;
+                eprintln!(
+                    "round {} {} {} clients: {} {:.0} req/s, p99 {:?}, {} errors",
+                    round + 1,
+                    case.workload,
+                    case.clients,
+                    server.kind(),
+                    report.per_second,
+                    report.latency.p99,
+                    report.errors
+                );
+                if let Some(error) = &report.first_error {
+                    eprintln!("  first error: {error}");
+                }
+                result[index].push(report);
+            }
+        }
+    }
+    println!(
+        "| workload | clients / conns | etcd req/s | keeld req/s | keeld / etcd | etcd p50 / p99 | keeld p50 / p99 |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (case, result) in cases.iter().zip(&results) {
+        let [etcd_report, keeld_report] = [median(&result[0]), median(&result[1])];
+        println!(
+            "| {} | {} / {} | {:.0} | {:.0} | {:.2} | {} / {} | {} / {} |",
+            case.workload,
+            case.clients,
+            case.conns,
+            etcd_report.per_second,
+            keeld_report.per_second,
+            keeld_report.per_second / etcd_report.per_second.max(f64::MIN_POSITIVE),
+            ms(etcd_report.latency.p50),
+            ms(etcd_report.latency.p99),
+            ms(keeld_report.latency.p50),
+            ms(keeld_report.latency.p99),
+        );
+    }
+    let errors: u64 = results.iter().flatten().flatten().map(|r| r.errors).sum();
+    println!();
+    println!("{rounds} rounds of {duration} s per workload and server; median round shown; {errors} failed requests in all.");
+    if extras.check_perf {
+        println!();
+        println!("| `etcdctl check perf --load=s` | etcd | keeld |");
+        println!("|---|---|---|");
+        let etcd_perf = servers::check_perf(&binaries.etcdctl, &etcd)?;
+        let keeld_perf = servers::check_perf(&binaries.etcdctl, &keeld)?;
+        for (name, pick) in [
+            (
+                "throughput",
+                (|c: &servers::CheckPerf| c.throughput.clone())
+                    as fn(&servers::CheckPerf) -> String,
+            ),
+            ("slowest request", |c| c.slowest.clone()),
+            ("stddev", |c| c.stddev.clone()),
+            ("verdict", |c| c.verdict.clone()),
+        ] {
+            println!("| {name} | {} | {} |", pick(&etcd_perf), pick(&keeld_perf));
+        }
+    }
+    if extras.defrag_keys > 0 {
+        compare_defrag(&etcd, &keeld, extras.defrag_keys).await?;
+    }
+    Ok(())
+}
+
+/// A row of the Defragment table: its name and how to show a report.
+type DefragRow = (&'static str, fn(&defrag::DefragReport) -> String);
+
+async fn compare_defrag(etcd: &Server, keeld: &Server, keys: u64) -> Result<(), String> {
+    let mut reports = Vec::new();
+    for server in [etcd, keeld] {
+        eprintln!("defrag: filling {} with {keys} keys, twice", server.kind());
+        let report = defrag::measure(server.endpoint(), keys, 20).await?;
+        eprintln!("defrag: {}: {report:?}", server.kind());
+        reports.push(report);
+    }
+    println!();
+    println!(
+        "Puts from 64 clients while Defragment runs, after {keys} keys of 1 KiB were written twice and the first versions compacted away:"
+    );
+    println!();
+    println!("| | etcd | keeld |");
+    println!("|---|---|---|");
+    let rows: [DefragRow; 7] = [
+        ("db size before Defragment", |r| mib(r.size_before)),
+        ("db size after Defragment", |r| mib(r.size_after)),
+        ("Defragment took", |r| ms(r.took)),
+        ("puts/s before", |r| format!("{:.0}", r.puts_before)),
+        ("puts/s while it ran", |r| format!("{:.0}", r.puts_during)),
+        ("slowest put before", |r| ms(r.worst_before)),
+        ("slowest put in flight while it ran", |r| ms(r.worst_during)),
+    ];
+    for (name, show) in rows {
+        println!("| {name} | {} | {} |", show(&reports[0]), show(&reports[1]));
+    }
+    Ok(())
+}
+
+fn mib(bytes: i64) -> String {
+    format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
+}
+
+/// The round with the median throughput.
+fn median(reports: &[Report]) -> Report {
+    let mut sorted: Vec<&Report> = reports.iter().collect();
+    sorted.sort_by(|a, b| a.per_second.total_cmp(&b.per_second));
+    sorted[sorted.len() / 2].clone()
+}
+
+fn ms(duration: Duration) -> String {
+    format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
+}
