@@ -15,7 +15,7 @@
 //! comes first: "latest version at or below revision R" is one seek.
 
 use crate::backend::BackendError;
-use crate::types::{KeyValue, Revision};
+use crate::types::{KeyValue, LeaseRecord, Revision};
 
 /// Bytes after the escaped key in a `versions` key: the terminator and the
 /// inverted revision.
@@ -231,6 +231,63 @@ pub fn decode_change(bytes: &[u8]) -> Result<(ChangeKind, &[u8]), BackendError> 
     }
 }
 
+/// The `leases` key of lease `id` (also the prefix of its `lease_keys`
+/// entries): the ID with its sign bit flipped, big-endian, so keys sort in
+/// ID order.
+pub fn lease_key(id: i64) -> [u8; 8] {
+    ((id as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+fn decode_lease_id(bytes: &[u8]) -> Result<i64, BackendError> {
+    let array: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| BackendError::Corrupt(format!("bad lease id {bytes:02x?}")))?;
+    Ok((u64::from_be_bytes(array) ^ (1 << 63)) as i64)
+}
+
+/// Encodes a `leases` value: granted TTL ‖ remaining TTL (i64 BE each).
+pub fn encode_lease(record: &LeaseRecord) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16);
+    out.extend_from_slice(&record.granted_ttl_secs.to_be_bytes());
+    out.extend_from_slice(&record.remaining_ttl_secs.to_be_bytes());
+    out
+}
+
+/// Decodes a `leases` entry.
+pub fn decode_lease(key: &[u8], value: &[u8]) -> Result<LeaseRecord, BackendError> {
+    let id = decode_lease_id(key)?;
+    if value.len() != 16 {
+        return Err(BackendError::Corrupt(format!(
+            "lease {id:x}: record of {} bytes",
+            value.len()
+        )));
+    }
+    Ok(LeaseRecord {
+        id,
+        granted_ttl_secs: decode_i64(&value[..8])?,
+        remaining_ttl_secs: decode_i64(&value[8..])?,
+    })
+}
+
+/// The `lease_keys` key recording that `key` is attached to lease `id`.
+pub fn lease_attachment_key(id: i64, key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + key.len());
+    out.extend_from_slice(&lease_key(id));
+    out.extend_from_slice(key);
+    out
+}
+
+/// Splits a `lease_keys` key into the lease ID and the user key.
+pub fn decode_lease_attachment_key(bytes: &[u8]) -> Result<(i64, &[u8]), BackendError> {
+    if bytes.len() < 8 {
+        return Err(BackendError::Corrupt(format!(
+            "bad lease attachment {bytes:02x?}"
+        )));
+    }
+    let (id, key) = bytes.split_at(8);
+    Ok((decode_lease_id(id)?, key))
+}
+
 /// Encodes an i64 meta value.
 pub fn encode_i64(value: i64) -> Vec<u8> {
     value.to_be_bytes().to_vec()
@@ -332,5 +389,32 @@ mod tests {
             decode_revision_key(&revision_key(rev(9, 2))).unwrap(),
             rev(9, 2)
         );
+    }
+
+    #[test]
+    fn lease_keys_sort_by_id_and_round_trip() {
+        let ids = [i64::MIN, -5, -1, 1, 2, 0x694d_0000, i64::MAX];
+        for pair in ids.windows(2) {
+            assert!(lease_key(pair[0]) < lease_key(pair[1]));
+        }
+        let record = LeaseRecord {
+            id: 0x694d_71dd_bfb1_a10a,
+            granted_ttl_secs: 60,
+            remaining_ttl_secs: 42,
+        };
+        assert_eq!(
+            decode_lease(&lease_key(record.id), &encode_lease(&record)).unwrap(),
+            record
+        );
+        assert!(decode_lease(&lease_key(1), &[0; 15]).is_err());
+        let attachment = lease_attachment_key(-7, b"k\0ey");
+        assert_eq!(
+            decode_lease_attachment_key(&attachment).unwrap(),
+            (-7, &b"k\0ey"[..])
+        );
+        // Every attachment of a lease sorts after its record key and before
+        // the next lease's.
+        assert!(attachment.as_slice() > &lease_key(-7)[..]);
+        assert!(attachment.as_slice() < &lease_key(-6)[..]);
     }
 }

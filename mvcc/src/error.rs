@@ -34,6 +34,13 @@ pub enum MvccError {
     /// The requested revision is above the current one. etcd: `ErrFutureRev`.
     #[error("mvcc: required revision is a future revision")]
     FutureRevision,
+    /// A put names a lease that does not exist, or a revoke names an
+    /// unknown lease. etcd: `ErrLeaseNotFound`.
+    #[error("lease not found")]
+    LeaseNotFound,
+    /// A grant names a lease ID that is in use. etcd: `ErrLeaseExists`.
+    #[error("lease already exists")]
+    LeaseExists,
     /// Storage failed; the state machine cannot go on.
     #[error(transparent)]
     Backend(#[from] BackendError),

@@ -14,7 +14,9 @@
 //! ```text
 //!   Command ──► Store::apply ──► WriteTxn (txn.rs) ──► one WriteBatch ──┐
 //!                 │   validate.rs: etcd's request checks                │
-//!                 │                                                     ▼
+//!                 └──► events ──► watch::WatchHub ──► watchers          │
+//!                                   ▲ catch-up: watch/history.rs ◄──────┤
+//!                                                                       ▼
 //!   RangeRequest ─► Store::range ──► read.rs: newest version ≤ rev ◄── Backend
 //!                                                                (RocksDB | memory)
 //! ```
@@ -22,10 +24,18 @@
 //! - [`backend`]: the storage seam. [`backend::RocksBackend`] (not built
 //!   under `--cfg madsim`) and [`backend::MemoryBackend`] store the same
 //!   bytes and pass one conformance suite.
-//! - `encoding.rs`: the byte layout of the three tables (spec:
+//! - `encoding.rs`: the byte layout of the five tables (spec:
 //!   `mvcc/FORMAT.md`).
 //! - `read.rs`, `txn.rs`, `store.rs`: the rules. They do no I/O of their own
 //!   beyond the backend calls, take no time and no randomness.
+//! - [`watch`]: the watchable store. Every applied command hands its events
+//!   to a [`watch::WatchHub`], which offers them to the watchers they match
+//!   without ever waiting; watchers that fall behind catch up from the
+//!   change log.
+//! - Leases: the store keeps each lease's record and the keys attached to
+//!   it ([`Command::LeaseGrant`], [`Command::LeaseRevoke`],
+//!   [`Command::LeaseCheckpoint`]); when a lease expires is the `lease`
+//!   crate's business.
 //!
 //! # Why this layout
 //!
@@ -63,13 +73,15 @@ mod store;
 mod txn;
 mod types;
 mod validate;
+pub mod watch;
 
 pub use error::MvccError;
 pub use range_bounds::{KeyRange, RangeEnd};
 pub use store::{ExportEntry, ExportVisitor, Store, EMPTY_STORE_REVISION, NEVER_COMPACTED};
 pub use types::{
     Command, CommandResponse, CompactResponse, Compare, CompareResult, CompareTarget,
-    DeleteRangeRequest, DeleteRangeResponse, HashKvResponse, KeyValue, Limits, PutRequest,
-    PutResponse, RangeRequest, RangeResponse, RequestOp, ResponseOp, Revision, SortOrder,
-    SortTarget, TxnRequest, TxnResponse,
+    DeleteRangeRequest, DeleteRangeResponse, Event, EventKind, HashKvResponse, KeyValue,
+    LeaseCheckpoint, LeaseGrant, LeaseRecord, LeaseResponse, Limits, PutRequest, PutResponse,
+    RangeRequest, RangeResponse, RequestOp, ResponseOp, Revision, SortOrder, SortTarget,
+    TxnRequest, TxnResponse,
 };

@@ -9,18 +9,20 @@ use parking_lot::Mutex;
 
 use crate::backend::{Backend, BackendError, ScanStep, Table, WriteBatch};
 use crate::encoding::{
-    decode_change, decode_i64, decode_revision_key, decode_version, decode_version_key, encode_i64,
-    key_prefix, revision_key, version_seek_key, Version, META_APPLIED, META_COMPACTED_REVISION,
+    decode_change, decode_i64, decode_lease, decode_lease_attachment_key, decode_revision_key,
+    decode_version, decode_version_key, encode_i64, encode_lease, key_prefix, lease_key,
+    revision_key, version_seek_key, Version, META_APPLIED, META_COMPACTED_REVISION,
     META_CURRENT_REVISION, META_IMPORTING,
 };
 use crate::error::MvccError;
 use crate::read;
-use crate::txn::WriteTxn;
+use crate::txn::{Staged, WriteTxn};
 use crate::types::{
-    Command, CommandResponse, CompactResponse, HashKvResponse, Limits, RangeRequest, RangeResponse,
-    Revision, TxnRequest, TxnResponse,
+    Command, CommandResponse, CompactResponse, DeleteRangeRequest, HashKvResponse, LeaseRecord,
+    LeaseResponse, Limits, RangeRequest, RangeResponse, Revision, TxnRequest, TxnResponse,
 };
 use crate::validate::{validate_command, validate_range, validate_txn};
+use crate::watch::WatchHub;
 
 /// The revision of an empty store, as in etcd.
 pub const EMPTY_STORE_REVISION: i64 = 1;
@@ -31,7 +33,7 @@ pub const NEVER_COMPACTED: i64 = -1;
 pub type ExportEntry = (Table, Vec<u8>, Vec<u8>);
 
 /// The visitor [`Store::export`] calls for each entry; `false` stops it.
-pub type ExportVisitor<'a> = dyn FnMut(Table, &[u8], &[u8]) -> bool + 'a;
+pub type ExportVisitor<'a> = crate::backend::TableVisitor<'a>;
 
 /// An import writes at most this many entries per batch, so a big snapshot
 /// never builds one huge batch in memory.
@@ -50,8 +52,11 @@ pub struct Store<B: Backend> {
     /// reader never sees a revision whose data is missing.
     current_revision: AtomicI64,
     compacted_revision: AtomicI64,
-    /// Serialises writers. Lock order: this lock, then the backend's own.
+    /// Serialises writers. Lock order: this lock, then the watch hub's,
+    /// then the backend's own.
     writer: Mutex<()>,
+    /// The watchers, told of every applied change.
+    watch: WatchHub,
 }
 
 impl<B: Backend> Store<B> {
@@ -65,7 +70,13 @@ impl<B: Backend> Store<B> {
             current_revision: AtomicI64::new(current),
             compacted_revision: AtomicI64::new(compacted),
             writer: Mutex::new(()),
+            watch: WatchHub::new(current),
         })
+    }
+
+    /// The watchers of this store.
+    pub fn watch_hub(&self) -> &WatchHub {
+        &self.watch
     }
 
     /// The backend underneath.
@@ -133,34 +144,15 @@ impl<B: Backend> Store<B> {
     /// Applies one command and stores `applied` with it in the same atomic
     /// batch. A command the store refuses (say, a put with `ignore_value` on
     /// a missing key) still stores `applied`: the entry was applied, with an
-    /// error as its outcome.
+    /// error as its outcome. The command's events go to the watchers once
+    /// its batch is written.
     pub fn apply(&self, command: &Command, applied: &[u8]) -> Result<CommandResponse, MvccError> {
         let _writer = self.writer.lock();
         let begin = self.current_revision();
         let compacted = self.compacted_revision();
-        let outcome = validate_command(command, self.limits).and_then(|()| match command {
-            Command::Compact(revision) => self.stage_compaction(*revision, begin, compacted),
-            Command::Put(request) => {
-                let mut txn = WriteTxn::new(&self.backend, begin, compacted);
-                let response = txn.put(request)?;
-                Ok((CommandResponse::Put(response), txn.finish().0, compacted))
-            }
-            Command::DeleteRange(request) => {
-                let mut txn = WriteTxn::new(&self.backend, begin, compacted);
-                let response = txn.delete_range(request)?;
-                Ok((
-                    CommandResponse::DeleteRange(response),
-                    txn.finish().0,
-                    compacted,
-                ))
-            }
-            Command::Txn(request) => {
-                let mut txn = WriteTxn::new(&self.backend, begin, compacted);
-                let response = txn.txn(request)?;
-                Ok((CommandResponse::Txn(response), txn.finish().0, compacted))
-            }
-        });
-        let (response, mut batch, new_compacted) = match outcome {
+        let outcome = validate_command(command, self.limits)
+            .and_then(|()| self.stage(command, begin, compacted));
+        let (response, staged, new_compacted) = match outcome {
             Ok(staged) => staged,
             Err(error) if error.is_storage() => return Err(error),
             Err(error) => {
@@ -170,16 +162,20 @@ impl<B: Backend> Store<B> {
                 return Err(error);
             }
         };
-        let new_current = match &response {
-            CommandResponse::Put(put) => put.revision,
-            CommandResponse::DeleteRange(delete) => delete.revision,
-            CommandResponse::Txn(txn) => txn.revision,
-            CommandResponse::Compact(_) => begin,
-        };
+        let Staged {
+            mut batch,
+            revision: new_current,
+            events,
+        } = staged;
         assert!(new_current >= begin, "revisions only grow");
         assert!(
             new_current <= begin + 1,
             "one command bumps the revision at most once"
+        );
+        assert_eq!(
+            events.is_empty(),
+            new_current == begin,
+            "a command that changes keys bumps the revision"
         );
         if new_current != begin {
             batch.put(
@@ -196,7 +192,154 @@ impl<B: Backend> Store<B> {
             .store(new_compacted, Ordering::Release);
         self.backend.write(batch)?;
         self.current_revision.store(new_current, Ordering::Release);
+        if !events.is_empty() {
+            self.watch.notify(new_current, events);
+        }
         Ok(response)
+    }
+
+    /// Stages `command` on a store at revision `begin`: its response, its
+    /// batch and events, and the compacted revision after it.
+    fn stage(
+        &self,
+        command: &Command,
+        begin: i64,
+        compacted: i64,
+    ) -> Result<(CommandResponse, Staged, i64), MvccError> {
+        let unchanged = |batch| Staged {
+            batch,
+            revision: begin,
+            events: Vec::new(),
+        };
+        let lease_unchanged = |batch| {
+            let response = CommandResponse::Lease(LeaseResponse { revision: begin });
+            (response, unchanged(batch), compacted)
+        };
+        match command {
+            Command::Compact(revision) => {
+                let (response, batch) = self.stage_compaction(*revision, begin, compacted)?;
+                Ok((response, unchanged(batch), *revision))
+            }
+            Command::Put(request) => {
+                let mut txn = WriteTxn::new(&self.backend, begin, compacted);
+                let response = txn.put(request)?;
+                Ok((CommandResponse::Put(response), txn.finish(), compacted))
+            }
+            Command::DeleteRange(request) => {
+                let mut txn = WriteTxn::new(&self.backend, begin, compacted);
+                let response = txn.delete_range(request)?;
+                Ok((
+                    CommandResponse::DeleteRange(response),
+                    txn.finish(),
+                    compacted,
+                ))
+            }
+            Command::Txn(request) => {
+                let mut txn = WriteTxn::new(&self.backend, begin, compacted);
+                let response = txn.txn(request)?;
+                Ok((CommandResponse::Txn(response), txn.finish(), compacted))
+            }
+            Command::LeaseGrant(grant) => {
+                if self.lease(grant.id)?.is_some() {
+                    return Err(MvccError::LeaseExists);
+                }
+                let mut batch = WriteBatch::new();
+                put_lease(
+                    &mut batch,
+                    &LeaseRecord {
+                        id: grant.id,
+                        granted_ttl_secs: grant.ttl_secs,
+                        remaining_ttl_secs: 0,
+                    },
+                );
+                Ok(lease_unchanged(batch))
+            }
+            Command::LeaseRevoke(id) => {
+                if self.lease(*id)?.is_none() {
+                    return Err(MvccError::LeaseNotFound);
+                }
+                let keys = self.lease_keys(*id)?;
+                let mut txn = WriteTxn::new(&self.backend, begin, compacted);
+                for key in keys {
+                    let delete = DeleteRangeRequest {
+                        key,
+                        range_end: Vec::new(),
+                        prev_kv: false,
+                    };
+                    txn.delete_range(&delete)?;
+                }
+                let mut staged = txn.finish();
+                staged.batch.delete(Table::Leases, lease_key(*id).to_vec());
+                let response = LeaseResponse {
+                    revision: staged.revision,
+                };
+                Ok((CommandResponse::Lease(response), staged, compacted))
+            }
+            Command::LeaseCheckpoint(checkpoints) => {
+                let mut batch = WriteBatch::new();
+                for checkpoint in checkpoints {
+                    if let Some(mut record) = self.lease(checkpoint.id)? {
+                        record.remaining_ttl_secs = checkpoint.remaining_ttl_secs;
+                        put_lease(&mut batch, &record);
+                    }
+                }
+                Ok(lease_unchanged(batch))
+            }
+        }
+    }
+
+    /// The lease `id`, if it exists.
+    pub fn lease(&self, id: i64) -> Result<Option<LeaseRecord>, BackendError> {
+        let key = lease_key(id);
+        self.backend
+            .get(Table::Leases, &key)?
+            .map(|value| decode_lease(&key, &value))
+            .transpose()
+    }
+
+    /// Every lease, in ID order.
+    pub fn leases(&self) -> Result<Vec<LeaseRecord>, BackendError> {
+        let mut leases = Vec::new();
+        let mut failure = None;
+        self.backend.scan(
+            Table::Leases,
+            &[],
+            &mut |key, value| match decode_lease(key, value) {
+                Ok(record) => {
+                    leases.push(record);
+                    ScanStep::Next
+                }
+                Err(error) => {
+                    failure = Some(error);
+                    ScanStep::Stop
+                }
+            },
+        )?;
+        failure.map_or(Ok(leases), Err)
+    }
+
+    /// The keys attached to lease `id`, in key order.
+    pub fn lease_keys(&self, id: i64) -> Result<Vec<Vec<u8>>, BackendError> {
+        let prefix = lease_key(id);
+        let mut keys = Vec::new();
+        let mut failure = None;
+        self.backend
+            .scan(Table::LeaseKeys, &prefix, &mut |raw_key, _| {
+                if !raw_key.starts_with(&prefix) {
+                    return ScanStep::Stop;
+                }
+                match decode_lease_attachment_key(raw_key) {
+                    Ok((_, key)) => {
+                        keys.push(key.to_vec());
+                        ScanStep::Next
+                    }
+                    Err(error) => {
+                        failure = Some(error);
+                        ScanStep::Stop
+                    }
+                }
+            })?;
+        failure.map_or(Ok(keys), Err)
     }
 
     /// Stores `applied` alone, for log entries that carry no command (blank
@@ -216,7 +359,7 @@ impl<B: Backend> Store<B> {
         revision: i64,
         current: i64,
         compacted: i64,
-    ) -> Result<(CommandResponse, WriteBatch, i64), MvccError> {
+    ) -> Result<(CommandResponse, WriteBatch), MvccError> {
         if revision <= compacted {
             return Err(MvccError::Compacted);
         }
@@ -225,11 +368,13 @@ impl<B: Backend> Store<B> {
         }
         let mut batch = WriteBatch::new();
         // Only keys changed since the last compaction can have versions to
-        // drop: every other key holds just its one surviving version.
+        // drop: every other key holds just its one surviving version. The
+        // change log keeps the entries *at* the compacted revision, since a
+        // watch may start there (as a read may read there).
         let mut changed = BTreeSet::new();
         let mut failure = None;
         let start = revision_key(Revision {
-            main: compacted.max(0) + 1,
+            main: compacted.max(0),
             sub: 0,
         });
         self.backend
@@ -238,9 +383,11 @@ impl<B: Backend> Store<B> {
                     .and_then(|rev| Ok((rev, decode_change(raw_value)?)));
                 match decoded {
                     Ok((rev, _)) if rev.main > revision => ScanStep::Stop,
-                    Ok((_, (_, key))) => {
+                    Ok((rev, (_, key))) => {
                         changed.insert(key.to_vec());
-                        batch.delete(Table::Revisions, raw_key.to_vec());
+                        if rev.main < revision {
+                            batch.delete(Table::Revisions, raw_key.to_vec());
+                        }
                         ScanStep::Next
                     }
                     Err(error) => {
@@ -263,31 +410,17 @@ impl<B: Backend> Store<B> {
         Ok((
             CommandResponse::Compact(CompactResponse { revision: current }),
             batch,
-            revision,
         ))
     }
 
     /// Visits every entry of every table, in [`Table::ALL`] order and key
-    /// order within a table, as of one moment: writers wait until the visit
-    /// ends. The visitor returns `false` to stop early. This is what a Raft
-    /// snapshot of the store is made of; [`Store::import`] takes it back.
+    /// order within a table, as of one moment between two applied
+    /// commands (each is one atomic batch). On RocksDB writers go on while
+    /// the visit runs. The visitor returns `false` to stop early. This is
+    /// what a Raft snapshot of the store is made of; [`Store::import`]
+    /// takes it back.
     pub fn export(&self, visit: &mut ExportVisitor<'_>) -> Result<(), BackendError> {
-        let _writer = self.writer.lock();
-        for table in Table::ALL {
-            let mut stopped = false;
-            self.backend.scan(table, &[], &mut |key, value| {
-                if visit(table, key, value) {
-                    ScanStep::Next
-                } else {
-                    stopped = true;
-                    ScanStep::Stop
-                }
-            })?;
-            if stopped {
-                break;
-            }
-        }
-        Ok(())
+        self.backend.visit_all(visit)
     }
 
     /// Replaces the whole content of the store with `entries` (as produced
@@ -340,6 +473,9 @@ impl<B: Backend> Store<B> {
         self.backend.write(unmark)?;
         self.current_revision.store(current, Ordering::Release);
         self.compacted_revision.store(compacted, Ordering::Release);
+        // The history changed under every watcher: each catches up from the
+        // new content (or learns that its revision was compacted).
+        self.watch.reset(current);
         Ok(())
     }
 
@@ -447,4 +583,13 @@ impl<B: Backend> Store<B> {
             revision: current,
         })
     }
+}
+
+/// Stages a lease's record.
+fn put_lease(batch: &mut WriteBatch, record: &LeaseRecord) {
+    batch.put(
+        Table::Leases,
+        lease_key(record.id).to_vec(),
+        encode_lease(record),
+    );
 }

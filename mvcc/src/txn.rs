@@ -13,15 +13,16 @@ use std::cmp::Ordering;
 
 use crate::backend::{Backend, Table, WriteBatch};
 use crate::encoding::{
-    encode_change, encode_version, revision_key, version_key, ChangeKind, Version,
+    encode_change, encode_version, lease_attachment_key, lease_key, revision_key, version_key,
+    ChangeKind, Version,
 };
 use crate::error::MvccError;
 use crate::range_bounds::KeyRange;
 use crate::read::{self, Overlay};
 use crate::types::{
-    Compare, CompareResult, CompareTarget, DeleteRangeRequest, DeleteRangeResponse, KeyValue,
-    PutRequest, PutResponse, RangeRequest, RangeResponse, RequestOp, ResponseOp, Revision,
-    TxnRequest, TxnResponse,
+    Compare, CompareResult, CompareTarget, DeleteRangeRequest, DeleteRangeResponse, Event,
+    EventKind, KeyValue, PutRequest, PutResponse, RangeRequest, RangeResponse, RequestOp,
+    ResponseOp, Revision, TxnRequest, TxnResponse,
 };
 
 /// Which branch each transaction on the path takes: the outer one, then its
@@ -40,6 +41,19 @@ pub struct WriteTxn<'a, B: Backend> {
     changes: i64,
     overlay: Overlay,
     batch: WriteBatch,
+    /// The changes as watchers will see them, in sub-revision order.
+    events: Vec<Event>,
+}
+
+/// What a finished [`WriteTxn`] hands back: the batch to write, the
+/// revision it brings the store to, and its events.
+pub struct Staged {
+    /// Every mutation of the command.
+    pub batch: WriteBatch,
+    /// The store's revision once the batch is written.
+    pub revision: i64,
+    /// One event per changed key, in sub-revision order.
+    pub events: Vec<Event>,
 }
 
 impl<'a, B: Backend> WriteTxn<'a, B> {
@@ -52,6 +66,7 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
             changes: 0,
             overlay: Overlay::new(),
             batch: WriteBatch::new(),
+            events: Vec::new(),
         }
     }
 
@@ -65,10 +80,14 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
         }
     }
 
-    /// The staged batch and the revision it brings the store to.
-    pub fn finish(self) -> (WriteBatch, i64) {
-        let revision = self.revision();
-        (self.batch, revision)
+    /// The staged batch, the revision it brings the store to, and the
+    /// events.
+    pub fn finish(self) -> Staged {
+        Staged {
+            revision: self.revision(),
+            batch: self.batch,
+            events: self.events,
+        }
     }
 
     /// A top-level put.
@@ -164,6 +183,14 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
             && read::get_latest(self.backend, &request.key, self.begin)?.is_none()
         {
             return Err(MvccError::KeyNotFound);
+        }
+        if request.lease != 0
+            && self
+                .backend
+                .get(Table::Leases, &lease_key(request.lease))?
+                .is_none()
+        {
+            return Err(MvccError::LeaseNotFound);
         }
         Ok(())
     }
@@ -273,7 +300,28 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
             revision_key(revision),
             encode_change(ChangeKind::Put, &kv.key),
         );
-        self.overlay.insert(kv.key.clone(), Some(kv));
+        let previous_lease = previous.as_ref().map_or(0, |prev| prev.lease);
+        if previous_lease != kv.lease {
+            if previous_lease != 0 {
+                self.batch.delete(
+                    Table::LeaseKeys,
+                    lease_attachment_key(previous_lease, &kv.key),
+                );
+            }
+            if kv.lease != 0 {
+                self.batch.put(
+                    Table::LeaseKeys,
+                    lease_attachment_key(kv.lease, &kv.key),
+                    Vec::new(),
+                );
+            }
+        }
+        self.overlay.insert(kv.key.clone(), Some(kv.clone()));
+        self.events.push(Event {
+            kind: EventKind::Put,
+            kv,
+            prev_kv: previous.clone(),
+        });
         Ok(PutResponse {
             revision: revision.main,
             prev_kv: previous.filter(|_| request.prev_kv),
@@ -287,7 +335,8 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
         let range = KeyRange::new(&request.key, &request.range_end);
         let at = self.revision();
         let overlay = (at > self.begin).then_some(&self.overlay);
-        let (doomed, _) = read::collect(self.backend, &range, at, 0, request.prev_kv, overlay)?;
+        // Values too: the delete events carry the deleted state as prev_kv.
+        let (doomed, _) = read::collect(self.backend, &range, at, 0, true, overlay)?;
         for kv in &doomed {
             let revision = self.next_revision();
             self.batch.put(
@@ -300,7 +349,20 @@ impl<'a, B: Backend> WriteTxn<'a, B> {
                 revision_key(revision),
                 encode_change(ChangeKind::Delete, &kv.key),
             );
+            if kv.lease != 0 {
+                self.batch
+                    .delete(Table::LeaseKeys, lease_attachment_key(kv.lease, &kv.key));
+            }
             self.overlay.insert(kv.key.clone(), None);
+            self.events.push(Event {
+                kind: EventKind::Delete,
+                kv: KeyValue {
+                    key: kv.key.clone(),
+                    mod_revision: revision.main,
+                    ..KeyValue::default()
+                },
+                prev_kv: Some(kv.clone()),
+            });
         }
         let deleted = doomed.len() as i64;
         Ok(DeleteRangeResponse {

@@ -280,6 +280,74 @@ pub enum Command {
     Txn(TxnRequest),
     /// A compaction to the given revision.
     Compact(i64),
+    /// Creates a lease. The ID and TTL are final: the server picked the ID
+    /// (if the client did not) and applied the TTL rules before proposing.
+    LeaseGrant(LeaseGrant),
+    /// Ends a lease and deletes every key attached to it, in one revision.
+    LeaseRevoke(i64),
+    /// Records the remaining TTL of leases, so it survives a restart and a
+    /// leader change.
+    LeaseCheckpoint(Vec<LeaseCheckpoint>),
+}
+
+/// A lease to create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseGrant {
+    /// The lease ID; never 0.
+    pub id: i64,
+    /// Its TTL in seconds.
+    pub ttl_secs: i64,
+}
+
+/// The remaining TTL of one lease at a checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseCheckpoint {
+    /// The lease ID.
+    pub id: i64,
+    /// Seconds left; 0 means the whole granted TTL (the lease was renewed).
+    pub remaining_ttl_secs: i64,
+}
+
+/// A lease as the store keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseRecord {
+    /// The lease ID.
+    pub id: i64,
+    /// The TTL it was granted with, in seconds.
+    pub granted_ttl_secs: i64,
+    /// The remaining TTL at its last checkpoint, in seconds; 0 if none was
+    /// recorded since the grant or the last renewal.
+    pub remaining_ttl_secs: i64,
+}
+
+/// What happened to a key in one change (etcd's `mvccpb.Event.type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// The key was written.
+    Put,
+    /// The key was deleted.
+    Delete,
+}
+
+/// One change to one key, as watchers see it (etcd's `mvccpb.Event`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Put or delete.
+    pub kind: EventKind,
+    /// For a put, the key's new state; for a delete, the key with its
+    /// `mod_revision` set to the deletion's revision and every other field
+    /// zero, as in etcd.
+    pub kv: KeyValue,
+    /// The key's state just before the change, if it existed (and, for
+    /// changes read back from history, if compaction has not removed it).
+    pub prev_kv: Option<KeyValue>,
+}
+
+impl Event {
+    /// The main revision of the change.
+    pub fn revision(&self) -> i64 {
+        self.kv.mod_revision
+    }
 }
 
 /// The result of an applied [`Command`].
@@ -293,6 +361,16 @@ pub enum CommandResponse {
     Txn(TxnResponse),
     /// A compaction's result.
     Compact(CompactResponse),
+    /// A lease grant's, revoke's or checkpoint's result: the revision after
+    /// it (a revoke that deleted keys bumps it).
+    Lease(LeaseResponse),
+}
+
+/// The result of a lease command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LeaseResponse {
+    /// The current revision after the command.
+    pub revision: i64,
 }
 
 /// Request limits that the store enforces with etcd's errors.

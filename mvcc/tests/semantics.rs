@@ -351,6 +351,9 @@ fn range_end_conventions<F: Factory>(factory: &mut F) {
 
 fn put_prev_kv_and_ignore_flags<F: Factory>(factory: &mut F) {
     let store = factory.open();
+    for lease in [7, 9, 11] {
+        grant(&store, lease);
+    }
     let first = put_req(
         &store,
         PutRequest {
@@ -498,6 +501,7 @@ fn guarded(compares: Vec<Compare>) -> TxnRequest {
 fn txn_compares_every_target<F: Factory>(factory: &mut F) {
     use CompareResult::{Equal, Greater, Less, NotEqual};
     let store = factory.open();
+    grant(&store, 5);
     put_req(
         &store,
         PutRequest {

@@ -20,6 +20,7 @@ pub fn run<H: Harness>(harness: &mut H) {
     batch_is_ordered_and_last_write_wins(harness);
     tables_are_independent(harness);
     scan_orders_seeks_and_stops(harness);
+    visit_all_sees_every_table_in_order(harness);
     reopen_keeps_everything(harness);
 }
 
@@ -40,6 +41,36 @@ fn put_all<B: Backend>(backend: &B, table: Table, pairs: &[(&[u8], &[u8])]) {
         batch.put(table, key.to_vec(), value.to_vec());
     }
     backend.write(batch).expect("write");
+}
+
+fn visit_all_sees_every_table_in_order<H: Harness>(harness: &mut H) {
+    let backend = harness.fresh();
+    put_all(&backend, Table::Meta, &[(b"m", b"1")]);
+    put_all(&backend, Table::Versions, &[(b"b", b"2"), (b"a", b"1")]);
+    put_all(&backend, Table::Revisions, &[(b"r", b"3")]);
+    let mut seen = Vec::new();
+    backend
+        .visit_all(&mut |table, key, value| {
+            seen.push((table, key.to_vec(), value.to_vec()));
+            true
+        })
+        .expect("visit_all");
+    let mut expected = Vec::new();
+    for table in Table::ALL {
+        for (key, value) in collect(&backend, table, b"") {
+            expected.push((table, key, value));
+        }
+    }
+    assert_eq!(seen.len(), 4, "every entry once: {seen:?}");
+    assert_eq!(seen, expected, "Table::ALL order, key order within a table");
+    let mut visited = 0;
+    backend
+        .visit_all(&mut |_, _, _| {
+            visited += 1;
+            visited < 2
+        })
+        .expect("visit_all");
+    assert_eq!(visited, 2, "the visit stops when the visitor says so");
 }
 
 fn get_put_delete<H: Harness>(harness: &mut H) {

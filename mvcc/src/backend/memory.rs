@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
-use super::{Backend, BackendError, BatchOp, ScanStep, Table, WriteBatch};
+use super::{Backend, BackendError, BatchOp, ScanStep, Table, TableVisitor, WriteBatch};
 
-type Tables = [BTreeMap<Vec<u8>, Vec<u8>>; 3];
+type Tables = [BTreeMap<Vec<u8>, Vec<u8>>; Table::ALL.len()];
 
 /// An in-memory [`Backend`]. Clones share the same data, so a test can
 /// "reopen" a store by building a new one over a clone.
@@ -29,12 +29,27 @@ fn slot(table: Table) -> usize {
         Table::Versions => 0,
         Table::Revisions => 1,
         Table::Meta => 2,
+        Table::Leases => 3,
+        Table::LeaseKeys => 4,
     }
 }
 
 impl Backend for MemoryBackend {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError> {
         Ok(self.tables.read()[slot(table)].get(key).cloned())
+    }
+
+    fn visit_all(&self, visit: &mut TableVisitor<'_>) -> Result<(), BackendError> {
+        // One read lock over all tables: writers wait until the visit ends.
+        let tables = self.tables.read();
+        for table in Table::ALL {
+            for (key, value) in &tables[slot(table)] {
+                if !visit(table, key, value) {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
     }
 
     fn scan(

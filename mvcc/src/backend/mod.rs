@@ -23,15 +23,25 @@ pub enum Table {
     /// version record. Key-ordered, newest version first within a key.
     Versions,
     /// The change log: `revision` → `kind ‖ key`. Revision-ordered; drives
-    /// compaction and (later) watch catch-up.
+    /// compaction and watch catch-up.
     Revisions,
     /// Engine metadata: current and compacted revision, caller metadata.
     Meta,
+    /// Leases: `lease id` → granted TTL and checkpointed remaining TTL.
+    Leases,
+    /// Which keys each lease holds: `lease id ‖ key` → nothing.
+    LeaseKeys,
 }
 
 impl Table {
     /// Every table, in a fixed order.
-    pub const ALL: [Table; 3] = [Table::Versions, Table::Revisions, Table::Meta];
+    pub const ALL: [Table; 5] = [
+        Table::Versions,
+        Table::Revisions,
+        Table::Meta,
+        Table::Leases,
+        Table::LeaseKeys,
+    ];
 
     /// The table's stable name (a RocksDB column family name).
     pub fn name(self) -> &'static str {
@@ -39,6 +49,8 @@ impl Table {
             Table::Versions => "versions",
             Table::Revisions => "revisions",
             Table::Meta => "meta",
+            Table::Leases => "leases",
+            Table::LeaseKeys => "lease_keys",
         }
     }
 }
@@ -127,6 +139,10 @@ pub enum BackendError {
     Corrupt(String),
 }
 
+/// A visitor of every entry of every table ([`Backend::visit_all`]):
+/// table, key, value; `false` stops the visit.
+pub type TableVisitor<'a> = dyn FnMut(Table, &[u8], &[u8]) -> bool + 'a;
+
 /// An ordered, tabled key-value store with atomic batches.
 ///
 /// Reads see a consistent state: a `scan` never observes half of a batch.
@@ -143,6 +159,13 @@ pub trait Backend: Send + Sync + 'static {
         from: &[u8],
         visit: &mut dyn FnMut(&[u8], &[u8]) -> ScanStep,
     ) -> Result<(), BackendError>;
+
+    /// Visits every entry of every table, in [`Table::ALL`] order and key
+    /// order within a table, as of one moment (between two batches), until
+    /// the visitor returns `false`. Where the engine allows it (RocksDB: a
+    /// snapshot), writers go on meanwhile and the visit does not see them.
+    /// The visitor must not call back into the backend.
+    fn visit_all(&self, visit: &mut TableVisitor<'_>) -> Result<(), BackendError>;
 
     /// Applies every mutation of `batch` atomically.
     fn write(&self, batch: WriteBatch) -> Result<(), BackendError>;
@@ -170,6 +193,10 @@ impl<T: Backend + ?Sized> Backend for std::sync::Arc<T> {
         visit: &mut dyn FnMut(&[u8], &[u8]) -> ScanStep,
     ) -> Result<(), BackendError> {
         (**self).scan(table, from, visit)
+    }
+
+    fn visit_all(&self, visit: &mut TableVisitor<'_>) -> Result<(), BackendError> {
+        (**self).visit_all(visit)
     }
 
     fn write(&self, batch: WriteBatch) -> Result<(), BackendError> {

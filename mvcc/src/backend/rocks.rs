@@ -9,10 +9,10 @@ use std::path::Path;
 
 use rocksdb::{
     BlockBasedIndexType, BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType,
-    Options, WriteOptions, DB,
+    Options, ReadOptions, WriteOptions, DB,
 };
 
-use super::{Backend, BackendError, BatchOp, ScanStep, Table, WriteBatch};
+use super::{Backend, BackendError, BatchOp, ScanStep, Table, TableVisitor, WriteBatch};
 
 /// Tuning knobs for [`RocksBackend::open`].
 #[derive(Debug, Clone)]
@@ -138,6 +138,28 @@ impl Backend for RocksBackend {
             }
         }
         iterator.status().map_err(|e| engine(&e))
+    }
+
+    fn visit_all(&self, visit: &mut TableVisitor<'_>) -> Result<(), BackendError> {
+        // One snapshot for every column family: a single point between two
+        // atomic batches, while writers go on.
+        let snapshot = self.db.snapshot();
+        for table in Table::ALL {
+            let mut read = ReadOptions::default();
+            read.set_snapshot(&snapshot);
+            // A whole-table pass should not evict the hot blocks.
+            read.fill_cache(false);
+            let mut iterator = self.db.raw_iterator_cf_opt(self.family(table), read);
+            iterator.seek_to_first();
+            while let (Some(key), Some(value)) = (iterator.key(), iterator.value()) {
+                if !visit(table, key, value) {
+                    return Ok(());
+                }
+                iterator.next();
+            }
+            iterator.status().map_err(|e| engine(&e))?;
+        }
+        Ok(())
     }
 
     fn write(&self, batch: WriteBatch) -> Result<(), BackendError> {

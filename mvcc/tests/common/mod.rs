@@ -66,6 +66,12 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Creates lease `id` (puts may only attach existing leases).
+pub fn grant<B: Backend>(store: &Store<B>, id: i64) {
+    let grant = keel_mvcc::LeaseGrant { id, ttl_secs: 60 };
+    store.apply(&Command::LeaseGrant(grant), b"meta").unwrap();
+}
+
 pub fn put<B: Backend>(store: &Store<B>, key: &str, value: &str) -> PutResponse {
     put_req(
         store,
