@@ -121,6 +121,23 @@ pub struct Config {
     #[arg(long, default_value_t = 1000, env = "ETCD_ELECTION_TIMEOUT")]
     pub election_timeout: u64,
 
+    /// How often a watcher that asked for progress notifications gets one
+    /// while it is up to date (a Go duration: "10m", "30s").
+    #[arg(
+        long,
+        default_value = "10m",
+        value_parser = duration_flag,
+        env = "ETCD_EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL"
+    )]
+    pub experimental_watch_progress_notify_interval: Duration,
+
+    /// How often the leader records each lease's remaining TTL in the log,
+    /// so that a restart or a leader change does not give leases their
+    /// whole TTL again (etcd does). Leases whose TTL is at most this are
+    /// not recorded: they gain at most their TTL. A Go duration ("5m").
+    #[arg(long, default_value = "5m", value_parser = duration_flag)]
+    pub lease_checkpoint_interval: Duration,
+
     /// Log verbosity.
     #[arg(long, value_enum, default_value_t = LogLevel::Info, env = "ETCD_LOG_LEVEL")]
     pub log_level: LogLevel,
@@ -197,6 +214,16 @@ pub struct ConfigError {
     pub message: String,
 }
 
+/// clap's reader of duration flags.
+fn duration_flag(text: &str) -> Result<Duration, String> {
+    match parse_duration(text) {
+        Some(duration) if !duration.is_zero() => Ok(duration),
+        _ => Err(format!(
+            "{text:?} is not a positive duration (write it as Go does: 10m, 30s, 500ms)"
+        )),
+    }
+}
+
 fn config_error(flag: &'static str, message: impl Into<String>) -> ConfigError {
     ConfigError {
         flag,
@@ -210,6 +237,12 @@ pub fn parse_retention_duration(text: &str) -> Option<Duration> {
     if let Ok(hours) = text.parse::<u64>() {
         return Some(Duration::from_secs(hours * 3600));
     }
+    parse_duration(text)
+}
+
+/// Parses a Go-style duration: numbers with units `h`, `m`, `s` or `ms`
+/// ("1h30m", "90s", "500ms").
+pub fn parse_duration(text: &str) -> Option<Duration> {
     let mut total = Duration::ZERO;
     let mut rest = text;
     if rest.is_empty() {

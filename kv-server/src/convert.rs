@@ -238,6 +238,21 @@ pub fn command(
         }
         Some(Request::Txn(txn)) => Some(mvcc::Command::Txn(txn_request(txn)?)),
         Some(Request::Compaction(compaction)) => Some(mvcc::Command::Compact(compaction.revision)),
+        Some(Request::LeaseGrant(grant)) => Some(mvcc::Command::LeaseGrant(mvcc::LeaseGrant {
+            id: grant.id,
+            ttl_secs: grant.ttl,
+        })),
+        Some(Request::LeaseRevoke(revoke)) => Some(mvcc::Command::LeaseRevoke(revoke.id)),
+        Some(Request::LeaseCheckpoint(checkpoint)) => Some(mvcc::Command::LeaseCheckpoint(
+            checkpoint
+                .checkpoints
+                .iter()
+                .map(|c| mvcc::LeaseCheckpoint {
+                    id: c.id,
+                    remaining_ttl_secs: c.remaining_ttl,
+                })
+                .collect(),
+        )),
         Some(Request::Alarm(_)) | None => None,
     })
 }

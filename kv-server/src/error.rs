@@ -380,6 +380,8 @@ impl From<keel_mvcc::MvccError> for EtcdError {
             M::KeyNotFound => EtcdError::KeyNotFound,
             M::Compacted => EtcdError::Compacted,
             M::FutureRevision => EtcdError::FutureRev,
+            M::LeaseNotFound => EtcdError::LeaseNotFound,
+            M::LeaseExists => EtcdError::LeaseExist,
             M::Backend(backend) => EtcdError::Internal(backend.to_string()),
         }
     }

@@ -83,7 +83,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         data_dir = %options.data_dir.display(),
         "starting keeld"
     );
-    let node = Node::start(options, Arc::new(SystemClock)).await?;
+    let node = Node::start(options, Arc::new(SystemClock::new())).await?;
     info!(
         member_id = %format!("{:x}", node.member_id()),
         cluster_id = %format!("{:x}", node.cluster_id()),

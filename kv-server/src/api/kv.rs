@@ -57,7 +57,11 @@ fn writes_keys(command: &Command) -> bool {
     match command {
         Command::Put(_) => true,
         Command::Txn(txn) => txn_puts(txn),
-        Command::DeleteRange(_) | Command::Compact(_) => false,
+        Command::DeleteRange(_)
+        | Command::Compact(_)
+        | Command::LeaseGrant(_)
+        | Command::LeaseRevoke(_)
+        | Command::LeaseCheckpoint(_) => false,
     }
 }
 

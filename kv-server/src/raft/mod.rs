@@ -51,6 +51,9 @@ impl fmt::Display for Proposal {
             Some(Request::Txn(_)) => "txn",
             Some(Request::Compaction(_)) => "compaction",
             Some(Request::Alarm(_)) => "alarm",
+            Some(Request::LeaseGrant(_)) => "lease_grant",
+            Some(Request::LeaseRevoke(_)) => "lease_revoke",
+            Some(Request::LeaseCheckpoint(_)) => "lease_checkpoint",
             None => "empty",
         };
         write!(f, "{kind}")

@@ -60,6 +60,8 @@ fn table_tag(table: Table) -> u8 {
         Table::Versions => 1,
         Table::Revisions => 2,
         Table::Meta => 3,
+        Table::Leases => 4,
+        Table::LeaseKeys => 5,
     }
 }
 
@@ -68,6 +70,8 @@ fn table_of_tag(tag: u8) -> Option<Table> {
         1 => Some(Table::Versions),
         2 => Some(Table::Revisions),
         3 => Some(Table::Meta),
+        4 => Some(Table::Leases),
+        5 => Some(Table::LeaseKeys),
         _ => None,
     }
 }

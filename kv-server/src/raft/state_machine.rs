@@ -245,9 +245,13 @@ pub fn txn_read_only(txn: &keel_mvcc::TxnRequest) -> bool {
 /// Whether a command would write keys (and so is refused under NOSPACE).
 fn writes(command: &Command) -> bool {
     match command {
-        Command::Put(_) => true,
+        // A lease grant adds a record: etcd refuses it under NOSPACE too.
+        Command::Put(_) | Command::LeaseGrant(_) => true,
         Command::Txn(txn) => !txn_read_only(txn),
-        Command::DeleteRange(_) | Command::Compact(_) => false,
+        Command::DeleteRange(_)
+        | Command::Compact(_)
+        | Command::LeaseRevoke(_)
+        | Command::LeaseCheckpoint(_) => false,
     }
 }
 
