@@ -7,10 +7,12 @@
 
 pub mod api;
 pub mod clock;
+pub mod concurrency;
 pub mod config;
 pub mod convert;
 pub mod error;
 pub mod ids;
+pub mod lease;
 pub mod node;
 pub mod raft;
 pub mod restore;

@@ -23,8 +23,9 @@ use crate::error::EtcdError;
 use crate::ids;
 use crate::raft::log_store::LogStore;
 use crate::raft::network::SingleMemberNetwork;
-use crate::raft::state_machine::{KvStore, Outcome, StateMachine};
+use crate::raft::state_machine::{KvStore, Outcome, SharedLessor, StateMachine};
 use crate::raft::{Member, Proposal, Raft};
+use keel_lease::{Lessor, LessorConfig};
 
 /// What a member needs to start.
 #[derive(Debug, Clone)]
@@ -51,6 +52,10 @@ pub struct NodeOptions {
     pub max_txn_ops: usize,
     /// `--max-request-bytes`: the largest proposal accepted.
     pub max_request_bytes: usize,
+    /// `--experimental-watch-progress-notify-interval`.
+    pub watch_progress_notify_interval: Duration,
+    /// `--lease-checkpoint-interval`.
+    pub lease_checkpoint_interval: Duration,
 }
 
 /// Why a member could not start.
@@ -93,6 +98,12 @@ pub struct Node {
     options: NodeOptions,
     clock: Arc<dyn Clock>,
     reads: ReadBatcher,
+    lessor: SharedLessor,
+    lease_ids: LeaseIds,
+    /// Numbers watch streams (client ones and the server's own) apart.
+    watch_streams: AtomicU64,
+    /// Wakes the watch catch-up loop when a watcher needs history.
+    watch_catchup: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for Node {
@@ -154,10 +165,17 @@ impl Node {
                 source,
             })?,
         );
+        let lessor: SharedLessor = Arc::new(parking_lot::Mutex::new(Lessor::new(LessorConfig {
+            checkpoint_interval_ms: options.lease_checkpoint_interval.as_millis() as u64,
+            proposal_retry_ms: keel_lease::DEFAULT_PROPOSAL_RETRY_MS,
+            min_ttl_secs: keel_lease::min_ttl_secs(options.election_ms, options.heartbeat_ms),
+        })));
         let state_machine = StateMachine::open(
             Arc::clone(&store),
             Arc::clone(&disk),
             member_dir.join("snap"),
+            Arc::clone(&lessor),
+            Arc::clone(&clock),
         )
         .map_err(StartError::StateMachine)?;
 
@@ -201,6 +219,7 @@ impl Node {
                 .await
                 .map_err(|e| StartError::Raft(e.to_string()))?;
         }
+        let lease_ids = LeaseIds::new(member_id, clock.now_ms());
         Ok(Arc::new(Self {
             raft,
             store,
@@ -209,7 +228,55 @@ impl Node {
             options,
             clock,
             reads: ReadBatcher::default(),
+            lessor,
+            lease_ids,
+            watch_streams: AtomicU64::new(0),
+            watch_catchup: tokio::sync::Notify::new(),
         }))
+    }
+
+    /// The lessor (mirror of the applied leases; expiry on the leader).
+    pub fn lessor(&self) -> &SharedLessor {
+        &self.lessor
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// A lease ID no other grant of this member has used.
+    pub fn next_lease_id(&self) -> i64 {
+        self.lease_ids.next()
+    }
+
+    /// A watch stream number not used before.
+    pub fn next_watch_stream(&self) -> u64 {
+        self.watch_streams.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Wakes the watch catch-up loop (a watcher wants history).
+    pub fn wake_watch_catchup(&self) {
+        self.watch_catchup.notify_one();
+    }
+
+    /// Resolves when [`Node::wake_watch_catchup`] is called.
+    pub async fn watch_catchup_wanted(&self) {
+        self.watch_catchup.notified().await;
+    }
+
+    /// Whether this member knows a leader.
+    pub fn has_leader(&self) -> bool {
+        self.raft
+            .metrics()
+            .borrow_watched()
+            .current_leader
+            .is_some()
+    }
+
+    /// Whether this member is the leader.
+    pub fn is_leader(&self) -> bool {
+        self.raft.metrics().borrow_watched().current_leader == Some(self.member_id)
     }
 
     /// Waits until this member knows a leader, up to `timeout`.
@@ -310,6 +377,35 @@ impl Node {
     /// Concurrent callers share rounds.
     pub async fn linearizable_barrier(&self) -> Result<(), EtcdError> {
         self.reads.barrier(&self.raft).await
+    }
+}
+
+/// Hands out lease IDs as etcd does: the low 16 bits of the member ID on
+/// top, then a counter that starts at the start time in milliseconds, so
+/// IDs differ across members and restarts; the sign bit is cleared (lease
+/// IDs are positive).
+#[derive(Debug)]
+struct LeaseIds {
+    prefix: u64,
+    next: AtomicU64,
+}
+
+impl LeaseIds {
+    fn new(member_id: u64, now_ms: i64) -> Self {
+        Self {
+            prefix: (member_id & 0xffff) << 48,
+            next: AtomicU64::new(((now_ms as u64) & 0xff_ffff_ffff) << 8),
+        }
+    }
+
+    fn next(&self) -> i64 {
+        loop {
+            let suffix = self.next.fetch_add(1, Ordering::Relaxed) & 0xffff_ffff_ffff;
+            let id = ((self.prefix | suffix) & (u64::MAX >> 1)) as i64;
+            if id != 0 {
+                return id;
+            }
+        }
     }
 }
 

@@ -5,14 +5,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keel_proto::etcdserverpb::kv_server::KvServer;
+use keel_proto::etcdserverpb::lease_server::LeaseServer;
 use keel_proto::etcdserverpb::maintenance_server::MaintenanceServer;
+use keel_proto::etcdserverpb::watch_server::WatchServer;
 use keel_proto::grpc::health::v1::health_server::HealthServer;
 use keel_proto::keelpb;
+use keel_proto::v3electionpb::election_server::ElectionServer;
+use keel_proto::v3lockpb::lock_server::LockServer;
 use tracing::{info, warn};
 
+use crate::api::election::ElectionApi;
 use crate::api::health::HealthApi;
 use crate::api::kv::KvApi;
+use crate::api::lease::LeaseApi;
+use crate::api::lock::LockApi;
 use crate::api::maintenance::MaintenanceApi;
+use crate::api::watch::{self, WatchApi};
 use crate::clock::SystemClock;
 use crate::config::{listen_address, AutoCompaction, Config, GRPC_OVERHEAD_BYTES};
 use crate::node::{Node, NodeOptions};
@@ -56,6 +64,8 @@ pub fn node_options(config: &Config) -> NodeOptions {
         quota_backend_bytes: config.quota_backend_bytes(),
         max_txn_ops: config.max_txn_ops,
         max_request_bytes: config.max_request_bytes,
+        watch_progress_notify_interval: config.experimental_watch_progress_notify_interval,
+        lease_checkpoint_interval: config.lease_checkpoint_interval,
     }
 }
 
@@ -95,6 +105,9 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     if compaction != AutoCompaction::Off {
         tokio::spawn(auto_compact(Arc::clone(&node), compaction));
     }
+    tokio::spawn(crate::lease::run_lessor(Arc::clone(&node)));
+    tokio::spawn(watch::run_catchup(Arc::clone(&node)));
+    tokio::spawn(watch::run_progress_notify(Arc::clone(&node)));
 
     let max_message = config.max_request_bytes + GRPC_OVERHEAD_BYTES;
     let mut servers = Vec::new();
@@ -118,6 +131,22 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             )
             .add_service(
                 MaintenanceServer::new(MaintenanceApi::new(Arc::clone(&node)))
+                    .max_decoding_message_size(max_message),
+            )
+            .add_service(
+                WatchServer::new(WatchApi::new(Arc::clone(&node)))
+                    .max_decoding_message_size(max_message),
+            )
+            .add_service(
+                LeaseServer::new(LeaseApi::new(Arc::clone(&node)))
+                    .max_decoding_message_size(max_message),
+            )
+            .add_service(
+                LockServer::new(LockApi::new(Arc::clone(&node)))
+                    .max_decoding_message_size(max_message),
+            )
+            .add_service(
+                ElectionServer::new(ElectionApi::new(Arc::clone(&node)))
                     .max_decoding_message_size(max_message),
             )
             .add_service(HealthServer::new(HealthApi::new(Arc::clone(&node))));

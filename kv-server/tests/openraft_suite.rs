@@ -36,7 +36,12 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, TempDir> for Builder {
         let backend: Arc<dyn Backend> =
             Arc::new(RocksBackend::open(&dir.path().join("kv"), &RocksOptions::default()).unwrap());
         let store = Arc::new(Store::open(backend, Limits::default()).unwrap());
-        let state_machine = StateMachine::open(store, disk, dir.path().join("snap")).unwrap();
+        let lessor = Arc::new(parking_lot::Mutex::new(keel_lease::Lessor::new(
+            keel_lease::LessorConfig::default(),
+        )));
+        let clock = Arc::new(keel_server::clock::SystemClock::new());
+        let state_machine =
+            StateMachine::open(store, disk, dir.path().join("snap"), lessor, clock).unwrap();
         Ok((dir, LogStore::new(Arc::new(log)), state_machine))
     }
 }

@@ -24,24 +24,24 @@ impl KvApi {
     pub fn new(node: Arc<Node>) -> Self {
         Self { node }
     }
+}
 
-    /// Proposes a write and returns the store's answer to it.
-    async fn write(
-        &self,
-        command: &Command,
-        proposed: Proposed,
-        cost: u64,
-    ) -> Result<CommandResponse, EtcdError> {
-        self.node.store().validate(command)?;
-        if writes_keys(command) {
-            self.node.check_quota(cost).await?;
-        }
-        match self.node.propose(proposed).await? {
-            Outcome::Kv(response) => Ok(response),
-            Outcome::Alarms(_) => Err(EtcdError::Internal(
-                "a write was answered with alarms".into(),
-            )),
-        }
+/// Proposes a write and returns the store's answer to it.
+async fn write(
+    node: &Node,
+    command: &Command,
+    proposed: Proposed,
+    cost: u64,
+) -> Result<CommandResponse, EtcdError> {
+    node.store().validate(command)?;
+    if writes_keys(command) {
+        node.check_quota(cost).await?;
+    }
+    match node.propose(proposed).await? {
+        Outcome::Kv(response) => Ok(response),
+        Outcome::Alarms(_) => Err(EtcdError::Internal(
+            "a write was answered with alarms".into(),
+        )),
     }
 }
 
@@ -78,92 +78,109 @@ fn serializable(txn: &pb::TxnRequest) -> bool {
         })
 }
 
+/// etcd's Range on `node`: linearizable unless `serializable` is set.
+pub async fn range(node: &Node, request: pb::RangeRequest) -> Result<pb::RangeResponse, EtcdError> {
+    let range = convert::range_request(&request)?;
+    if !request.serializable {
+        node.linearizable_barrier().await?;
+    }
+    let response = node.store().range(&range)?;
+    let revision = response.revision;
+    let mut out = convert::range_response(response);
+    out.header = Some(node.header(revision));
+    Ok(out)
+}
+
+/// etcd's Put on `node`.
+pub async fn put(node: &Node, request: pb::PutRequest) -> Result<pb::PutResponse, EtcdError> {
+    let command = Command::Put(convert::put_request(&request));
+    let cost = request.encoded_len() as u64;
+    match write(node, &command, Proposed::Put(request), cost).await? {
+        CommandResponse::Put(response) => {
+            let revision = response.revision;
+            let mut out = convert::put_response(response);
+            out.header = Some(node.header(revision));
+            Ok(out)
+        }
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// etcd's DeleteRange on `node`.
+pub async fn delete_range(
+    node: &Node,
+    request: pb::DeleteRangeRequest,
+) -> Result<pb::DeleteRangeResponse, EtcdError> {
+    let command = Command::DeleteRange(convert::delete_range_request(&request));
+    match write(node, &command, Proposed::DeleteRange(request), 0).await? {
+        CommandResponse::DeleteRange(response) => {
+            let revision = response.revision;
+            let mut out = convert::delete_range_response(response);
+            out.header = Some(node.header(revision));
+            Ok(out)
+        }
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// etcd's Txn on `node`: a read-only transaction is served without a log
+/// entry, as etcd serves it.
+pub async fn txn(node: &Node, request: pb::TxnRequest) -> Result<pb::TxnResponse, EtcdError> {
+    let txn = convert::txn_request(&request)?;
+    if txn_read_only(&txn) {
+        if !serializable(&request) {
+            node.linearizable_barrier().await?;
+        }
+        let response = node.store().read_txn(&txn)?;
+        let revision = response.revision;
+        let mut out = convert::txn_response(response);
+        out.header = Some(node.header(revision));
+        return Ok(out);
+    }
+    let cost = request.encoded_len() as u64;
+    match write(node, &Command::Txn(txn), Proposed::Txn(request), cost).await? {
+        CommandResponse::Txn(response) => {
+            let revision = response.revision;
+            let mut out = convert::txn_response(response);
+            out.header = Some(node.header(revision));
+            Ok(out)
+        }
+        other => Err(unexpected(&other)),
+    }
+}
+
 #[tonic::async_trait]
 impl Kv for KvApi {
     async fn range(
         &self,
         request: Request<pb::RangeRequest>,
     ) -> Result<Response<pb::RangeResponse>, Status> {
-        let request = request.into_inner();
-        let range = convert::range_request(&request).map_err(EtcdError::from)?;
-        if !request.serializable {
-            self.node.linearizable_barrier().await?;
-        }
-        let response = self.node.store().range(&range).map_err(EtcdError::from)?;
-        let revision = response.revision;
-        let mut out = convert::range_response(response);
-        out.header = Some(self.node.header(revision));
-        Ok(Response::new(out))
+        Ok(Response::new(
+            range(&self.node, request.into_inner()).await?,
+        ))
     }
 
     async fn put(
         &self,
         request: Request<pb::PutRequest>,
     ) -> Result<Response<pb::PutResponse>, Status> {
-        let request = request.into_inner();
-        let command = Command::Put(convert::put_request(&request));
-        let cost = request.encoded_len() as u64;
-        match self.write(&command, Proposed::Put(request), cost).await? {
-            CommandResponse::Put(response) => {
-                let revision = response.revision;
-                let mut out = convert::put_response(response);
-                out.header = Some(self.node.header(revision));
-                Ok(Response::new(out))
-            }
-            other => Err(unexpected(&other)),
-        }
+        Ok(Response::new(put(&self.node, request.into_inner()).await?))
     }
 
     async fn delete_range(
         &self,
         request: Request<pb::DeleteRangeRequest>,
     ) -> Result<Response<pb::DeleteRangeResponse>, Status> {
-        let request = request.into_inner();
-        let command = Command::DeleteRange(convert::delete_range_request(&request));
-        match self
-            .write(&command, Proposed::DeleteRange(request), 0)
-            .await?
-        {
-            CommandResponse::DeleteRange(response) => {
-                let revision = response.revision;
-                let mut out = convert::delete_range_response(response);
-                out.header = Some(self.node.header(revision));
-                Ok(Response::new(out))
-            }
-            other => Err(unexpected(&other)),
-        }
+        Ok(Response::new(
+            delete_range(&self.node, request.into_inner()).await?,
+        ))
     }
 
     async fn txn(
         &self,
         request: Request<pb::TxnRequest>,
     ) -> Result<Response<pb::TxnResponse>, Status> {
-        let request = request.into_inner();
-        let txn = convert::txn_request(&request).map_err(EtcdError::from)?;
-        if txn_read_only(&txn) {
-            // etcd serves read-only transactions without a log entry.
-            if !serializable(&request) {
-                self.node.linearizable_barrier().await?;
-            }
-            let response = self.node.store().read_txn(&txn).map_err(EtcdError::from)?;
-            let revision = response.revision;
-            let mut out = convert::txn_response(response);
-            out.header = Some(self.node.header(revision));
-            return Ok(Response::new(out));
-        }
-        let cost = request.encoded_len() as u64;
-        match self
-            .write(&Command::Txn(txn), Proposed::Txn(request), cost)
-            .await?
-        {
-            CommandResponse::Txn(response) => {
-                let revision = response.revision;
-                let mut out = convert::txn_response(response);
-                out.header = Some(self.node.header(revision));
-                Ok(Response::new(out))
-            }
-            other => Err(unexpected(&other)),
-        }
+        Ok(Response::new(txn(&self.node, request.into_inner()).await?))
     }
 
     async fn compact(
@@ -174,18 +191,15 @@ impl Kv for KvApi {
         let command = Command::Compact(request.revision);
         // Compaction removes history physically while it is applied, so the
         // answer comes after the removal whether or not `physical` was set.
-        match self
-            .write(&command, Proposed::Compaction(request), 0)
-            .await?
-        {
+        match write(&self.node, &command, Proposed::Compaction(request), 0).await? {
             CommandResponse::Compact(response) => Ok(Response::new(pb::CompactionResponse {
                 header: Some(self.node.header(response.revision)),
             })),
-            other => Err(unexpected(&other)),
+            other => Err(unexpected(&other).into()),
         }
     }
 }
 
-fn unexpected(response: &CommandResponse) -> Status {
-    EtcdError::Internal(format!("unexpected response {response:?}")).into()
+fn unexpected(response: &CommandResponse) -> EtcdError {
+    EtcdError::Internal(format!("unexpected response {response:?}"))
 }

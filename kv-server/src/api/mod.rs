@@ -4,10 +4,14 @@
 //! service sees the request, are given grpc-go's codes by
 //! [`transport_status`].
 
+pub mod election;
 pub mod health;
 pub mod kv;
+pub mod lease;
+pub mod lock;
 pub mod maintenance;
 pub mod transport_status;
+pub mod watch;
 
 /// The etcd API version keel implements, reported in `Status.version`:
 /// clients (Kubernetes among them) gate features on it.

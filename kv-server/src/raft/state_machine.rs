@@ -26,8 +26,10 @@ use super::codec::{
 };
 use super::snapshot::{self, SnapshotFile};
 use super::{LogId, SnapshotMeta, StoredMembership, TypeConfig};
+use crate::clock::Clock;
 use crate::convert;
 use crate::error::EtcdError;
+use keel_lease::Lessor;
 
 /// The mvcc store as the server holds it: over whichever backend it opened.
 pub type KvStore = Store<Arc<dyn Backend>>;
@@ -52,6 +54,11 @@ pub struct Applied {
 /// The newest snapshot and its metadata, shared with snapshot builders.
 type CurrentSnapshot = Arc<Mutex<Option<(SnapshotMeta, SnapshotFile)>>>;
 
+/// The lessor as the server shares it: the state machine mirrors every
+/// applied lease command into it; the lease driver and the Lease service
+/// use it on the leader.
+pub type SharedLessor = Arc<Mutex<Lessor>>;
+
 /// openraft's `RaftStateMachine` over a [`KvStore`].
 pub struct StateMachine {
     store: Arc<KvStore>,
@@ -59,6 +66,8 @@ pub struct StateMachine {
     snapshot_dir: PathBuf,
     state: keelpb::AppliedState,
     current: CurrentSnapshot,
+    lessor: SharedLessor,
+    clock: Arc<dyn Clock>,
 }
 
 fn invalid(detail: impl std::fmt::Display) -> io::Error {
@@ -85,6 +94,8 @@ impl StateMachine {
         store: Arc<KvStore>,
         disk: Arc<dyn Disk>,
         snapshot_dir: PathBuf,
+        lessor: SharedLessor,
+        clock: Arc<dyn Clock>,
     ) -> io::Result<Self> {
         disk.create_dir_all(&snapshot_dir)?;
         let mut newest = None;
@@ -112,6 +123,8 @@ impl StateMachine {
             snapshot_dir,
             state: keelpb::AppliedState::default(),
             current: Arc::new(Mutex::new(None)),
+            lessor,
+            clock,
         };
         machine.state = machine.load_state()?;
         let incomplete = machine
@@ -132,7 +145,42 @@ impl StateMachine {
                 "the store was cut off while installing a snapshot, and no snapshot file is left to finish it",
             ));
         }
+        machine.restore_lessor()?;
         Ok(machine)
+    }
+
+    /// Rebuilds the lessor's mirror from the leases the store holds (at
+    /// start and after a snapshot install). The new lessor is not primary:
+    /// the lease driver promotes it again if this member leads.
+    fn restore_lessor(&self) -> io::Result<()> {
+        let leases = self.store.leases().map_err(io::Error::other)?;
+        let mut lessor = self.lessor.lock();
+        *lessor = Lessor::new(lessor.config());
+        for lease in leases {
+            lessor.restore(lease.id, lease.granted_ttl_secs, lease.remaining_ttl_secs);
+        }
+        Ok(())
+    }
+
+    /// Mirrors an applied lease command into the lessor.
+    fn mirror_lease(&self, command: &Command) {
+        let now_ms = self.clock.monotonic_ms();
+        let mut lessor = self.lessor.lock();
+        match command {
+            Command::LeaseGrant(grant) => {
+                // The store accepted the grant, so the ID is new here too.
+                let _ = lessor.apply_grant(grant.id, grant.ttl_secs, now_ms);
+            }
+            Command::LeaseRevoke(id) => {
+                lessor.apply_revoke(*id);
+            }
+            Command::LeaseCheckpoint(checkpoints) => {
+                for checkpoint in checkpoints {
+                    lessor.apply_checkpoint(checkpoint.id, checkpoint.remaining_ttl_secs);
+                }
+            }
+            Command::Put(_) | Command::DeleteRange(_) | Command::Txn(_) | Command::Compact(_) => {}
+        }
     }
 
     fn load_state(&self) -> io::Result<keelpb::AppliedState> {
@@ -173,9 +221,20 @@ impl StateMachine {
             self.record_state()?;
             return Ok(Err(EtcdError::NoSpace));
         }
+        if let Command::LeaseGrant(grant) = &command {
+            // Proposers apply the TTL rules; an entry that breaks them
+            // (a corrupt or hand-made log) is refused, not mirrored.
+            if !(1..=keel_lease::MAX_LEASE_TTL_SECS).contains(&grant.ttl_secs) || grant.id == 0 {
+                self.record_state()?;
+                return Ok(Err(EtcdError::LeaseTTLTooLarge));
+            }
+        }
         let applied = self.state.encode_to_vec();
         match self.store.apply(&command, &applied) {
-            Ok(response) => Ok(Ok(Outcome::Kv(response))),
+            Ok(response) => {
+                self.mirror_lease(&command);
+                Ok(Ok(Outcome::Kv(response)))
+            }
             Err(error) if error.is_storage() => Err(io::Error::other(error)),
             Err(error) => Ok(Err(error.into())),
         }
@@ -323,6 +382,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             )));
         }
         self.state = self.load_state()?;
+        self.restore_lessor()?;
         // Keep the installed file as the current snapshot, under our name.
         let name = snapshot::file_name(
             installed.last_applied.as_ref().map_or(0, |id| id.index),
