@@ -113,18 +113,8 @@ impl Etcdctl {
         reason = "test support: a wall-clock timeout on a child process"
     )]
     pub fn try_run(&self, args: &[&str], stdin: Option<&[u8]>) -> Result<Output, EtcdctlError> {
-        let mut command = Command::new(binaries::etcdctl());
-        // The caller's ETCDCTL_* settings (endpoints, output format, ...)
-        // must not leak into the run.
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("ETCDCTL_") {
-                command.env_remove(key);
-            }
-        }
+        let mut command = self.command(args);
         command
-            .env("ETCDCTL_API", "3")
-            .arg(format!("--endpoints={}", self.endpoint))
-            .args(args)
             .stdin(if stdin.is_some() {
                 Stdio::piped()
             } else {
@@ -166,7 +156,7 @@ impl Etcdctl {
                 None => child.wait()?,
             };
             let output = Output {
-                command: format!("etcdctl --endpoints={} {}", self.endpoint, args.join(" ")),
+                command: self.command_line(args),
                 status,
                 stdout: String::from_utf8_lossy(&stdout_reader.join().expect("reader"))
                     .into_owned(),
@@ -178,6 +168,30 @@ impl Etcdctl {
                 None => Err(EtcdctlError::TimedOut(output)),
             }
         })
+    }
+
+    /// `etcdctl --endpoints=<endpoint> <args>` with etcdctl's API set to
+    /// v3 and none of the caller's other `ETCDCTL_*` settings; the caller
+    /// sets up the pipes.
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(binaries::etcdctl());
+        // The caller's ETCDCTL_* settings (endpoints, output format, ...)
+        // must not leak into the run.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("ETCDCTL_") {
+                command.env_remove(key);
+            }
+        }
+        command
+            .env("ETCDCTL_API", "3")
+            .arg(format!("--endpoints={}", self.endpoint))
+            .args(args);
+        command
+    }
+
+    /// The command line of a run, for failure messages.
+    pub(crate) fn command_line(&self, args: &[&str]) -> String {
+        format!("etcdctl --endpoints={} {}", self.endpoint, args.join(" "))
     }
 
     /// The response header of a linearizable `get` of a key no test uses:
@@ -226,7 +240,7 @@ impl fmt::Display for Output {
 
 /// Long outputs (a 1.5 MB value, check perf's progress bar) would drown a
 /// failure message: keep their beginning and their end.
-fn truncated(text: &str) -> String {
+pub(crate) fn truncated(text: &str) -> String {
     const SHOWN_CHARS_EACH_END: usize = 2_000;
     let chars = text.chars().count();
     if chars <= 2 * SHOWN_CHARS_EACH_END {
@@ -295,6 +309,31 @@ impl Output {
         assert_eq!(
             self.error_message(),
             Some(message),
+            "unexpected error\n{self}"
+        );
+        let expected = Some((code.to_owned(), message.to_owned()));
+        assert_eq!(
+            self.grpc_error(),
+            expected,
+            "unexpected gRPC status\n{self}"
+        );
+        assert!(
+            self.stdout.is_empty(),
+            "nothing should reach stdout\n{self}"
+        );
+        self
+    }
+
+    /// [`Output::assert_server_error`] for commands that wrap the server's
+    /// message in their own words (`lease grant` prints `Error: failed to
+    /// grant lease (<message>)`): exit 1, gRPC `code` and `message` in the
+    /// retry interceptor's log, and `Error: <error>` as the last line.
+    #[track_caller]
+    pub fn assert_wrapped_server_error(&self, code: &str, message: &str, error: &str) -> &Self {
+        assert_eq!(self.code(), Some(1), "expected exit 1\n{self}");
+        assert_eq!(
+            self.error_message(),
+            Some(error),
             "unexpected error\n{self}"
         );
         let expected = Some((code.to_owned(), message.to_owned()));

@@ -74,3 +74,41 @@ pub fn base64(bytes: &[u8]) -> String {
     }
     text
 }
+
+/// Decodes standard base64 (padding optional), as etcdctl's JSON prints
+/// keys and values; `None` if `text` is not base64.
+///
+/// ```
+/// use keel_tests::format::{base64, base64_decode};
+/// assert_eq!(base64_decode("Zm9v").as_deref(), Some(&b"foo"[..]));
+/// assert_eq!(base64_decode("dg==").as_deref(), Some(&b"v"[..]));
+/// assert_eq!(base64_decode(&base64(b"lock/1a2b")).as_deref(), Some(&b"lock/1a2b"[..]));
+/// assert_eq!(base64_decode("not base64!"), None);
+/// ```
+pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let digits = text.trim_end_matches('=');
+    if text.len() - digits.len() > 2 {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(digits.len() * 3 / 4);
+    let mut group = 0_u32;
+    let mut bits = 0;
+    for byte in digits.bytes() {
+        let sextet = match byte {
+            b'A'..=b'Z' => byte - b'A',
+            b'a'..=b'z' => byte - b'a' + 26,
+            b'0'..=b'9' => byte - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        group = (group << 6) | u32::from(sextet);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            bytes.push((group >> bits) as u8);
+            group &= (1 << bits) - 1;
+        }
+    }
+    Some(bytes)
+}

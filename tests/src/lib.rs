@@ -14,6 +14,9 @@
 //!              kill -9, restart on the same data dir, killed on drop
 //!  etcdctl ─── Etcdctl: run etcdctl with args/stdin and a timeout → Output
 //!              (stdout, stderr, exit, gRPC status, JSON)
+//!  background  Background: an etcdctl that runs until stopped (watch,
+//!              keep-alive, lock, elect) with piped stdin; its lines read
+//!              with deadlines; SIGTERM / SIGKILL → Output; killed on drop
 //!  suite ───── run_cases: a group of cases against one server
 //!  format ──── readers for etcdctl's table and fields formats, base64
 //!  raw_grpc ── one gRPC call written by hand over HTTP/2, for frames no
@@ -23,6 +26,7 @@
 //! A test written against [`Flavor::Etcd`] runs against keeld by passing
 //! [`Flavor::Keeld`]: the two take the same flags and must print the same.
 
+pub mod background;
 pub mod binaries;
 pub mod etcdctl;
 pub mod format;
@@ -31,6 +35,7 @@ pub mod raw_grpc;
 pub mod server;
 pub mod suite;
 
+pub use background::{Background, Stream};
 pub use etcdctl::{Etcdctl, EtcdctlError, Header, Output};
 pub use server::{Flavor, Server};
 pub use suite::{run_cases, Case};

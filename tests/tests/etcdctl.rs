@@ -15,10 +15,17 @@
 //!     limit_flags ... --max-txn-ops / --max-request-bytes            (bad_input.rs)
 //!     kill_and_restart  kill -9 + restart keeps acknowledged data    (restart.rs)
 //!     check_perf .... `check perf --load=s`, 60 s                    (perf.rs)
+//!     watch ......... events, --rev history, --prefix/ranges, --prev-kv,
+//!                     JSON, `watch -i` + progress, compacted revs    (watch.rs)
+//!     lease ......... grant/revoke/list/timetolive, TTL limits, keys
+//!                     on leases, keep-alive, expiry                  (lease.rs)
+//!     lock_and_elect  lock holders and waiters, elect and observe    (concurrency.rs)
 //! ```
 //!
 //! Each test starts its own server(s) on loopback ports, so the tests run in
 //! parallel; the cases inside one test share that server and run in order.
+//! Commands that run until stopped (watch, keep-alive, lock, elect) run as
+//! [`keel_tests::Background`] processes next to the etcdctl runs that write.
 //! Run one flavor with `cargo test -p keel-tests --test etcdctl etcd::`.
 
 #![allow(clippy::unwrap_used, reason = "tests")]
@@ -27,8 +34,12 @@
 mod bad_input;
 #[path = "etcdctl/compaction.rs"]
 mod compaction;
+#[path = "etcdctl/concurrency.rs"]
+mod concurrency;
 #[path = "etcdctl/kv.rs"]
 mod kv;
+#[path = "etcdctl/lease.rs"]
+mod lease;
 #[path = "etcdctl/maintenance.rs"]
 mod maintenance;
 #[path = "etcdctl/perf.rs"]
@@ -39,6 +50,8 @@ mod restart;
 mod support;
 #[path = "etcdctl/txn.rs"]
 mod txn;
+#[path = "etcdctl/watch.rs"]
+mod watch;
 
 /// One `#[test]` per group of cases, against `$flavor`, in module `$name`.
 macro_rules! etcdctl_suite {
@@ -89,6 +102,21 @@ macro_rules! etcdctl_suite {
             #[test]
             fn check_perf() {
                 crate::perf::check_perf($flavor);
+            }
+
+            #[test]
+            fn watch() {
+                crate::watch::suite($flavor);
+            }
+
+            #[test]
+            fn lease() {
+                crate::lease::suite($flavor);
+            }
+
+            #[test]
+            fn lock_and_elect() {
+                crate::concurrency::suite($flavor);
             }
         }
     };
