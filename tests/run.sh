@@ -12,6 +12,7 @@ keel_install_prereqs
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/keel-target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
-# The integration tests start keeld as a child process: build it first.
-cargo build --workspace --bins --locked
+# The integration tests start keeld and the examples as child processes:
+# build them first.
+cargo build --workspace --bins --examples --locked
 cargo test --workspace --locked

@@ -4,6 +4,17 @@
 //! store (state machine, one atomic batch per applied entry), and serves
 //! etcd's gRPC services from the `keel-proto` definitions, with one table
 //! that maps every internal error to etcd's exact gRPC code and message.
+//!
+//! ```text
+//!   api/kv.rs ─────── Range/Put/DeleteRange/Txn/Compact ──► node.rs: propose | read barrier
+//!   api/watch.rs ──── streams ──► the store's WatchHub (mvcc) ◄── run_catchup, run_progress_notify
+//!   api/lease.rs ──── lease.rs: grant/revoke proposals, keep-alive on the Lessor,
+//!                      run_lessor (leader: expire, checkpoint)
+//!   api/lock.rs, api/election.rs ── concurrency.rs: etcd's recipes, server-side
+//!   api/maintenance.rs, api/health.rs
+//!   raft/ ── openraft: log_store.rs (raft-log), state_machine.rs (mvcc + lessor mirror),
+//!            snapshot.rs
+//! ```
 
 pub mod api;
 pub mod clock;

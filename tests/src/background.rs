@@ -103,6 +103,23 @@ impl Etcdctl {
 }
 
 impl Background {
+    /// Starts any program in the background (an example, a second server),
+    /// with stdin, stdout and stderr piped.
+    ///
+    /// Panics if it cannot be started.
+    #[track_caller]
+    pub fn spawn_program(program: &std::path::Path, args: &[&str]) -> Self {
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let command_line = format!("{} {}", program.display(), args.join(" "));
+        Self::start(command_line, command)
+            .unwrap_or_else(|error| panic!("starting {}: {error}", program.display()))
+    }
+
     fn start(command_line: String, mut command: Command) -> std::io::Result<Self> {
         let mut child = command.spawn()?;
         let stdin = child.stdin.take();

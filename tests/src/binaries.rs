@@ -5,6 +5,7 @@
 //! | `etcd` | `ETCD_BIN` | `etcd` on `PATH` (Debian's `etcd-server`) |
 //! | `etcdctl` | `ETCDCTL_BIN` | `etcdctl` on `PATH` (Debian's `etcd-client`) |
 //! | `keeld` | `KEELD_BIN` | `<target>/<profile>/keeld`, next to the test executable |
+//! | examples | | `<target>/<profile>/examples/<name>`, beside keeld |
 //!
 //! A missing program panics with what to run to get it.
 
@@ -49,6 +50,23 @@ pub fn keeld() -> PathBuf {
         path.is_file(),
         "keeld not found at {}: build it first with `cargo build --workspace --bins` \
          (tests/run.sh does), or point KEELD_BIN at it",
+        path.display()
+    );
+    path
+}
+
+/// An example program of this workspace (`cargo build --examples` puts it
+/// in `<target>/<profile>/examples/`).
+pub fn example(name: &str) -> PathBuf {
+    let path = keeld()
+        .parent()
+        .expect("the profile directory")
+        .join("examples")
+        .join(name);
+    assert!(
+        path.is_file(),
+        "example {name} not found at {}: build it with `cargo build --workspace --examples` \
+         (tests/run.sh does)",
         path.display()
     );
     path
