@@ -359,18 +359,16 @@ impl Config {
         }
     }
 
-    /// Checks `--initial-cluster` against this member: keeld runs
-    /// one-member clusters for now, so it must name exactly this member
-    /// with its advertised peer URLs.
-    pub fn check_initial_cluster(&self) -> Result<(), ConfigError> {
-        if self.initial_cluster_state == ClusterState::Existing {
-            return Err(config_error(
-                "--initial-cluster-state",
-                "joining an existing cluster is not supported yet: keeld runs one-member clusters",
-            ));
-        }
+    /// The founding members `--initial-cluster` names, each with its peer
+    /// URLs, in the order given; checked against this member: it must be
+    /// among them, with its advertised peer URLs. Without the flag, this
+    /// member alone.
+    pub fn initial_members(&self) -> Result<Vec<(String, Vec<String>)>, ConfigError> {
         let Some(cluster) = &self.initial_cluster else {
-            return Ok(());
+            return Ok(vec![(
+                self.name.clone(),
+                self.initial_advertise_peer_urls.clone(),
+            )]);
         };
         let mut members: Vec<(String, Vec<String>)> = Vec::new();
         for pair in cluster.split(',').filter(|p| !p.trim().is_empty()) {
@@ -385,38 +383,30 @@ impl Config {
                 None => members.push((name.trim().to_string(), vec![url.trim().to_string()])),
             }
         }
-        match members.as_slice() {
-            [(name, urls)] if name == &self.name => {
-                let mut urls = urls.clone();
-                urls.sort();
-                let mut advertised = self.initial_advertise_peer_urls.clone();
-                advertised.sort();
-                if urls == advertised {
-                    Ok(())
-                } else {
-                    Err(config_error(
-                        "--initial-cluster",
-                        format!(
-                            "member {name:?} has peer URLs {urls:?} there, but --initial-advertise-peer-urls says {advertised:?}"
-                        ),
-                    ))
-                }
-            }
-            [(name, _)] => Err(config_error(
+        let Some((_, urls)) = members.iter().find(|(name, _)| name == &self.name) else {
+            let names: Vec<&str> = members.iter().map(|(name, _)| name.as_str()).collect();
+            return Err(config_error(
                 "--initial-cluster",
                 format!(
-                    "it names member {name:?}, but this member is --name {:?}",
+                    "it names members {names:?}, but not this member (--name {:?})",
                     self.name
                 ),
-            )),
-            _ => Err(config_error(
+            ));
+        };
+        let mut urls = urls.clone();
+        urls.sort();
+        let mut advertised = self.initial_advertise_peer_urls.clone();
+        advertised.sort();
+        if urls != advertised {
+            return Err(config_error(
                 "--initial-cluster",
                 format!(
-                    "{} members given; keeld runs one-member clusters for now",
-                    members.len()
+                    "member {:?} has peer URLs {urls:?} there, but --initial-advertise-peer-urls says {advertised:?}",
+                    self.name
                 ),
-            )),
+            ));
         }
+        Ok(members)
     }
 }
 
@@ -440,7 +430,13 @@ mod tests {
         );
         assert_eq!(config.quota_backend_bytes(), DEFAULT_QUOTA_BACKEND_BYTES);
         assert_eq!(config.auto_compaction().unwrap(), AutoCompaction::Off);
-        config.check_initial_cluster().unwrap();
+        assert_eq!(
+            config.initial_members().unwrap(),
+            vec![(
+                "default".to_string(),
+                vec!["http://localhost:2380".to_string()]
+            )]
+        );
     }
 
     #[test]
@@ -456,7 +452,7 @@ mod tests {
             "--auto-compaction-retention=1000",
         ]);
         assert_eq!(config.listen_client_urls.len(), 2);
-        config.check_initial_cluster().unwrap();
+        config.initial_members().unwrap();
         assert_eq!(
             config.auto_compaction().unwrap(),
             AutoCompaction::Revision(1000)
@@ -464,18 +460,27 @@ mod tests {
     }
 
     #[test]
-    fn initial_cluster_must_be_this_member() {
+    fn initial_cluster_must_hold_this_member() {
         let other = parse(&["--initial-cluster=x=http://localhost:2380"]);
         assert!(other
-            .check_initial_cluster()
+            .initial_members()
             .unwrap_err()
             .message
             .contains("\"x\""));
         let two =
             parse(&["--initial-cluster=default=http://localhost:2380,b=http://localhost:2381"]);
-        assert!(two.check_initial_cluster().is_err());
+        assert_eq!(
+            two.initial_members().unwrap(),
+            vec![
+                (
+                    "default".to_string(),
+                    vec!["http://localhost:2380".to_string()]
+                ),
+                ("b".to_string(), vec!["http://localhost:2381".to_string()]),
+            ]
+        );
         let urls = parse(&["--initial-cluster=default=http://localhost:9999"]);
-        assert!(urls.check_initial_cluster().is_err());
+        assert!(urls.initial_members().is_err());
     }
 
     #[test]

@@ -193,6 +193,15 @@ pub enum EtcdError {
     /// A failure with no etcd counterpart, such as a storage error. Like
     /// etcd, keel sends it with code Unknown and the failure's own text.
     Internal(String),
+    /// The leader's answer to a forwarded request: its code and message,
+    /// relayed to the client as they are (the leader took them from this
+    /// table).
+    Relayed {
+        /// The gRPC code, as a number.
+        code: i32,
+        /// The message.
+        message: String,
+    },
 }
 
 impl EtcdError {
@@ -352,6 +361,27 @@ impl EtcdError {
             E::ElectionNoLeader => (Code::Unknown, "election: no leader"),
 
             E::Internal(message) => (Code::Unknown, message),
+            E::Relayed { code, message } => (Code::from_i32(*code), message),
+        }
+    }
+
+    /// The error a peer's gRPC status stands for: a known row of the table
+    /// when the message is one, else the status relayed as it is. A
+    /// transport failure (the leader went away mid-request) is etcd's
+    /// "connection lost" timeout, since the outcome is unknown.
+    pub fn relayed(status: &tonic::Status) -> Self {
+        if let Some(known) = Self::KNOWN
+            .iter()
+            .find(|known| known.message() == status.message() && known.code() == status.code())
+        {
+            return known.clone();
+        }
+        if status.code() == Code::Unavailable && !status.message().starts_with("etcdserver:") {
+            return EtcdError::TimeoutDueToConnectionLost;
+        }
+        EtcdError::Relayed {
+            code: status.code() as i32,
+            message: status.message().to_string(),
         }
     }
 }

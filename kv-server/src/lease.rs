@@ -21,14 +21,19 @@ use keel_proto::keelpb::command::Request as Proposed;
 use tracing::{debug, info, warn};
 
 use crate::error::EtcdError;
+use crate::forward;
 use crate::node::Node;
 use crate::raft::state_machine::Outcome;
 
 /// The lease driver wakes at least this often: a lease expires at most
 /// this late (plus the revoke's commit). etcd checks twice a second too.
 const LESSOR_TICK_MS: u64 = 500;
-/// How often a keep-alive waiting for its reset checkpoint looks again.
+/// How often a keep-alive waiting for its reset checkpoint (or for its
+/// leader's lessor to be promoted) looks again.
 const RESET_POLL_MS: u64 = 5;
+/// How many times a keep-alive on a just-elected leader looks for its
+/// lessor's promotion: 2 s, a few election rounds of applying.
+const PROMOTION_POLLS_MAX: u64 = 2_000 / RESET_POLL_MS;
 
 /// What a grant gave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,8 +90,16 @@ impl Node {
     /// lease does not exist or has expired (etcd answers so, not with an
     /// error). Served by the leader.
     pub async fn lease_renew(&self, id: i64) -> Result<i64, EtcdError> {
-        let now_ms = self.clock().monotonic_ms();
-        let renewed = self.lessor().lock().renew(id, now_ms);
+        let mut renewed = self.lessor().lock().renew(id, self.clock().monotonic_ms());
+        // A new leader's lessor is promoted once the entries of earlier
+        // terms are applied; a keep-alive arriving just before waits.
+        for _ in 0..PROMOTION_POLLS_MAX {
+            if !matches!(renewed, Err(LeaseError::NotPrimary)) || !self.is_leader() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(RESET_POLL_MS)).await;
+            renewed = self.lessor().lock().renew(id, self.clock().monotonic_ms());
+        }
         let renewed = match renewed {
             Ok(renewed) => renewed,
             Err(LeaseError::NotFound) => return Ok(0),
@@ -164,6 +177,93 @@ impl Node {
     pub fn lease_list(&self) -> Vec<i64> {
         self.lessor().lock().leases()
     }
+}
+
+/// LeaseGrant, on the leader.
+pub async fn grant(
+    node: &Arc<Node>,
+    request: pb::LeaseGrantRequest,
+) -> Result<pb::LeaseGrantResponse, EtcdError> {
+    forward::on_leader(node, forward::LEASE_GRANT, request, |r| grant_here(node, r)).await
+}
+
+/// LeaseGrant, proposed by this member.
+pub async fn grant_here(
+    node: &Node,
+    request: pb::LeaseGrantRequest,
+) -> Result<pb::LeaseGrantResponse, EtcdError> {
+    let granted = node.lease_grant(request.ttl, request.id).await?;
+    Ok(pb::LeaseGrantResponse {
+        header: Some(node.current_header()),
+        id: granted.id,
+        ttl: granted.ttl_secs,
+        error: String::new(),
+    })
+}
+
+/// LeaseRevoke, on the leader.
+pub async fn revoke(
+    node: &Arc<Node>,
+    request: pb::LeaseRevokeRequest,
+) -> Result<pb::LeaseRevokeResponse, EtcdError> {
+    forward::on_leader(node, forward::LEASE_REVOKE, request, |r| {
+        revoke_here(node, r)
+    })
+    .await
+}
+
+/// LeaseRevoke, proposed by this member.
+pub async fn revoke_here(
+    node: &Node,
+    request: pb::LeaseRevokeRequest,
+) -> Result<pb::LeaseRevokeResponse, EtcdError> {
+    let revision = node.lease_revoke(request.id).await?;
+    Ok(pb::LeaseRevokeResponse {
+        header: Some(node.header(revision)),
+    })
+}
+
+/// One keep-alive, on the leader (whose lessor tracks expiry).
+pub async fn keep_alive(
+    node: &Arc<Node>,
+    request: pb::LeaseKeepAliveRequest,
+) -> Result<pb::LeaseKeepAliveResponse, EtcdError> {
+    forward::on_leader(node, forward::LEASE_KEEP_ALIVE, request, |r| {
+        keep_alive_here(node, r)
+    })
+    .await
+}
+
+/// One keep-alive, served by this member's lessor.
+pub async fn keep_alive_here(
+    node: &Node,
+    request: pb::LeaseKeepAliveRequest,
+) -> Result<pb::LeaseKeepAliveResponse, EtcdError> {
+    let ttl = node.lease_renew(request.id).await?;
+    Ok(pb::LeaseKeepAliveResponse {
+        header: Some(node.current_header()),
+        id: request.id,
+        ttl,
+    })
+}
+
+/// LeaseTimeToLive, on the leader (which knows the remaining TTL).
+pub async fn time_to_live(
+    node: &Arc<Node>,
+    request: pb::LeaseTimeToLiveRequest,
+) -> Result<pb::LeaseTimeToLiveResponse, EtcdError> {
+    forward::on_leader(node, forward::LEASE_TIME_TO_LIVE, request, |r| async move {
+        time_to_live_here(node, r)
+    })
+    .await
+}
+
+/// LeaseTimeToLive from this member's lessor.
+pub fn time_to_live_here(
+    node: &Node,
+    request: pb::LeaseTimeToLiveRequest,
+) -> Result<pb::LeaseTimeToLiveResponse, EtcdError> {
+    node.lease_time_to_live(request.id, request.keys)
 }
 
 /// Runs the lessor on this member until the process ends: promotes it when

@@ -22,6 +22,7 @@ pub mod concurrency;
 pub mod config;
 pub mod convert;
 pub mod error;
+pub mod forward;
 pub mod ids;
 pub mod lease;
 pub mod node;

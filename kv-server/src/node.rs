@@ -22,10 +22,12 @@ use crate::clock::Clock;
 use crate::error::EtcdError;
 use crate::ids;
 use crate::raft::log_store::LogStore;
-use crate::raft::network::SingleMemberNetwork;
+use crate::raft::network::PeerNetwork;
 use crate::raft::state_machine::{KvStore, Outcome, SharedLessor, StateMachine};
 use crate::raft::{Member, Proposal, Raft};
 use keel_lease::{Lessor, LessorConfig};
+use keel_proto::keelpb::raft_peer_client::RaftPeerClient;
+use tonic::transport::Channel;
 
 /// What a member needs to start.
 #[derive(Debug, Clone)]
@@ -36,6 +38,12 @@ pub struct NodeOptions {
     pub data_dir: PathBuf,
     /// `--initial-advertise-peer-urls`.
     pub peer_urls: Vec<String>,
+    /// `--initial-cluster`: every founding member's name and peer URLs
+    /// (this member among them).
+    pub initial_cluster: Vec<(String, Vec<String>)>,
+    /// `--initial-cluster-state new`: found the cluster (rather than wait
+    /// to be added to an existing one).
+    pub new_cluster: bool,
     /// `--advertise-client-urls`.
     pub client_urls: Vec<String>,
     /// `--initial-cluster-token`.
@@ -89,6 +97,11 @@ pub enum StartError {
 /// catches up from the log rather than a snapshot (etcd keeps 5000 too).
 const KEEP_AFTER_SNAPSHOT: u64 = 5000;
 
+/// Most entries one AppendEntries carries: with entries of up to 1.5 MiB
+/// (`--max-request-bytes`), 64 of them stay below the peer message limit,
+/// and at a few hundred bytes each a batch still amortises the round trip.
+pub const MAX_PAYLOAD_ENTRIES: u64 = 64;
+
 /// A running member.
 pub struct Node {
     raft: Raft,
@@ -104,6 +117,10 @@ pub struct Node {
     watch_streams: AtomicU64,
     /// Wakes the watch catch-up loop when a watcher needs history.
     watch_catchup: tokio::sync::Notify,
+    disk: Arc<dyn Disk>,
+    snapshot_dir: PathBuf,
+    /// Connections to the other members, by member ID.
+    peers: parking_lot::Mutex<std::collections::HashMap<u64, RaftPeerClient<Channel>>>,
 }
 
 impl std::fmt::Debug for Node {
@@ -170,23 +187,41 @@ impl Node {
             proposal_retry_ms: keel_lease::DEFAULT_PROPOSAL_RETRY_MS,
             min_ttl_secs: keel_lease::min_ttl_secs(options.election_ms, options.heartbeat_ms),
         })));
+        let snapshot_dir = member_dir.join("snap");
         let state_machine = StateMachine::open(
             Arc::clone(&store),
             Arc::clone(&disk),
-            member_dir.join("snap"),
+            snapshot_dir.clone(),
             Arc::clone(&lessor),
             Arc::clone(&clock),
         )
         .map_err(StartError::StateMachine)?;
 
         let member_id = ids::member_id(&options.peer_urls, &options.cluster_token);
-        let cluster_id = ids::cluster_id(&[member_id]);
+        // Every founder initializes with the same membership, byte for byte
+        // (the entry is the log's first): names and peer URLs from
+        // --initial-cluster, no client URLs. Each member publishes its own
+        // client URLs once a leader is elected (api/cluster.rs).
+        let founders: BTreeMap<u64, Member> = options
+            .initial_cluster
+            .iter()
+            .map(|(name, peer_urls)| {
+                let member = Member {
+                    name: name.clone(),
+                    peer_urls: peer_urls.clone(),
+                    client_urls: Vec::new(),
+                };
+                (ids::member_id(peer_urls, &options.cluster_token), member)
+            })
+            .collect();
+        let cluster_id = cluster_id(&disk, &member_dir, &options, &founders).await?;
         let config = openraft::Config {
             cluster_name: options.cluster_token.clone(),
             heartbeat_interval: options.heartbeat_ms,
             election_timeout_min: options.election_ms,
             election_timeout_max: options.election_ms * 2,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(options.snapshot_count),
+            max_payload_entries: MAX_PAYLOAD_ENTRIES,
             max_in_snapshot_log_to_keep: KEEP_AFTER_SNAPSHOT,
             ..openraft::Config::default()
         }
@@ -195,7 +230,7 @@ impl Node {
         let raft = Raft::new(
             member_id,
             Arc::new(config),
-            SingleMemberNetwork,
+            PeerNetwork,
             LogStore::new(Arc::new(log)),
             state_machine,
         )
@@ -205,19 +240,16 @@ impl Node {
             .is_initialized()
             .await
             .map_err(|e| StartError::Raft(e.to_string()))?;
-        if !initialized {
-            let mut members = BTreeMap::new();
-            members.insert(
-                member_id,
-                Member {
-                    name: options.name.clone(),
-                    peer_urls: options.peer_urls.clone(),
-                    client_urls: options.client_urls.clone(),
-                },
-            );
-            raft.initialize(members)
-                .await
-                .map_err(|e| StartError::Raft(e.to_string()))?;
+        if !initialized && options.new_cluster {
+            // Every founder initializes with the same members: openraft
+            // accepts that, and whichever wins the first election leads.
+            // A founder that heard from the first leader already holds the
+            // membership (NotAllowed): that is what initializing was for.
+            match raft.initialize(founders).await {
+                Ok(())
+                | Err(RaftError::APIError(openraft::error::InitializeError::NotAllowed(_))) => {}
+                Err(e) => return Err(StartError::Raft(e.to_string())),
+            }
         }
         let lease_ids = LeaseIds::new(member_id, clock.now_ms());
         Ok(Arc::new(Self {
@@ -232,7 +264,112 @@ impl Node {
             lease_ids,
             watch_streams: AtomicU64::new(0),
             watch_catchup: tokio::sync::Notify::new(),
+            disk,
+            snapshot_dir,
+            peers: parking_lot::Mutex::new(std::collections::HashMap::new()),
         }))
+    }
+
+    /// etcd's rule for learners: they serve Status and serializable reads
+    /// only; everything else gets "rpc not supported for learner".
+    pub fn refuse_learner(&self) -> Result<(), EtcdError> {
+        if self.is_learner() {
+            Err(EtcdError::NotSupportedForLearner)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Whether this member is a learner (in the membership, not a voter).
+    pub fn is_learner(&self) -> bool {
+        let metrics = self.raft.metrics().borrow_watched().clone();
+        let membership = metrics.membership_config.membership();
+        membership.get_node(&self.member_id).is_some()
+            && !membership.voter_ids().any(|id| id == self.member_id)
+    }
+
+    /// Drops the cached connection to member `id` (its URLs changed).
+    pub fn forget_peer(&self, id: u64) {
+        self.peers.lock().remove(&id);
+    }
+
+    /// The disk the member's files live on.
+    pub fn disk(&self) -> &Arc<dyn Disk> {
+        &self.disk
+    }
+
+    /// Where snapshots live.
+    pub fn snapshot_dir(&self) -> &std::path::Path {
+        &self.snapshot_dir
+    }
+
+    /// A client of member `id`'s peer service, if the membership knows how
+    /// to reach it.
+    fn peer(&self, id: u64) -> Option<RaftPeerClient<Channel>> {
+        if let Some(client) = self.peers.lock().get(&id) {
+            return Some(client.clone());
+        }
+        let peer_urls = self
+            .raft
+            .metrics()
+            .borrow_watched()
+            .membership_config
+            .membership()
+            .get_node(&id)
+            .map(|member| member.peer_urls.clone())?;
+        let client = RaftPeerClient::new(crate::raft::network::peer_channel(&peer_urls)?)
+            .max_decoding_message_size(usize::MAX);
+        self.peers.lock().insert(id, client.clone());
+        Some(client)
+    }
+
+    /// The leader's ID, waiting up to two election timeouts for one to be
+    /// known; etcd's "no leader" otherwise.
+    pub async fn leader(&self) -> Result<u64, EtcdError> {
+        if let Some(leader) = self.raft.metrics().borrow_watched().current_leader {
+            return Ok(leader);
+        }
+        let wait = Duration::from_millis(2 * self.options.election_ms);
+        self.raft
+            .wait(Some(wait))
+            .metrics(|m| m.current_leader.is_some(), "a leader is known")
+            .await
+            .ok()
+            .and_then(|metrics| metrics.current_leader)
+            .ok_or(EtcdError::NoLeader)
+    }
+
+    /// Hands a client request (its gRPC method and encoded message) to the
+    /// leader and returns the leader's encoded answer; the leader's error
+    /// comes back as the same gRPC status.
+    pub async fn forward(
+        &self,
+        method: &'static str,
+        request: Vec<u8>,
+    ) -> Result<Vec<u8>, EtcdError> {
+        let leader = self.leader().await?;
+        if leader == self.member_id {
+            // Leadership moved here while the request was on its way.
+            return Err(EtcdError::LeaderChanged);
+        }
+        let mut client = self.peer(leader).ok_or(EtcdError::NoLeader)?;
+        let forward = keelpb::ForwardRequest {
+            method: method.to_string(),
+            request,
+            from_node_id: self.member_id,
+            ..keelpb::ForwardRequest::default()
+        };
+        match tokio::time::timeout(self.request_timeout(), client.forward(forward)).await {
+            Ok(Ok(response)) => Ok(response.into_inner().response),
+            Ok(Err(status)) => Err(EtcdError::relayed(&status)),
+            Err(_) => Err(EtcdError::Timeout),
+        }
+    }
+
+    /// How long a request waits for its proposal or its leader: etcd's
+    /// 5 s plus two election timeouts.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(5_000 + 2 * self.options.election_ms)
     }
 
     /// The lessor (mirror of the applied leases; expiry on the leader).
@@ -376,8 +513,158 @@ impl Node {
     /// and waits until the state machine applied through the read index.
     /// Concurrent callers share rounds.
     pub async fn linearizable_barrier(&self) -> Result<(), EtcdError> {
-        self.reads.barrier(&self.raft).await
+        self.reads.barrier(|| self.read_round()).await
     }
+
+    /// One ReadIndex round: on the leader, confirm leadership with a quorum
+    /// and wait until applied; on a follower, ask the leader for its read
+    /// index and wait until this member has applied through it.
+    async fn read_round(&self) -> Result<(), EtcdError> {
+        use openraft::error::LinearizableReadError;
+        if self.is_leader() {
+            match self.raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
+                Ok(_) => return Ok(()),
+                Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(_))) => {}
+                Err(RaftError::APIError(LinearizableReadError::QuorumNotEnough(_))) => {
+                    return Err(EtcdError::NoLeader)
+                }
+                Err(RaftError::Fatal(_)) => return Err(EtcdError::Stopped),
+            }
+        }
+        let leader = self.leader().await?;
+        if leader == self.member_id {
+            return Err(EtcdError::LeaderChanged);
+        }
+        let mut client = self.peer(leader).ok_or(EtcdError::NoLeader)?;
+        let request = keelpb::ReadIndexRequest {
+            from_node_id: self.member_id,
+            policy: keelpb::ReadPolicy::ReadIndex as i32,
+        };
+        let read =
+            match tokio::time::timeout(self.request_timeout(), client.read_index(request)).await {
+                Ok(Ok(response)) => response.into_inner().read_log_id,
+                Ok(Err(status)) => return Err(EtcdError::relayed(&status)),
+                Err(_) => return Err(EtcdError::Timeout),
+            };
+        let Some(read) = read else {
+            return Ok(());
+        };
+        self.raft
+            .wait(Some(self.request_timeout()))
+            .applied_index_at_least(Some(read.index), "the read index is applied")
+            .await
+            .map(drop)
+            .map_err(|_| EtcdError::TimeoutWaitAppliedIndex)
+    }
+}
+
+/// The file that keeps the cluster's ID, as 16 hex digits.
+const CLUSTER_ID_FILE: &str = "cluster_id";
+/// How long a joining member keeps asking the others for the cluster's ID.
+const JOIN_ATTEMPTS_MAX: usize = 30;
+
+/// The cluster's ID: kept in the member's directory once known. A founder
+/// derives it from the founding members as etcd does; a member joining an
+/// existing cluster asks the members of `--initial-cluster`.
+async fn cluster_id(
+    disk: &Arc<dyn Disk>,
+    member_dir: &std::path::Path,
+    options: &NodeOptions,
+    founders: &BTreeMap<u64, Member>,
+) -> Result<u64, StartError> {
+    let path = keel_raft_log::disk::child(member_dir, CLUSTER_ID_FILE);
+    let stored = read_small_file(disk, &path).map_err(StartError::StateMachine)?;
+    if let Some(text) = stored {
+        let text = String::from_utf8_lossy(&text);
+        return u64::from_str_radix(text.trim(), 16).map_err(|_| {
+            StartError::StateMachine(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} holds {text:?}, not a cluster ID", path.display()),
+            ))
+        });
+    }
+    let id = if options.new_cluster {
+        ids::cluster_id(&founders.keys().copied().collect::<Vec<_>>())
+    } else {
+        ask_cluster_id(options, founders).await?
+    };
+    write_small_file(disk, &path, format!("{id:016x}\n").as_bytes())
+        .map_err(StartError::StateMachine)?;
+    Ok(id)
+}
+
+/// Asks the other members of `--initial-cluster` for the cluster's ID.
+async fn ask_cluster_id(
+    options: &NodeOptions,
+    members: &BTreeMap<u64, Member>,
+) -> Result<u64, StartError> {
+    let me = ids::member_id(&options.peer_urls, &options.cluster_token);
+    for attempt in 0..JOIN_ATTEMPTS_MAX {
+        for (id, member) in members {
+            if *id == me {
+                continue;
+            }
+            let Some(channel) = crate::raft::network::peer_channel(&member.peer_urls) else {
+                continue;
+            };
+            let request = keelpb::ForwardRequest {
+                method: crate::forward::MEMBER_LIST.to_string(),
+                request: prost::Message::encode_to_vec(&pb::MemberListRequest::default()),
+                from_node_id: me,
+                ..keelpb::ForwardRequest::default()
+            };
+            let answer = RaftPeerClient::new(channel).forward(request).await;
+            if let Ok(answer) = answer {
+                if let Ok(list) = <pb::MemberListResponse as prost::Message>::decode(
+                    &answer.into_inner().response[..],
+                ) {
+                    if let Some(header) = list.header.filter(|h| h.cluster_id != 0) {
+                        return Ok(header.cluster_id);
+                    }
+                }
+            }
+        }
+        tracing::info!(
+            attempt,
+            "waiting for a member of --initial-cluster to answer"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    Err(StartError::Raft(
+        "--initial-cluster-state existing: no other member of --initial-cluster answered; \
+         add this member with `etcdctl member add` and make sure the others run"
+            .into(),
+    ))
+}
+
+fn read_small_file(disk: &Arc<dyn Disk>, path: &std::path::Path) -> io::Result<Option<Vec<u8>>> {
+    let Some(dir) = path.parent() else {
+        return Ok(None);
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    if !disk
+        .list(dir)?
+        .iter()
+        .any(|entry| Some(entry) == name.as_ref())
+    {
+        return Ok(None);
+    }
+    let file = disk.open(path, false)?;
+    let mut bytes = vec![0; file.byte_len()? as usize];
+    file.read_exact_at(0, &mut bytes)?;
+    Ok(Some(bytes))
+}
+
+fn write_small_file(disk: &Arc<dyn Disk>, path: &std::path::Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    disk.create_dir_all(dir)?;
+    let temporary = keel_raft_log::disk::child(dir, "cluster_id.tmp");
+    let file = disk.open(&temporary, true)?;
+    file.set_len(0)?;
+    file.write_all_at(0, bytes)?;
+    file.sync_data()?;
+    disk.rename(&temporary, path)?;
+    disk.sync_dir(dir)
 }
 
 /// Hands out lease IDs as etcd does: the low 16 bits of the member ID on
@@ -422,7 +709,11 @@ struct ReadBatcher {
 }
 
 impl ReadBatcher {
-    async fn barrier(&self, raft: &Raft) -> Result<(), EtcdError> {
+    async fn barrier<Round, Fut>(&self, round: Round) -> Result<(), EtcdError>
+    where
+        Round: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<(), EtcdError>>,
+    {
         let ticket = self.arrived.fetch_add(1, Ordering::SeqCst) + 1;
         let _round = self.round.lock().await;
         if self.covered.load(Ordering::SeqCst) >= ticket {
@@ -431,19 +722,15 @@ impl ReadBatcher {
         // Everyone who arrived before this point is covered by this round:
         // its read index is taken after they arrived.
         let covers = self.arrived.load(Ordering::SeqCst);
-        raft.ensure_linearizable(ReadPolicy::ReadIndex)
-            .await
-            .map_err(|e| match e {
-                RaftError::APIError(_) => EtcdError::NoLeader,
-                RaftError::Fatal(_) => EtcdError::Stopped,
-            })?;
+        round().await?;
         self.covered.fetch_max(covers, Ordering::SeqCst);
         Ok(())
     }
 }
 
-/// etcd's error for a failed proposal.
-fn write_error(
+/// etcd's error for a failed proposal (a client write or a membership
+/// change).
+pub(crate) fn write_error(
     error: RaftError<crate::raft::TypeConfig, ClientWriteError<crate::raft::TypeConfig>>,
 ) -> EtcdError {
     match error {

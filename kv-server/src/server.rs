@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use keel_proto::etcdserverpb::cluster_server::ClusterServer;
 use keel_proto::etcdserverpb::kv_server::KvServer;
 use keel_proto::etcdserverpb::lease_server::LeaseServer;
 use keel_proto::etcdserverpb::maintenance_server::MaintenanceServer;
@@ -14,16 +15,24 @@ use keel_proto::v3electionpb::election_server::ElectionServer;
 use keel_proto::v3lockpb::lock_server::LockServer;
 use tracing::{info, warn};
 
+use crate::api::cluster::ClusterApi;
 use crate::api::election::ElectionApi;
 use crate::api::health::HealthApi;
 use crate::api::kv::KvApi;
 use crate::api::lease::LeaseApi;
 use crate::api::lock::LockApi;
 use crate::api::maintenance::MaintenanceApi;
+use crate::api::peer::PeerApi;
 use crate::api::watch::{self, WatchApi};
 use crate::clock::SystemClock;
 use crate::config::{listen_address, AutoCompaction, Config, GRPC_OVERHEAD_BYTES};
 use crate::node::{Node, NodeOptions};
+use keel_proto::keelpb::raft_peer_server::RaftPeerServer;
+
+/// The largest peer message: an AppendEntries carries at most
+/// `MAX_PAYLOAD_ENTRIES` (see node.rs) entries of at most
+/// `--max-request-bytes` (1.5 MiB by default) each.
+const PEER_MESSAGE_BYTES_MAX: usize = 256 << 20;
 
 /// Why keeld stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -51,11 +60,13 @@ pub enum ServeError {
 }
 
 /// The member options the flags describe.
-pub fn node_options(config: &Config) -> NodeOptions {
-    NodeOptions {
+pub fn node_options(config: &Config) -> Result<NodeOptions, ServeError> {
+    Ok(NodeOptions {
         name: config.name.clone(),
         data_dir: config.data_dir(),
         peer_urls: config.initial_advertise_peer_urls.clone(),
+        initial_cluster: config.initial_members()?,
+        new_cluster: config.initial_cluster_state == crate::config::ClusterState::New,
         client_urls: config.advertise_client_urls(),
         cluster_token: config.initial_cluster_token.clone(),
         snapshot_count: config.snapshot_count,
@@ -66,12 +77,11 @@ pub fn node_options(config: &Config) -> NodeOptions {
         max_request_bytes: config.max_request_bytes,
         watch_progress_notify_interval: config.experimental_watch_progress_notify_interval,
         lease_checkpoint_interval: config.lease_checkpoint_interval,
-    }
+    })
 }
 
 /// Runs keeld until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> Result<(), ServeError> {
-    config.check_initial_cluster()?;
     let compaction = config.auto_compaction()?;
     let addresses = config
         .listen_client_urls
@@ -79,7 +89,13 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         .map(|url| listen_address(url))
         .collect::<Result<Vec<_>, _>>()
         .map_err(ServeError::Url)?;
-    let options = node_options(&config);
+    let options = node_options(&config)?;
+    let peer_addresses = config
+        .listen_peer_urls
+        .iter()
+        .map(|url| listen_address(url))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ServeError::Url)?;
     if let Some(snapshot) = &config.restore_snapshot {
         crate::restore::restore(snapshot, &options).map_err(|message| ServeError::Restore {
             path: snapshot.clone(),
@@ -93,12 +109,33 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         data_dir = %options.data_dir.display(),
         "starting keeld"
     );
+    let mut peer_listeners = Vec::new();
+    for address in peer_addresses {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|e| ServeError::Url(format!("{address}: {e}")))?;
+        peer_listeners.push((address, listener));
+    }
     let node = Node::start(options, Arc::new(SystemClock::new())).await?;
     info!(
         member_id = %format!("{:x}", node.member_id()),
         cluster_id = %format!("{:x}", node.cluster_id()),
         "member started"
     );
+    // Peers first: the election that gives this member a leader needs them.
+    let mut servers = Vec::new();
+    for (address, listener) in peer_listeners {
+        info!(%address, "serving peers");
+        let router = tonic::transport::Server::builder().add_service(
+            RaftPeerServer::new(PeerApi::new(Arc::clone(&node)))
+                .max_decoding_message_size(PEER_MESSAGE_BYTES_MAX)
+                .max_encoding_message_size(PEER_MESSAGE_BYTES_MAX),
+        );
+        let incoming = nodelay(tokio_stream::wrappers::TcpListenerStream::new(listener));
+        servers.push(tokio::spawn(
+            router.serve_with_incoming_shutdown(incoming, shutdown_signal()),
+        ));
+    }
     if !node.wait_for_leader(Duration::from_secs(10)).await {
         warn!("no leader after 10 s; serving anyway, requests that need one will fail");
     }
@@ -106,11 +143,11 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         tokio::spawn(auto_compact(Arc::clone(&node), compaction));
     }
     tokio::spawn(crate::lease::run_lessor(Arc::clone(&node)));
+    tokio::spawn(crate::api::cluster::run_publish(Arc::clone(&node)));
     tokio::spawn(watch::run_catchup(Arc::clone(&node)));
     tokio::spawn(watch::run_progress_notify(Arc::clone(&node)));
 
     let max_message = config.max_request_bytes + GRPC_OVERHEAD_BYTES;
-    let mut servers = Vec::new();
     for address in addresses {
         let listener = tokio::net::TcpListener::bind(address)
             .await
@@ -133,6 +170,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
                 MaintenanceServer::new(MaintenanceApi::new(Arc::clone(&node)))
                     .max_decoding_message_size(max_message),
             )
+            .add_service(ClusterServer::new(ClusterApi::new(Arc::clone(&node))))
             .add_service(
                 WatchServer::new(WatchApi::new(Arc::clone(&node)))
                     .max_decoding_message_size(max_message),
@@ -150,16 +188,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
                     .max_decoding_message_size(max_message),
             )
             .add_service(HealthServer::new(HealthApi::new(Arc::clone(&node))));
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-        // Without TCP_NODELAY, Nagle's algorithm holds a small response
-        // until the client acknowledges the previous one, and the client's
-        // delayed ACK makes that ~40 ms: reads ran at 64 / 40 ms.
-        #[cfg(not(madsim))]
-        let incoming = tokio_stream::StreamExt::map(incoming, |stream| {
-            let stream = stream?;
-            stream.set_nodelay(true)?;
-            Ok::<_, std::io::Error>(stream)
-        });
+        let incoming = nodelay(tokio_stream::wrappers::TcpListenerStream::new(listener));
         servers.push(tokio::spawn(
             router.serve_with_incoming_shutdown(incoming, shutdown_signal()),
         ));
@@ -178,6 +207,29 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         Some(message) => Err(ServeError::Transport(message)),
         None => Ok(()),
     }
+}
+
+/// Sets TCP_NODELAY on every accepted connection. Without it, Nagle's
+/// algorithm holds a small response until the client acknowledges the
+/// previous one, and the client's delayed ACK makes that ~40 ms: reads ran
+/// at 64 / 40 ms.
+#[cfg(not(madsim))]
+fn nodelay(
+    incoming: tokio_stream::wrappers::TcpListenerStream,
+) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    tokio_stream::StreamExt::map(incoming, |stream| {
+        let stream = stream?;
+        stream.set_nodelay(true)?;
+        Ok(stream)
+    })
+}
+
+/// The simulator's connections have no Nagle to turn off.
+#[cfg(madsim)]
+fn nodelay(
+    incoming: tokio_stream::wrappers::TcpListenerStream,
+) -> tokio_stream::wrappers::TcpListenerStream {
+    incoming
 }
 
 /// Resolves on SIGINT or SIGTERM.

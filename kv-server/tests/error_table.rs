@@ -86,6 +86,7 @@ fn golden(error: &EtcdError) -> (&'static str, &'static str) {
         E::ElectionNotLeader => ("Unknown", "election: not leader"),
         E::ElectionNoLeader => ("Unknown", "election: no leader"),
         E::Internal(_) => ("Unknown", "<the failure's own text>"),
+        E::Relayed { .. } => ("<the leader's code>", "<the leader's message>"),
     }
 }
 
@@ -116,6 +117,26 @@ fn known_lists_every_fixed_variant_once() {
     assert!(!EtcdError::KNOWN
         .iter()
         .any(|e| matches!(e, EtcdError::Internal(_))));
+}
+
+/// A follower relays the leader's answer to a forwarded request: a known
+/// error comes back as itself, anything else as it was sent.
+#[test]
+fn relayed_statuses_keep_their_code_and_message() {
+    for error in EtcdError::KNOWN {
+        let status = tonic::Status::from(error.clone());
+        assert_eq!(&EtcdError::relayed(&status), error);
+    }
+    let odd = tonic::Status::new(tonic::Code::Unknown, "election: something new");
+    let relayed = EtcdError::relayed(&odd);
+    assert_eq!(relayed.code(), tonic::Code::Unknown);
+    assert_eq!(relayed.message(), "election: something new");
+    let lost = tonic::Status::unavailable("transport error: connection refused");
+    assert_eq!(
+        EtcdError::relayed(&lost),
+        EtcdError::TimeoutDueToConnectionLost,
+        "a leader gone mid-request leaves the outcome unknown"
+    );
 }
 
 #[test]

@@ -48,7 +48,7 @@ fn name_prefix(name: &[u8]) -> Vec<u8> {
 
 /// Sets the leader's value if `leader` still leads.
 async fn proclaim(
-    node: &Node,
+    node: &Arc<Node>,
     leader: &epb::LeaderKey,
     value: &[u8],
 ) -> Result<pb::ResponseHeader, EtcdError> {
@@ -85,6 +85,7 @@ impl Election for ElectionApi {
         &self,
         request: Request<epb::CampaignRequest>,
     ) -> Result<Response<epb::CampaignResponse>, Status> {
+        self.node.refuse_learner()?;
         let request = request.into_inner();
         let prefix = name_prefix(&request.name);
         let held = create_key(&self.node, &prefix, request.lease, &request.value).await?;
@@ -112,6 +113,7 @@ impl Election for ElectionApi {
         &self,
         request: Request<epb::ProclaimRequest>,
     ) -> Result<Response<epb::ProclaimResponse>, Status> {
+        self.node.refuse_learner()?;
         let request = request.into_inner();
         let leader = request.leader.ok_or(EtcdError::ElectionLeaderKeyMissing)?;
         let header = proclaim(&self.node, &leader, &request.value).await?;
@@ -124,6 +126,7 @@ impl Election for ElectionApi {
         &self,
         request: Request<epb::LeaderRequest>,
     ) -> Result<Response<epb::LeaderResponse>, Status> {
+        self.node.refuse_learner()?;
         let prefix = name_prefix(&request.into_inner().name);
         let (header, kv) = owner(&self.node, &prefix).await?;
         let kv = kv.ok_or(EtcdError::ElectionNoLeader)?;
@@ -139,6 +142,7 @@ impl Election for ElectionApi {
         &self,
         request: Request<epb::LeaderRequest>,
     ) -> Result<Response<Self::ObserveStream>, Status> {
+        self.node.refuse_learner()?;
         let prefix = name_prefix(&request.into_inner().name);
         let (sender, receiver) = tokio::sync::mpsc::channel(OBSERVE_BUFFER_MAX);
         let node = Arc::clone(&self.node);
@@ -154,6 +158,7 @@ impl Election for ElectionApi {
         &self,
         request: Request<epb::ResignRequest>,
     ) -> Result<Response<epb::ResignResponse>, Status> {
+        self.node.refuse_learner()?;
         let request = request.into_inner();
         let leader = request.leader.ok_or(EtcdError::ElectionLeaderKeyMissing)?;
         let header = delete_if_created_at(&self.node, &leader.key, leader.rev).await?;

@@ -10,6 +10,7 @@ use tonic::{Request, Response, Status};
 
 use crate::convert;
 use crate::error::EtcdError;
+use crate::forward;
 use crate::node::Node;
 use crate::raft::state_machine::{txn_read_only, Outcome};
 
@@ -82,6 +83,8 @@ fn serializable(txn: &pb::TxnRequest) -> bool {
 pub async fn range(node: &Node, request: pb::RangeRequest) -> Result<pb::RangeResponse, EtcdError> {
     let range = convert::range_request(&request)?;
     if !request.serializable {
+        // A learner serves serializable reads only, as in etcd.
+        node.refuse_learner()?;
         node.linearizable_barrier().await?;
     }
     let response = node.store().range(&range)?;
@@ -91,8 +94,13 @@ pub async fn range(node: &Node, request: pb::RangeRequest) -> Result<pb::RangeRe
     Ok(out)
 }
 
-/// etcd's Put on `node`.
-pub async fn put(node: &Node, request: pb::PutRequest) -> Result<pb::PutResponse, EtcdError> {
+/// etcd's Put, on the leader.
+pub async fn put(node: &Arc<Node>, request: pb::PutRequest) -> Result<pb::PutResponse, EtcdError> {
+    forward::on_leader(node, forward::PUT, request, |r| put_here(node, r)).await
+}
+
+/// etcd's Put, proposed by this member.
+pub async fn put_here(node: &Node, request: pb::PutRequest) -> Result<pb::PutResponse, EtcdError> {
     let command = Command::Put(convert::put_request(&request));
     let cost = request.encoded_len() as u64;
     match write(node, &command, Proposed::Put(request), cost).await? {
@@ -106,8 +114,19 @@ pub async fn put(node: &Node, request: pb::PutRequest) -> Result<pb::PutResponse
     }
 }
 
-/// etcd's DeleteRange on `node`.
+/// etcd's DeleteRange, on the leader.
 pub async fn delete_range(
+    node: &Arc<Node>,
+    request: pb::DeleteRangeRequest,
+) -> Result<pb::DeleteRangeResponse, EtcdError> {
+    forward::on_leader(node, forward::DELETE_RANGE, request, |r| {
+        delete_range_here(node, r)
+    })
+    .await
+}
+
+/// etcd's DeleteRange, proposed by this member.
+pub async fn delete_range_here(
     node: &Node,
     request: pb::DeleteRangeRequest,
 ) -> Result<pb::DeleteRangeResponse, EtcdError> {
@@ -123,9 +142,9 @@ pub async fn delete_range(
     }
 }
 
-/// etcd's Txn on `node`: a read-only transaction is served without a log
-/// entry, as etcd serves it.
-pub async fn txn(node: &Node, request: pb::TxnRequest) -> Result<pb::TxnResponse, EtcdError> {
+/// etcd's Txn: a read-only transaction is served by this member without a
+/// log entry, as etcd serves it; a writing one is proposed by the leader.
+pub async fn txn(node: &Arc<Node>, request: pb::TxnRequest) -> Result<pb::TxnResponse, EtcdError> {
     let txn = convert::txn_request(&request)?;
     if txn_read_only(&txn) {
         if !serializable(&request) {
@@ -137,6 +156,12 @@ pub async fn txn(node: &Node, request: pb::TxnRequest) -> Result<pb::TxnResponse
         out.header = Some(node.header(revision));
         return Ok(out);
     }
+    forward::on_leader(node, forward::TXN, request, |r| txn_here(node, r)).await
+}
+
+/// etcd's writing Txn, proposed by this member.
+pub async fn txn_here(node: &Node, request: pb::TxnRequest) -> Result<pb::TxnResponse, EtcdError> {
+    let txn = convert::txn_request(&request)?;
     let cost = request.encoded_len() as u64;
     match write(node, &Command::Txn(txn), Proposed::Txn(request), cost).await? {
         CommandResponse::Txn(response) => {
@@ -164,6 +189,7 @@ impl Kv for KvApi {
         &self,
         request: Request<pb::PutRequest>,
     ) -> Result<Response<pb::PutResponse>, Status> {
+        self.node.refuse_learner()?;
         Ok(Response::new(put(&self.node, request.into_inner()).await?))
     }
 
@@ -171,6 +197,7 @@ impl Kv for KvApi {
         &self,
         request: Request<pb::DeleteRangeRequest>,
     ) -> Result<Response<pb::DeleteRangeResponse>, Status> {
+        self.node.refuse_learner()?;
         Ok(Response::new(
             delete_range(&self.node, request.into_inner()).await?,
         ))
@@ -180,6 +207,7 @@ impl Kv for KvApi {
         &self,
         request: Request<pb::TxnRequest>,
     ) -> Result<Response<pb::TxnResponse>, Status> {
+        self.node.refuse_learner()?;
         Ok(Response::new(txn(&self.node, request.into_inner()).await?))
     }
 
@@ -187,16 +215,28 @@ impl Kv for KvApi {
         &self,
         request: Request<pb::CompactionRequest>,
     ) -> Result<Response<pb::CompactionResponse>, Status> {
+        self.node.refuse_learner()?;
+        let node = &self.node;
         let request = request.into_inner();
-        let command = Command::Compact(request.revision);
-        // Compaction removes history physically while it is applied, so the
-        // answer comes after the removal whether or not `physical` was set.
-        match write(&self.node, &command, Proposed::Compaction(request), 0).await? {
-            CommandResponse::Compact(response) => Ok(Response::new(pb::CompactionResponse {
-                header: Some(self.node.header(response.revision)),
-            })),
-            other => Err(unexpected(&other).into()),
-        }
+        Ok(Response::new(
+            forward::on_leader(node, forward::COMPACT, request, |r| compact_here(node, r)).await?,
+        ))
+    }
+}
+
+/// etcd's Compact, proposed by this member. Compaction removes history
+/// physically while it is applied, so the answer comes after the removal
+/// whether or not `physical` was set.
+pub async fn compact_here(
+    node: &Node,
+    request: pb::CompactionRequest,
+) -> Result<pb::CompactionResponse, EtcdError> {
+    let command = Command::Compact(request.revision);
+    match write(node, &command, Proposed::Compaction(request), 0).await? {
+        CommandResponse::Compact(response) => Ok(pb::CompactionResponse {
+            header: Some(node.header(response.revision)),
+        }),
+        other => Err(unexpected(&other)),
     }
 }
 

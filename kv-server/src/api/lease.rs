@@ -9,6 +9,7 @@ use keel_proto::etcdserverpb::{self as pb, lease_server::Lease};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::lease;
 use crate::node::Node;
 
 /// Keep-alive answers a stream buffers towards a client that reads slowly;
@@ -39,24 +40,20 @@ impl Lease for LeaseApi {
         &self,
         request: Request<pb::LeaseGrantRequest>,
     ) -> Result<Response<pb::LeaseGrantResponse>, Status> {
-        let request = request.into_inner();
-        let granted = self.node.lease_grant(request.ttl, request.id).await?;
-        Ok(Response::new(pb::LeaseGrantResponse {
-            header: Some(self.node.current_header()),
-            id: granted.id,
-            ttl: granted.ttl_secs,
-            error: String::new(),
-        }))
+        self.node.refuse_learner()?;
+        Ok(Response::new(
+            lease::grant(&self.node, request.into_inner()).await?,
+        ))
     }
 
     async fn lease_revoke(
         &self,
         request: Request<pb::LeaseRevokeRequest>,
     ) -> Result<Response<pb::LeaseRevokeResponse>, Status> {
-        let revision = self.node.lease_revoke(request.into_inner().id).await?;
-        Ok(Response::new(pb::LeaseRevokeResponse {
-            header: Some(self.node.header(revision)),
-        }))
+        self.node.refuse_learner()?;
+        Ok(Response::new(
+            lease::revoke(&self.node, request.into_inner()).await?,
+        ))
     }
 
     type LeaseKeepAliveStream = KeepAliveStream;
@@ -65,6 +62,7 @@ impl Lease for LeaseApi {
         &self,
         request: Request<Streaming<pb::LeaseKeepAliveRequest>>,
     ) -> Result<Response<Self::LeaseKeepAliveStream>, Status> {
+        self.node.refuse_learner()?;
         let mut requests = request.into_inner();
         let (responses, out) = tokio::sync::mpsc::channel(KEEPALIVE_RESPONSES_BUFFERED_MAX);
         let node = Arc::clone(&self.node);
@@ -78,14 +76,8 @@ impl Lease for LeaseApi {
                         return;
                     }
                 };
-                let answer = node
-                    .lease_renew(request.id)
+                let answer = lease::keep_alive(&node, request)
                     .await
-                    .map(|ttl| pb::LeaseKeepAliveResponse {
-                        header: Some(node.current_header()),
-                        id: request.id,
-                        ttl,
-                    })
                     .map_err(Status::from);
                 let failed = answer.is_err();
                 if responses.send(answer).await.is_err() || failed {
@@ -100,9 +92,9 @@ impl Lease for LeaseApi {
         &self,
         request: Request<pb::LeaseTimeToLiveRequest>,
     ) -> Result<Response<pb::LeaseTimeToLiveResponse>, Status> {
-        let request = request.into_inner();
+        self.node.refuse_learner()?;
         Ok(Response::new(
-            self.node.lease_time_to_live(request.id, request.keys)?,
+            lease::time_to_live(&self.node, request.into_inner()).await?,
         ))
     }
 
@@ -110,6 +102,7 @@ impl Lease for LeaseApi {
         &self,
         _request: Request<pb::LeaseLeasesRequest>,
     ) -> Result<Response<pb::LeaseLeasesResponse>, Status> {
+        self.node.refuse_learner()?;
         let leases = self
             .node
             .lease_list()

@@ -53,6 +53,7 @@ impl Lock for LockApi {
         &self,
         request: Request<v3lockpb::LockRequest>,
     ) -> Result<Response<v3lockpb::LockResponse>, Status> {
+        self.node.refuse_learner()?;
         let request = request.into_inner();
         let (key, header) = lock(&self.node, &request.name, request.lease).await?;
         Ok(Response::new(v3lockpb::LockResponse {
@@ -65,6 +66,7 @@ impl Lock for LockApi {
         &self,
         request: Request<v3lockpb::UnlockRequest>,
     ) -> Result<Response<v3lockpb::UnlockResponse>, Status> {
+        self.node.refuse_learner()?;
         let request = request.into_inner();
         let response = kv::delete_range(
             &self.node,

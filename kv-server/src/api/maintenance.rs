@@ -16,6 +16,7 @@ use tonic::{Request, Response, Status};
 
 use super::ETCD_API_VERSION;
 use crate::error::EtcdError;
+use crate::forward;
 use crate::node::Node;
 use crate::raft::snapshot;
 use crate::raft::state_machine::Outcome;
@@ -56,6 +57,25 @@ impl MaintenanceApi {
     }
 }
 
+/// Activates or deactivates an alarm, proposed by this member.
+pub async fn alarm_here(
+    node: &Node,
+    request: pb::AlarmRequest,
+) -> Result<pb::AlarmResponse, EtcdError> {
+    match node
+        .propose(keelpb::command::Request::Alarm(request))
+        .await?
+    {
+        Outcome::Alarms(alarms) => Ok(pb::AlarmResponse {
+            header: Some(node.current_header()),
+            alarms,
+        }),
+        Outcome::Kv(_) => Err(EtcdError::Internal(
+            "an alarm was answered by the store".into(),
+        )),
+    }
+}
+
 type SnapshotStream = Pin<Box<dyn Stream<Item = Result<pb::SnapshotResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -65,6 +85,7 @@ impl Maintenance for MaintenanceApi {
         request: Request<pb::AlarmRequest>,
     ) -> Result<Response<pb::AlarmResponse>, Status> {
         use pb::alarm_request::AlarmAction;
+        self.node.refuse_learner()?;
         let request = request.into_inner();
         let alarms = match AlarmAction::try_from(request.action) {
             Ok(AlarmAction::Get) => {
@@ -79,19 +100,11 @@ impl Maintenance for MaintenanceApi {
                     .collect()
             }
             Ok(AlarmAction::Activate | AlarmAction::Deactivate) => {
-                match self
-                    .node
-                    .propose(keelpb::command::Request::Alarm(request))
-                    .await?
-                {
-                    Outcome::Alarms(changed) => changed,
-                    Outcome::Kv(_) => {
-                        return Err(EtcdError::Internal(
-                            "an alarm was answered by the store".into(),
-                        )
-                        .into())
-                    }
-                }
+                let node = &self.node;
+                return Ok(Response::new(
+                    forward::on_leader(node, forward::ALARM, request, |r| alarm_here(node, r))
+                        .await?,
+                ));
             }
             Err(_) => return Err(Status::invalid_argument("etcdserver: unknown alarm action")),
         };
@@ -126,7 +139,7 @@ impl Maintenance for MaintenanceApi {
             raft_applied_index: metrics.last_applied.map_or(0, |id| id.index + 1),
             errors,
             db_size_in_use: db_size,
-            is_learner: false,
+            is_learner: self.node.is_learner(),
             storage_version: String::new(),
             db_size_quota: self.node.options().quota_backend_bytes as i64,
             downgrade_info: None,
@@ -137,6 +150,7 @@ impl Maintenance for MaintenanceApi {
         &self,
         _request: Request<pb::DefragmentRequest>,
     ) -> Result<Response<pb::DefragmentResponse>, Status> {
+        self.node.refuse_learner()?;
         // RocksDB reclaims space by a manual compaction that runs beside
         // reads and writes (etcd's bbolt defragmentation blocks them). The
         // call returns when it is done, as etcd's does; it waits on a
@@ -155,6 +169,7 @@ impl Maintenance for MaintenanceApi {
         &self,
         _request: Request<pb::HashRequest>,
     ) -> Result<Response<pb::HashResponse>, Status> {
+        self.node.refuse_learner()?;
         let hash = self.node.store().hash_kv(0).map_err(EtcdError::from)?;
         Ok(Response::new(pb::HashResponse {
             header: Some(self.node.header(hash.revision)),
@@ -166,6 +181,7 @@ impl Maintenance for MaintenanceApi {
         &self,
         request: Request<pb::HashKvRequest>,
     ) -> Result<Response<pb::HashKvResponse>, Status> {
+        self.node.refuse_learner()?;
         let request = request.into_inner();
         let hash = self
             .node
@@ -186,6 +202,7 @@ impl Maintenance for MaintenanceApi {
         &self,
         _request: Request<pb::SnapshotRequest>,
     ) -> Result<Response<Self::SnapshotStream>, Status> {
+        self.node.refuse_learner()?;
         // Write a fresh snapshot file beside the Raft snapshots, then stream
         // it; the file is removed once streamed.
         let dir = self
@@ -221,11 +238,39 @@ impl Maintenance for MaintenanceApi {
 
     async fn move_leader(
         &self,
-        _request: Request<pb::MoveLeaderRequest>,
+        request: Request<pb::MoveLeaderRequest>,
     ) -> Result<Response<pb::MoveLeaderResponse>, Status> {
-        Err(Status::unimplemented(
-            "MoveLeader needs a cluster of more than one member",
-        ))
+        self.node.refuse_learner()?;
+        let node = &self.node;
+        let target = request.into_inner().target_id;
+        // As in etcd: asked of the leader, for a voter.
+        if !node.is_leader() {
+            return Err(EtcdError::NotLeader.into());
+        }
+        let voter = crate::api::cluster::members(node)
+            .iter()
+            .any(|member| member.id == target && !member.is_learner);
+        if !voter {
+            return Err(EtcdError::BadLeaderTransferee.into());
+        }
+        if target != node.member_id() {
+            node.raft()
+                .trigger()
+                .transfer_leader(target)
+                .await
+                .map_err(|_| EtcdError::Stopped)?;
+            let moved = node
+                .raft()
+                .wait(Some(node.request_timeout()))
+                .metrics(|m| m.current_leader == Some(target), "leadership moved")
+                .await;
+            if moved.is_err() {
+                return Err(EtcdError::TimeoutLeaderTransfer.into());
+            }
+        }
+        Ok(Response::new(pb::MoveLeaderResponse {
+            header: Some(node.current_header()),
+        }))
     }
 
     async fn downgrade(

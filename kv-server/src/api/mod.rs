@@ -4,12 +4,14 @@
 //! service sees the request, are given grpc-go's codes by
 //! [`transport_status`].
 
+pub mod cluster;
 pub mod election;
 pub mod health;
 pub mod kv;
 pub mod lease;
 pub mod lock;
 pub mod maintenance;
+pub mod peer;
 pub mod transport_status;
 pub mod watch;
 

@@ -115,6 +115,7 @@ impl Watch for WatchApi {
         &self,
         request: Request<Streaming<pb::WatchRequest>>,
     ) -> Result<Response<Self::WatchStream>, Status> {
+        self.node.refuse_learner()?;
         let requires_leader = request
             .metadata()
             .get("hasleader")

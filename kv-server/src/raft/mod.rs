@@ -19,6 +19,7 @@
 pub mod codec;
 pub mod log_store;
 pub mod network;
+pub mod rpc_codec;
 pub mod snapshot;
 pub mod state_machine;
 

@@ -1,75 +1,288 @@
-//! openraft's network, for a cluster of one member.
+//! openraft's network: keel's peer protocol (`keelpb.RaftPeer`) over tonic,
+//! one lazily connected channel per peer.
 //!
-//! A one-member cluster never sends a Raft message: it is its own quorum.
-//! Any attempt to reach another member reports it unreachable. Peer
-//! transport over tonic replaces this when clusters grow past one member.
+//! ```text
+//!  openraft ──append / vote / pre_vote / transfer_leader──► PeerClient ──unary RPC──► peer
+//!           ──full_snapshot──► PeerClient ──InstallSnapshot stream: header, chunks, done──► peer
+//! ```
+//!
+//! Every call is bounded by openraft's soft TTL. A peer that cannot be
+//! reached (connection refused, no route) is reported `Unreachable`, so
+//! openraft backs off before trying it again; any other failure is a
+//! `Network` error that openraft retries at once.
 
 use std::future::Future;
+use std::time::Duration;
 
-use openraft::error::{RPCError, ReplicationClosed, StreamingError, Unreachable};
+use futures::StreamExt;
+use keel_proto::keelpb::{self, raft_peer_client::RaftPeerClient};
+use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
+    TransferLeaderResponse, VoteRequest, VoteResponse,
 };
 use openraft::type_config::alias::SnapshotOf;
 use openraft::OptionalSend;
+use tonic::transport::{Channel, Endpoint};
 
+use super::codec::{log_id_to_pb, vote_to_pb};
+use super::rpc_codec::{
+    append_request_to_pb, append_response_from_pb, snapshot_meta_to_pb, snapshot_response_from_pb,
+    vote_request_to_pb, vote_response_from_pb,
+};
 use super::snapshot::SnapshotFile;
 use super::{Member, TypeConfig, Vote};
 
-/// Creates [`NoPeers`] clients.
+/// Bytes of snapshot data per InstallSnapshot message: well below the
+/// peer service's message limit, large enough that a GiB snapshot is a
+/// thousand messages.
+pub const SNAPSHOT_CHUNK_BYTES: usize = 1 << 20;
+/// How long a connection attempt to a peer may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a snapshot receiver waits for the next message of a transfer.
+pub const SNAPSHOT_CHUNK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Creates a [`PeerClient`] per target.
 #[derive(Debug, Clone, Default)]
-pub struct SingleMemberNetwork;
+pub struct PeerNetwork;
 
-/// A client for a member that a single-member cluster cannot have.
+impl RaftNetworkFactory<TypeConfig> for PeerNetwork {
+    type Network = PeerClient;
+
+    async fn new_client(&mut self, target: u64, node: &Member) -> Self::Network {
+        PeerClient {
+            target,
+            client: peer_channel(&node.peer_urls).map(RaftPeerClient::new),
+        }
+    }
+}
+
+/// A lazily connected channel to the first of `peer_urls` that parses.
+pub fn peer_channel(peer_urls: &[String]) -> Option<Channel> {
+    peer_urls.iter().find_map(|url| {
+        Endpoint::from_shared(url.clone()).ok().map(|endpoint| {
+            endpoint
+                .connect_timeout(CONNECT_TIMEOUT)
+                .tcp_nodelay(true)
+                .connect_lazy()
+        })
+    })
+}
+
+/// openraft's client for one peer.
 #[derive(Debug, Clone)]
-pub struct NoPeers {
+pub struct PeerClient {
     target: u64,
+    /// `None` when the member has no usable peer URL.
+    client: Option<RaftPeerClient<Channel>>,
 }
 
-impl NoPeers {
-    fn unreachable(&self) -> Unreachable<TypeConfig> {
-        Unreachable::new(&std::io::Error::other(format!(
-            "member {:x} is not reachable: this keeld runs a one-member cluster",
-            self.target
-        )))
+/// How a failed peer call is reported to openraft.
+fn call_error(target: u64, status: &tonic::Status) -> RPCError<TypeConfig> {
+    let message = format!("peer {target:x}: {status}");
+    if matches!(
+        status.code(),
+        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded
+    ) {
+        RPCError::Unreachable(Unreachable::from_string(message))
+    } else {
+        RPCError::Network(NetworkError::from_string(message))
     }
 }
 
-impl RaftNetworkFactory<TypeConfig> for SingleMemberNetwork {
-    type Network = NoPeers;
+fn decode_error(target: u64, error: &std::io::Error) -> RPCError<TypeConfig> {
+    RPCError::Network(NetworkError::from_string(format!(
+        "peer {target:x} answered something undecodable: {error}"
+    )))
+}
 
-    async fn new_client(&mut self, target: u64, _node: &Member) -> Self::Network {
-        NoPeers { target }
+impl PeerClient {
+    fn client(&self) -> Result<RaftPeerClient<Channel>, RPCError<TypeConfig>> {
+        self.client.clone().ok_or_else(|| {
+            RPCError::Unreachable(Unreachable::from_string(format!(
+                "member {:x} has no usable peer URL",
+                self.target
+            )))
+        })
+    }
+
+    /// A Vote (or, with `pre`, a PreVote) round trip.
+    async fn ask_vote(
+        &self,
+        rpc: &VoteRequest<TypeConfig>,
+        option: &RPCOption,
+        pre: bool,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        let mut client = self.client()?;
+        let request = vote_request_to_pb(rpc);
+        let response = if pre {
+            self.call(option, client.pre_vote(request)).await?
+        } else {
+            self.call(option, client.vote(request)).await?
+        };
+        vote_response_from_pb(&response).map_err(|e| decode_error(self.target, &e))
+    }
+
+    /// Runs one unary call within the soft TTL.
+    async fn call<T>(
+        &self,
+        option: &RPCOption,
+        call: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    ) -> Result<T, RPCError<TypeConfig>> {
+        match tokio::time::timeout(option.soft_ttl(), call).await {
+            Ok(Ok(response)) => Ok(response.into_inner()),
+            Ok(Err(status)) => Err(call_error(self.target, &status)),
+            Err(_) => Err(RPCError::Unreachable(Unreachable::from_string(format!(
+                "peer {:x} did not answer within {:?}",
+                self.target,
+                option.soft_ttl()
+            )))),
+        }
     }
 }
 
-impl RaftNetworkV2<TypeConfig> for NoPeers {
+impl RaftNetworkV2<TypeConfig> for PeerClient {
     type SnapshotData = SnapshotFile;
 
     async fn append_entries(
         &mut self,
-        _rpc: AppendEntriesRequest<TypeConfig>,
-        _option: RPCOption,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
-        Err(RPCError::Unreachable(self.unreachable()))
+        let mut client = self.client()?;
+        let request = append_request_to_pb(&rpc);
+        let response = self.call(&option, client.append_entries(request)).await?;
+        append_response_from_pb(&response).map_err(|e| decode_error(self.target, &e))
     }
 
     async fn vote(
         &mut self,
-        _rpc: VoteRequest<TypeConfig>,
-        _option: RPCOption,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
     ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
-        Err(RPCError::Unreachable(self.unreachable()))
+        self.ask_vote(&rpc, &option, false).await
+    }
+
+    async fn pre_vote(
+        &mut self,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.ask_vote(&rpc, &option, true).await
     }
 
     async fn full_snapshot(
         &mut self,
-        _vote: Vote,
-        _snapshot: SnapshotOf<TypeConfig, SnapshotFile>,
-        _cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
+        vote: Vote,
+        snapshot: SnapshotOf<TypeConfig, SnapshotFile>,
+        cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
         _option: RPCOption,
     ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
-        Err(StreamingError::Unreachable(self.unreachable()))
+        let mut client = self.client().map_err(streaming_error)?;
+        let file = snapshot.snapshot;
+        let data = file
+            .disk
+            .open(&file.path, false)
+            .map_err(|e| StreamingError::Network(NetworkError::new(&e)))?;
+        let size = data
+            .byte_len()
+            .map_err(|e| StreamingError::Network(NetworkError::new(&e)))?;
+        let header = keelpb::InstallSnapshotRequest {
+            part: Some(keelpb::install_snapshot_request::Part::Header(
+                keelpb::SnapshotHeader {
+                    vote: Some(vote_to_pb(&vote)),
+                    meta: Some(snapshot_meta_to_pb(&snapshot.meta)),
+                    size_bytes: size,
+                },
+            )),
+        };
+        let chunks = snapshot_chunks(data, size, self.target);
+        let requests = futures::stream::once(async move { header }).chain(chunks);
+        let target = self.target;
+        let send = async move {
+            match client.install_snapshot(requests).await {
+                Ok(response) => snapshot_response_from_pb(&response.into_inner()).map_err(|e| {
+                    StreamingError::Network(NetworkError::from_string(format!(
+                        "peer {target:x}: {e}"
+                    )))
+                }),
+                Err(status) => Err(streaming_error(call_error(target, &status))),
+            }
+        };
+        tokio::select! {
+            result = send => result,
+            closed = cancel => Err(StreamingError::Closed(closed)),
+        }
     }
+
+    async fn transfer_leader(
+        &mut self,
+        request: TransferLeaderRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<TransferLeaderResponse<TypeConfig>, RPCError<TypeConfig>> {
+        let mut client = self.client()?;
+        let pb = keelpb::TransferLeaderRequest {
+            from_leader: Some(vote_to_pb(request.from_leader())),
+            to_node_id: *request.to_node_id(),
+            last_log_id: request.last_log_id().map(log_id_to_pb),
+        };
+        self.call(&option, client.transfer_leader(pb)).await?;
+        Ok(Ok(()))
+    }
+}
+
+fn streaming_error(error: RPCError<TypeConfig>) -> StreamingError<TypeConfig> {
+    match error {
+        RPCError::Unreachable(unreachable) => StreamingError::Unreachable(unreachable),
+        RPCError::Timeout(timeout) => StreamingError::Timeout(timeout),
+        other => StreamingError::Network(NetworkError::from_string(other.to_string())),
+    }
+}
+
+/// The chunks of a snapshot file and the final `done` with its crc32.
+/// Reads one chunk at a time; a read error ends the stream early, which
+/// the receiver rejects (size and checksum will not match).
+fn snapshot_chunks(
+    data: std::sync::Arc<dyn keel_raft_log::DiskFile>,
+    size: u64,
+    target: u64,
+) -> impl futures::Stream<Item = keelpb::InstallSnapshotRequest> + Send + 'static {
+    use keelpb::install_snapshot_request::Part;
+    struct Cursor {
+        data: std::sync::Arc<dyn keel_raft_log::DiskFile>,
+        offset: u64,
+        crc: crc32fast::Hasher,
+        done: bool,
+    }
+    let cursor = Cursor {
+        data,
+        offset: 0,
+        crc: crc32fast::Hasher::new(),
+        done: false,
+    };
+    futures::stream::unfold(cursor, move |mut cursor| async move {
+        if cursor.done {
+            return None;
+        }
+        if cursor.offset >= size {
+            cursor.done = true;
+            let crc32 = cursor.crc.clone().finalize();
+            let done = Part::Done(keelpb::SnapshotDone { crc32 });
+            return Some((keelpb::InstallSnapshotRequest { part: Some(done) }, cursor));
+        }
+        let length = (size - cursor.offset).min(SNAPSHOT_CHUNK_BYTES as u64) as usize;
+        let mut bytes = vec![0; length];
+        if let Err(error) = cursor.data.read_exact_at(cursor.offset, &mut bytes) {
+            tracing::warn!(peer = %format!("{target:x}"), %error, "reading the snapshot to send failed");
+            return None;
+        }
+        cursor.crc.update(&bytes);
+        let chunk = Part::Chunk(keelpb::SnapshotChunk {
+            offset: cursor.offset,
+            data: bytes,
+        });
+        cursor.offset += length as u64;
+        Some((keelpb::InstallSnapshotRequest { part: Some(chunk) }, cursor))
+    })
 }
