@@ -189,6 +189,12 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             )
             .add_service(HealthServer::new(HealthApi::new(Arc::clone(&node))));
         let incoming = nodelay(tokio_stream::wrappers::TcpListenerStream::new(listener));
+        // grpc-go clients dialing a URL send it as :authority; h2 would
+        // refuse every such request (api/authority.rs).
+        #[cfg(not(madsim))]
+        let incoming = tokio_stream::StreamExt::map(incoming, |stream| {
+            stream.map(crate::api::authority::AuthorityFix::new)
+        });
         servers.push(tokio::spawn(
             router.serve_with_incoming_shutdown(incoming, shutdown_signal()),
         ));

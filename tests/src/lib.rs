@@ -12,6 +12,11 @@
 //!  ports ───── loopback ports that parallel tests do not fight over
 //!  server ──── Server: one etcd or keeld child process (Flavor) on a tempdir;
 //!              kill -9, restart on the same data dir, killed on drop
+//!  cluster ─── Cluster: 3 or 5 members of one Flavor, each a child process
+//!              with its own tempdir and log; leader, status, catch-up;
+//!              kill/restart one member; member add (then start it with
+//!              --initial-cluster-state existing), remove, promote; every
+//!              member's log tail shown when a test fails
 //!  etcdctl ─── Etcdctl: run etcdctl with args/stdin and a timeout → Output
 //!              (stdout, stderr, exit, gRPC status, JSON)
 //!  background  Background: an etcdctl that runs until stopped (watch,
@@ -28,6 +33,7 @@
 
 pub mod background;
 pub mod binaries;
+pub mod cluster;
 pub mod etcdctl;
 pub mod format;
 pub mod ports;
@@ -36,6 +42,7 @@ pub mod server;
 pub mod suite;
 
 pub use background::{Background, Stream};
+pub use cluster::{Added, Cluster, Status};
 pub use etcdctl::{Etcdctl, EtcdctlError, Header, Output};
 pub use server::{Flavor, Server};
 pub use suite::{run_cases, Case};

@@ -4,6 +4,7 @@
 //! service sees the request, are given grpc-go's codes by
 //! [`transport_status`].
 
+pub mod authority;
 pub mod cluster;
 pub mod election;
 pub mod health;

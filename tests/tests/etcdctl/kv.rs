@@ -26,8 +26,25 @@ pub fn suite(flavor: Flavor) {
             json_output,
             fields_output,
             table_output,
+            endpoint_with_a_scheme,
         ],
     );
+}
+
+/// `--endpoints=http://host:port`, as users often write it (and as every
+/// `--cluster` command dials the advertised client URLs): etcdctl 3.4 then
+/// sends the whole URL as the HTTP/2 `:authority`, which etcd accepts.
+fn endpoint_with_a_scheme(server: &Server) {
+    let url = server.client_url();
+    assert!(url.starts_with("http://"), "{url}");
+    let ctl = keel_tests::Etcdctl::new(url);
+    put(&ctl, "scheme/k", "v");
+    ctl.run(&["get", "scheme/k", "--print-value-only"])
+        .assert_stdout("v\n");
+    let status = ctl.run(&["endpoint", "status", "--cluster", "-w", "json"]);
+    let members = status.json();
+    assert_eq!(members.as_array().map(Vec::len), Some(1), "{status}");
+    assert_eq!(members[0]["Endpoint"], server.client_url(), "{status}");
 }
 
 fn put_get_del(server: &Server) {
