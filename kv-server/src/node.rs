@@ -497,11 +497,16 @@ impl Node {
         if prost::Message::encoded_len(&command) > self.options.max_request_bytes {
             return Err(EtcdError::RequestTooLarge);
         }
-        let response = self
-            .raft
-            .client_write(Proposal(command))
-            .await
-            .map_err(write_error)?;
+        // A leader cut off from its quorum never commits: the request gets
+        // etcd's "request timed out" rather than hanging (the entry may
+        // still commit later, which that error leaves open, as in etcd).
+        let response = tokio::time::timeout(
+            self.request_timeout(),
+            self.raft.client_write(Proposal(command)),
+        )
+        .await
+        .map_err(|_| EtcdError::Timeout)?
+        .map_err(write_error)?;
         response.data.outcome
     }
 
@@ -535,7 +540,13 @@ impl Node {
     async fn read_round(&self) -> Result<(), EtcdError> {
         use openraft::error::LinearizableReadError;
         if self.is_leader() {
-            match self.raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
+            let confirmed = tokio::time::timeout(
+                self.request_timeout(),
+                self.raft.ensure_linearizable(ReadPolicy::ReadIndex),
+            )
+            .await
+            .map_err(|_| EtcdError::Timeout)?;
+            match confirmed {
                 Ok(_) => return Ok(()),
                 Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(_))) => {}
                 Err(RaftError::APIError(LinearizableReadError::QuorumNotEnough(_))) => {

@@ -1012,6 +1012,8 @@ pub fn tables(flavor: Flavor) {
 pub fn five_member_quorum(flavor: Flavor) {
     const COMMAND_TIMEOUT: Duration = Duration::from_secs(3);
     const REFUSAL_SLACK: Duration = Duration::from_secs(5);
+    // etcd's request timeout at the default 1 s election timeout.
+    const SERVER_REQUEST_TIMEOUT: Duration = Duration::from_secs(7);
     let mut cluster = Cluster::start(flavor, 5, &[]);
     let ctl = cluster.etcdctl_all();
     put(&ctl, "q/0", "0");
@@ -1046,6 +1048,36 @@ pub fn five_member_quorum(flavor: Flavor) {
     assert!(
         took <= COMMAND_TIMEOUT + REFUSAL_SLACK,
         "the refusal took {took:?}\n{out}"
+    );
+    // The server gives up by itself, as etcd does after its request
+    // timeout (5 s + 2 election timeouts): a client that would wait a
+    // minute still gets an answer.
+    let patient = Etcdctl::new(cluster.endpoint(leader)).with_timeout(Duration::from_secs(90));
+    let started = Instant::now();
+    let out = patient.run(&["--command-timeout=60s", "put", "q/lost", "y"]);
+    let took = started.elapsed();
+    eprintln!(
+        "[{flavor}] patient put with 2 of 5 members up: {:?} after {took:?}",
+        out.error_message()
+    );
+    assert_eq!(out.code(), Some(1), "no quorum, no write\n{out}");
+    // etcd's server answers its own timeout as code Unknown, "context
+    // deadline exceeded"; keeld answers "etcdserver: request timed out", or
+    // "no leader" as soon as the leader steps down without a quorum.
+    let servers = [
+        "rpc error: code = Unknown desc = context deadline exceeded",
+        "etcdserver: request timed out",
+        "etcdserver: no leader",
+        "etcdserver: leader changed",
+    ];
+    assert!(
+        out.error_message()
+            .is_some_and(|error| servers.contains(&error)),
+        "the server's own error, one of {servers:?}\n{out}"
+    );
+    assert!(
+        took <= SERVER_REQUEST_TIMEOUT + REFUSAL_SLACK,
+        "the server gave up after {took:?}\n{out}"
     );
     cluster
         .etcdctl(leader)
