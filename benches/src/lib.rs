@@ -9,11 +9,22 @@
 //! - `src/bin/keel-bench.rs`: `keel-bench`, a load generator for any
 //!   etcd-API server ([`load`]), and `keel-bench compare`, which starts etcd
 //!   and keeld side by side ([`servers`]) and measures both in one run,
-//!   including puts while Defragment runs ([`defrag`]).
+//!   including puts while Defragment runs ([`defrag`]), and, on request,
+//!   the lease ([`lease`]) and watch ([`watch`]) benchmarks on a fresh
+//!   server per measurement ([`compare`]).
+//! - `keel-bench watch-latency`: delivery latency from a put to each of
+//!   many watchers, memory per watcher, and memory under watchers that
+//!   never read ([`watch`]; server figures from [`procfs`]).
+//! - `keel-bench lease`: grant and keep-alive throughput ([`lease`]).
 //!
 //! Figures, with the commands that reproduce them, live in
 //! `docs/benchmarks.md`.
 
+pub mod compare;
 pub mod defrag;
+pub mod lease;
 pub mod load;
+pub mod procfs;
 pub mod servers;
+pub mod show;
+pub mod watch;

@@ -5,7 +5,8 @@
 //! It speaks etcd's gRPC API through keel-proto's generated clients, so the
 //! same run measures keeld and etcd alike. Like etcd's own `benchmark` tool,
 //! `clients` requests are in flight at all times, spread over `conns`
-//! connections.
+//! connections. [`drive`] runs any [`Caller`] that way; [`run`] is it for
+//! the KV workloads, and the lease benchmarks use it too.
 
 #![allow(
     clippy::disallowed_methods,
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use keel_proto::etcdserverpb::{kv_client::KvClient, PutRequest, RangeRequest};
 use tonic::transport::{Channel, Endpoint};
+use tonic::Status;
 
 /// What each request does.
 #[derive(Debug, Clone)]
@@ -111,10 +113,7 @@ impl Percentiles {
             return Self::default();
         }
         samples.sort_unstable();
-        let at = |q: f64| {
-            let index = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len());
-            samples[index - 1]
-        };
+        let at = |q: f64| samples[nearest_rank(samples.len(), q)];
         Self {
             p50: at(0.50),
             p90: at(0.90),
@@ -123,6 +122,31 @@ impl Percentiles {
             max: samples[samples.len() - 1],
         }
     }
+
+    /// The percentiles of `samples` in microseconds (sorted in place): the
+    /// compact form for tens of millions of samples, such as one per
+    /// (watcher, event) pair.
+    pub fn of_micros(samples: &mut [u32]) -> Self {
+        if samples.is_empty() {
+            return Self::default();
+        }
+        samples.sort_unstable();
+        let at = |q: f64| Duration::from_micros(u64::from(samples[nearest_rank(samples.len(), q)]));
+        Self {
+            p50: at(0.50),
+            p90: at(0.90),
+            p99: at(0.99),
+            p999: at(0.999),
+            max: at(1.0),
+        }
+    }
+}
+
+/// The index, in a sorted slice of `len > 0` samples, of quantile `q` by the
+/// nearest-rank method (the smallest sample with at least `q` of all at or
+/// below it).
+fn nearest_rank(len: usize, q: f64) -> usize {
+    ((len as f64 * q).ceil() as usize).clamp(1, len) - 1
 }
 
 /// Opens `count` connections to `endpoint`.
@@ -153,23 +177,78 @@ pub fn put_key(n: u64, key_space: u64, size: usize) -> Vec<u8> {
     key
 }
 
+/// One client of a load run: issues request number `n` and waits for its
+/// answer. Each client has at most one request in flight; the driver keeps
+/// `clients` of them busy.
+pub trait Caller: Send + 'static {
+    /// Issues request number `n` (client `c` of `k` issues `c`, `c + k`,
+    /// `c + 2k`, ...) and waits for its outcome.
+    fn call(&mut self, n: u64) -> impl std::future::Future<Output = Result<(), Status>> + Send;
+}
+
+/// A KV client doing `workload`.
+struct KvCaller {
+    kv: KvClient<Channel>,
+    workload: Workload,
+    value: Vec<u8>,
+}
+
+impl Caller for KvCaller {
+    async fn call(&mut self, n: u64) -> Result<(), Status> {
+        match &self.workload {
+            Workload::Put {
+                key_size,
+                key_space,
+                ..
+            } => self
+                .kv
+                .put(PutRequest {
+                    key: put_key(n, *key_space, *key_size),
+                    value: self.value.clone(),
+                    ..PutRequest::default()
+                })
+                .await
+                .map(drop),
+            Workload::Range { key, serializable } => self
+                .kv
+                .range(RangeRequest {
+                    key: key.clone(),
+                    serializable: *serializable,
+                    ..RangeRequest::default()
+                })
+                .await
+                .map(drop),
+        }
+    }
+}
+
 /// Drives `workload` as `options` say and reports.
 pub async fn run(workload: &Workload, options: &LoadOptions) -> Result<Report, String> {
     let channels = connect(&options.endpoint, options.conns).await?;
+    let callers = (0..options.clients.max(1))
+        .map(|client| KvCaller {
+            kv: KvClient::new(channels[client % channels.len()].clone())
+                .max_decoding_message_size(usize::MAX),
+            workload: workload.clone(),
+            value: match workload {
+                Workload::Put { value_size, .. } => vec![b'v'; *value_size],
+                Workload::Range { .. } => vec![b'v'; 256],
+            },
+        })
+        .collect();
+    drive(callers, options).await
+}
+
+/// Keeps every caller busy for `options.warmup + options.duration` and
+/// reports the requests of the counted window. The callers are already
+/// connected: connecting is not part of the run.
+pub async fn drive<C: Caller>(callers: Vec<C>, options: &LoadOptions) -> Result<Report, String> {
     let start = Instant::now();
     let counted_from = start + options.warmup;
     let end = counted_from + options.duration;
-    let value = vec![b'v'; 256];
-    let mut tasks = Vec::with_capacity(options.clients);
-    for client in 0..options.clients.max(1) {
-        let mut kv = KvClient::new(channels[client % channels.len()].clone())
-            .max_decoding_message_size(usize::MAX);
-        let workload = workload.clone();
-        let value = match &workload {
-            Workload::Put { value_size, .. } => vec![b'v'; *value_size],
-            Workload::Range { .. } => value.clone(),
-        };
-        let stride = options.clients.max(1) as u64;
+    let stride = callers.len().max(1) as u64;
+    let mut tasks = Vec::with_capacity(callers.len());
+    for (client, mut caller) in callers.into_iter().enumerate() {
         tasks.push(tokio::spawn(async move {
             let mut samples = Vec::new();
             let (mut errors, mut first_error) = (0u64, None);
@@ -179,28 +258,7 @@ pub async fn run(workload: &Workload, options: &LoadOptions) -> Result<Report, S
                 if sent >= end {
                     break;
                 }
-                let outcome = match &workload {
-                    Workload::Put {
-                        key_size,
-                        key_space,
-                        ..
-                    } => kv
-                        .put(PutRequest {
-                            key: put_key(n, *key_space, *key_size),
-                            value: value.clone(),
-                            ..PutRequest::default()
-                        })
-                        .await
-                        .map(drop),
-                    Workload::Range { key, serializable } => kv
-                        .range(RangeRequest {
-                            key: key.clone(),
-                            serializable: *serializable,
-                            ..RangeRequest::default()
-                        })
-                        .await
-                        .map(drop),
-                };
+                let outcome = caller.call(n).await;
                 n += stride;
                 let done = Instant::now();
                 match outcome {
@@ -253,6 +311,29 @@ mod tests {
         assert_eq!(p.p999, Duration::from_millis(999));
         assert_eq!(p.max, Duration::from_secs(1));
         assert_eq!(Percentiles::of(&mut []).max, Duration::ZERO);
+    }
+
+    #[test]
+    fn micros_percentiles_agree_with_duration_percentiles() {
+        let mut micros: Vec<u32> = (1..=1000).rev().collect();
+        let mut durations: Vec<Duration> = micros
+            .iter()
+            .map(|us| Duration::from_micros(u64::from(*us)))
+            .collect();
+        let p = Percentiles::of_micros(&mut micros);
+        let q = Percentiles::of(&mut durations);
+        assert_eq!(
+            (p.p50, p.p90, p.p99, p.p999, p.max),
+            (q.p50, q.p90, q.p99, q.p999, q.max)
+        );
+        assert_eq!(p.p99, Duration::from_micros(990));
+        let mut one = [7];
+        let single = Percentiles::of_micros(&mut one);
+        assert_eq!(
+            (single.p50, single.max),
+            (Duration::from_micros(7), Duration::from_micros(7))
+        );
+        assert_eq!(Percentiles::of_micros(&mut []).max, Duration::ZERO);
     }
 
     #[test]

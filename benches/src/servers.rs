@@ -113,6 +113,11 @@ impl Server {
     pub fn kind(&self) -> Kind {
         self.kind
     }
+
+    /// Its process ID, to read its RSS and CPU time from `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for Server {
@@ -145,11 +150,18 @@ pub fn check_perf(etcdctl: &Path, server: &Server) -> Result<CheckPerf, String> 
         .map_err(|e| format!("running {}: {e}", etcdctl.display()))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = stdout.split(['\n', '\r']).map(str::trim).collect();
+    // The first report line can follow the progress bar's last redraw with
+    // no line break ("59 / 60   98.33%PASS: Throughput is ..."): a report
+    // line is found where its marker starts, not at a line start.
     let find = |markers: &[&str]| {
         lines
             .iter()
-            .rfind(|line| markers.iter().any(|m| line.starts_with(m)))
-            .map(|line| (*line).to_string())
+            .rev()
+            .find_map(|line| {
+                markers
+                    .iter()
+                    .find_map(|marker| line.find(marker).map(|at| line[at..].to_string()))
+            })
             .ok_or_else(|| format!("check perf printed no {markers:?} line:\n{stdout}"))
     };
     Ok(CheckPerf {
@@ -173,4 +185,14 @@ pub struct Binaries {
     pub keeld: PathBuf,
     /// etcdctl.
     pub etcdctl: PathBuf,
+}
+
+impl Binaries {
+    /// The server binary of `kind`.
+    pub fn server(&self, kind: Kind) -> &Path {
+        match kind {
+            Kind::Etcd => &self.etcd,
+            Kind::Keeld => &self.keeld,
+        }
+    }
 }

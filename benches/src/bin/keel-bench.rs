@@ -5,6 +5,9 @@
 //! keel-bench put --endpoint 127.0.0.1:2379 --clients 64 --conns 8
 //! keel-bench range greeting --consistency s --clients 64 --conns 8
 //! keel-bench compare --rounds 3 --check-perf   # the table in docs/benchmarks.md
+//! keel-bench watch-latency --endpoint 127.0.0.1:2379 --watchers 10000 --streams 100
+//! keel-bench lease --endpoint 127.0.0.1:2379 --clients 64 --conns 8
+//! keel-bench compare --rounds 3 --watch --leases   # and --slow for unread watchers
 //! ```
 
 use std::path::PathBuf;
@@ -12,9 +15,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use keel_benches::compare::{self, LeaseShape, LoadRow};
 use keel_benches::defrag;
+use keel_benches::lease::{self, LeaseOptions};
 use keel_benches::load::{self, LoadOptions, Report, Workload};
 use keel_benches::servers::{self, Binaries, Kind, Server};
+use keel_benches::show::{mib, ms};
+use keel_benches::watch::{self, WatchOptions};
 use keel_proto::etcdserverpb::{kv_client::KvClient, PutRequest};
 
 /// Load an etcd-API server and report throughput and latency.
@@ -83,7 +90,116 @@ enum Command {
         /// compact, and measure puts while Defragment runs (0: skip).
         #[arg(long, default_value_t = 0)]
         defrag_keys: u64,
+        /// Skip the put and range table (to run only the extras).
+        #[arg(long)]
+        skip_kv: bool,
+        /// Also measure watch delivery latency and memory per watcher (the
+        /// shape below), on a fresh server per round.
+        #[arg(long)]
+        watch: bool,
+        /// Also measure lease keep-alives and grants (64 clients over 8
+        /// connections), on a fresh server per round.
+        #[arg(long)]
+        leases: bool,
+        /// Measured seconds per lease workload and server, per round.
+        #[arg(long, default_value_t = 10)]
+        lease_duration: u64,
+        #[command(flatten, next_help_heading = "Watch benchmarks (--watch, --slow)")]
+        watch_shape: WatchArgs,
     },
+    /// Watchers on one prefix, one writer putting under it at a fixed rate:
+    /// delivery latency from each put's send to each watcher's receipt,
+    /// with the events missing or duplicated; with --slow, watchers whose
+    /// streams are never read, and the server's RSS as the puts go on.
+    WatchLatency {
+        /// `host:port` of the server's client URL.
+        #[arg(long, default_value = "127.0.0.1:2379")]
+        endpoint: String,
+        /// The server's process ID, to report its RSS (memory per watcher)
+        /// and CPU time; only for a server on this machine.
+        #[arg(long)]
+        server_pid: Option<u32>,
+        #[command(flatten)]
+        shape: WatchArgs,
+    },
+    /// Lease keep-alives (each client on its own stream, one request in
+    /// flight, round-robin over pre-granted leases), then lease grants.
+    Lease {
+        /// `host:port` of the server's client URL.
+        #[arg(long, default_value = "127.0.0.1:2379")]
+        endpoint: String,
+        /// HTTP/2 connections.
+        #[arg(long, default_value_t = lease::LEASE_CONNS)]
+        conns: usize,
+        /// Requests kept in flight (keep-alive: one stream each).
+        #[arg(long, default_value_t = lease::LEASE_CLIENTS)]
+        clients: usize,
+        /// Measured seconds per workload.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        /// Seconds of load before measuring.
+        #[arg(long, default_value_t = 1)]
+        warmup: u64,
+        /// Leases granted first and renewed round-robin.
+        #[arg(long, default_value_t = lease::KEPT_ALIVE_LEASES)]
+        leases: usize,
+        /// TTL of every granted lease, in seconds.
+        #[arg(long, default_value_t = lease::LEASE_TTL_SECS)]
+        ttl: i64,
+    },
+}
+
+/// The shape of a watch run, shared by `watch-latency` and `compare`.
+#[derive(Args, Debug, Clone)]
+struct WatchArgs {
+    /// Watchers in all, on one prefix.
+    #[arg(long, default_value_t = 10_000)]
+    watchers: usize,
+    /// Watch streams the watchers are spread over.
+    #[arg(long, default_value_t = 100)]
+    streams: usize,
+    /// HTTP/2 connections the streams are spread over (the writer has one
+    /// more of its own).
+    #[arg(long = "watch-conns", default_value_t = 10)]
+    conns: usize,
+    /// Puts of the write phase.
+    #[arg(long, default_value_t = 2_000)]
+    puts: u64,
+    /// Puts per second, on an open-loop schedule (each put is sent when due,
+    /// answered or not, up to 1,000 in flight).
+    #[arg(long, default_value_t = 200.0)]
+    rate: f64,
+    /// Bytes per value.
+    #[arg(long = "watch-value-size", default_value_t = 256)]
+    value_size: usize,
+    /// The watched prefix.
+    #[arg(long, default_value = "bench/watch/")]
+    prefix: String,
+    /// Seconds to wait after the last put for every event to arrive.
+    #[arg(long, default_value_t = 60)]
+    drain: u64,
+    /// Slow watchers: never read the streams after creating the watchers,
+    /// and report the server's RSS at 0, half and all of the puts (in
+    /// compare: an extra table).
+    #[arg(long)]
+    slow: bool,
+}
+
+impl WatchArgs {
+    fn options(&self, endpoint: String, server_pid: Option<u32>) -> WatchOptions {
+        WatchOptions {
+            endpoint,
+            watchers: self.watchers,
+            streams: self.streams,
+            conns: self.conns,
+            puts: self.puts,
+            rate_per_sec: self.rate,
+            value_size: self.value_size,
+            prefix: self.prefix.clone().into_bytes(),
+            drain: Duration::from_secs(self.drain),
+            server_pid,
+        }
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -177,6 +293,11 @@ async fn run(command: Command) -> Result<(), String> {
             rounds,
             check_perf,
             defrag_keys,
+            skip_kv,
+            watch,
+            leases,
+            lease_duration,
+            watch_shape,
         } => {
             let binaries = Binaries {
                 etcd,
@@ -184,18 +305,105 @@ async fn run(command: Command) -> Result<(), String> {
                 etcdctl,
             };
             let extras = Extras {
+                kv: !skip_kv,
                 check_perf,
                 defrag_keys,
             };
-            compare(&binaries, dir, duration, rounds, extras).await
+            let temp;
+            let dir = if let Some(dir) = dir {
+                dir
+            } else {
+                temp = tempfile::tempdir().map_err(|e| e.to_string())?;
+                temp.path().to_path_buf()
+            };
+            if extras.kv || extras.check_perf || extras.defrag_keys > 0 {
+                compare(&binaries, &dir, duration, rounds, extras).await?;
+            }
+            let shape = watch_shape.options(String::new(), None);
+            if leases {
+                let shape = LeaseShape {
+                    clients: lease::LEASE_CLIENTS,
+                    conns: lease::LEASE_CONNS,
+                    duration: Duration::from_secs(lease_duration),
+                    leases: lease::KEPT_ALIVE_LEASES,
+                };
+                let rows = compare::leases(&binaries, &dir, rounds, shape).await?;
+                let errors: u64 = rows
+                    .iter()
+                    .flat_map(|row| row.reports.iter().flatten())
+                    .map(|r| r.errors)
+                    .sum();
+                println!();
+                print!("{}", compare::load_table(&rows));
+                println!();
+                println!("{rounds} rounds of {lease_duration} s per workload and server, each round on a fresh server; median round shown; {errors} failed requests in all.");
+            }
+            if watch {
+                let reports = compare::watch_latency(&binaries, &dir, rounds, &shape).await?;
+                println!();
+                print!("{}", compare::watch_table(&shape, &reports));
+            }
+            if watch_shape.slow {
+                let reports = compare::slow_watchers(&binaries, &dir, rounds, &shape).await?;
+                println!();
+                print!("{}", compare::slow_table(&shape, &reports));
+            }
+            Ok(())
+        }
+        Command::WatchLatency {
+            endpoint,
+            server_pid,
+            shape,
+        } => {
+            let options = shape.options(endpoint, server_pid);
+            if shape.slow {
+                print!("{}", watch::run_slow(&options).await?.summary(&options));
+            } else {
+                print!("{}", watch::run_latency(&options).await?.summary(&options));
+            }
+            Ok(())
+        }
+        Command::Lease {
+            endpoint,
+            conns,
+            clients,
+            duration,
+            warmup,
+            leases,
+            ttl,
+        } => {
+            let options = LeaseOptions {
+                load: LoadOptions {
+                    endpoint,
+                    conns,
+                    clients,
+                    warmup: Duration::from_secs(warmup),
+                    duration: Duration::from_secs(duration),
+                },
+                ttl_secs: ttl,
+                leases,
+            };
+            print_named_report(
+                &format!("lease keep-alive ({leases} leases)"),
+                &lease::keep_alive(&options).await?,
+            );
+            print_named_report(
+                &format!("lease grant (TTL {ttl} s)"),
+                &lease::grant(&options).await?,
+            );
+            Ok(())
         }
     }
 }
 
 fn print_report(workload: &Workload, report: &Report) {
+    print_named_report(&workload.to_string(), report);
+}
+
+fn print_named_report(name: &str, report: &Report) {
     let l = &report.latency;
     println!(
-        "{workload}: {:.0} req/s ({} requests, {} errors), latency p50 {:?} p90 {:?} p99 {:?} p99.9 {:?} max {:?}",
+        "{name}: {:.0} req/s ({} requests, {} errors), latency p50 {:?} p90 {:?} p99 {:?} p99.9 {:?} max {:?}",
         report.per_second, report.requests, report.errors, l.p50, l.p90, l.p99, l.p999, l.max
     );
     if let Some(error) = &report.first_error {
@@ -212,24 +420,19 @@ struct Case {
 
 /// The optional parts of a comparison.
 struct Extras {
+    /// The put and range table.
+    kv: bool,
     check_perf: bool,
     defrag_keys: u64,
 }
 
 async fn compare(
     binaries: &Binaries,
-    dir: Option<PathBuf>,
+    dir: &std::path::Path,
     duration: u64,
     rounds: usize,
     extras: Extras,
 ) -> Result<(), String> {
-    let temp;
-    let dir = if let Some(dir) = dir {
-        dir
-    } else {
-        temp = tempfile::tempdir().map_err(|e| e.to_string())?;
-        temp.path().to_path_buf()
-    };
     let etcd = Server::start(Kind::Etcd, &binaries.etcd, &dir.join("etcd")).await?;
     let keeld = Server::start(Kind::Keeld, &binaries.keeld, &dir.join("keeld")).await?;
     let read_key = b"bench/read".to_vec();
@@ -245,6 +448,43 @@ async fn compare(
         .await
         .map_err(|e| e.to_string())?;
     }
+    if extras.kv {
+        compare_kv(&etcd, &keeld, read_key, duration, rounds).await?;
+    }
+    if extras.check_perf {
+        println!();
+        println!("| `etcdctl check perf --load=s` | etcd | keeld |");
+        println!("|---|---|---|");
+        let etcd_perf = servers::check_perf(&binaries.etcdctl, &etcd)?;
+        let keeld_perf = servers::check_perf(&binaries.etcdctl, &keeld)?;
+        for (name, pick) in [
+            (
+                "throughput",
+                (|c: &servers::CheckPerf| c.throughput.clone())
+                    as fn(&servers::CheckPerf) -> String,
+            ),
+            ("slowest request", |c| c.slowest.clone()),
+            ("stddev", |c| c.stddev.clone()),
+            ("verdict", |c| c.verdict.clone()),
+        ] {
+            println!("| {name} | {} | {} |", pick(&etcd_perf), pick(&keeld_perf));
+        }
+    }
+    if extras.defrag_keys > 0 {
+        compare_defrag(&etcd, &keeld, extras.defrag_keys).await?;
+    }
+    Ok(())
+}
+
+/// The put and range table: every case on both servers, alternating which
+/// goes first from round to round.
+async fn compare_kv(
+    etcd: &Server,
+    keeld: &Server,
+    read_key: Vec<u8>,
+    duration: u64,
+    rounds: usize,
+) -> Result<(), String> {
     let put = Workload::Put {
         key_size: 8,
         value_size: 256,
@@ -280,8 +520,7 @@ async fn compare(
     let mut results: Vec<[Vec<Report>; 2]> = cases.iter().map(|_| [vec![], vec![]]).collect();
     for round in 0..rounds {
         for (case, result) in cases.iter().zip(&mut results) {
-            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
-            for index in order {
+            for index in compare::order(round) {
                 let server = [&etcd, &keeld][index];
                 let options = LoadOptions {
                     endpoint: server.endpoint().to_string(),
@@ -308,51 +547,24 @@ async fn compare(
             }
         }
     }
-    println!(
-        "| workload | clients / conns | etcd req/s | keeld req/s | keeld / etcd | etcd p50 / p99 | keeld p50 / p99 |"
-    );
-    println!("|---|---|---|---|---|---|---|");
-    for (case, result) in cases.iter().zip(&results) {
-        let [etcd_report, keeld_report] = [median(&result[0]), median(&result[1])];
-        println!(
-            "| {} | {} / {} | {:.0} | {:.0} | {:.2} | {} / {} | {} / {} |",
-            case.workload,
-            case.clients,
-            case.conns,
-            etcd_report.per_second,
-            keeld_report.per_second,
-            keeld_report.per_second / etcd_report.per_second.max(f64::MIN_POSITIVE),
-            ms(etcd_report.latency.p50),
-            ms(etcd_report.latency.p99),
-            ms(keeld_report.latency.p50),
-            ms(keeld_report.latency.p99),
-        );
-    }
-    let errors: u64 = results.iter().flatten().flatten().map(|r| r.errors).sum();
+    let rows: Vec<LoadRow> = cases
+        .iter()
+        .zip(results)
+        .map(|(case, reports)| LoadRow {
+            label: case.workload.to_string(),
+            clients: case.clients,
+            conns: case.conns,
+            reports,
+        })
+        .collect();
+    print!("{}", compare::load_table(&rows));
+    let errors: u64 = rows
+        .iter()
+        .flat_map(|row| row.reports.iter().flatten())
+        .map(|r| r.errors)
+        .sum();
     println!();
     println!("{rounds} rounds of {duration} s per workload and server; median round shown; {errors} failed requests in all.");
-    if extras.check_perf {
-        println!();
-        println!("| `etcdctl check perf --load=s` | etcd | keeld |");
-        println!("|---|---|---|");
-        let etcd_perf = servers::check_perf(&binaries.etcdctl, &etcd)?;
-        let keeld_perf = servers::check_perf(&binaries.etcdctl, &keeld)?;
-        for (name, pick) in [
-            (
-                "throughput",
-                (|c: &servers::CheckPerf| c.throughput.clone())
-                    as fn(&servers::CheckPerf) -> String,
-            ),
-            ("slowest request", |c| c.slowest.clone()),
-            ("stddev", |c| c.stddev.clone()),
-            ("verdict", |c| c.verdict.clone()),
-        ] {
-            println!("| {name} | {} | {} |", pick(&etcd_perf), pick(&keeld_perf));
-        }
-    }
-    if extras.defrag_keys > 0 {
-        compare_defrag(&etcd, &keeld, extras.defrag_keys).await?;
-    }
     Ok(())
 }
 
@@ -387,19 +599,4 @@ async fn compare_defrag(etcd: &Server, keeld: &Server, keys: u64) -> Result<(), 
         println!("| {name} | {} | {} |", show(&reports[0]), show(&reports[1]));
     }
     Ok(())
-}
-
-fn mib(bytes: i64) -> String {
-    format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
-}
-
-/// The round with the median throughput.
-fn median(reports: &[Report]) -> Report {
-    let mut sorted: Vec<&Report> = reports.iter().collect();
-    sorted.sort_by(|a, b| a.per_second.total_cmp(&b.per_second));
-    sorted[sorted.len() / 2].clone()
-}
-
-fn ms(duration: Duration) -> String {
-    format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
 }
