@@ -55,6 +55,11 @@ pub struct Config {
     )]
     pub listen_peer_urls: Vec<String>,
 
+    /// URLs to serve /metrics and /health on (plain HTTP), comma-separated.
+    /// None by default.
+    #[arg(long, value_delimiter = ',', env = "ETCD_LISTEN_METRICS_URLS")]
+    pub listen_metrics_urls: Vec<String>,
+
     /// Peer URLs of this member as the other members should use them,
     /// comma-separated. With the cluster token they determine the member ID.
     #[arg(

@@ -272,7 +272,11 @@ pub fn time_to_live_here(
 /// proposes the revokes of expired leases and the checkpoints that come
 /// due, in the order the lessor gives them.
 pub async fn run_lessor(node: Arc<Node>) {
+    use openraft::type_config::async_runtime::WatchReceiver;
     let extend_ms = node.options().election_ms;
+    // Raft's server metrics change with leadership (and not with every
+    // write): the lessor follows at once rather than at its next tick.
+    let mut raft_changes = node.raft().server_metrics();
     loop {
         let now_ms = node.clock().monotonic_ms();
         let wait_ms = node
@@ -282,7 +286,15 @@ pub async fn run_lessor(node: Arc<Node>) {
             .map_or(LESSOR_TICK_MS, |deadline| {
                 deadline.saturating_sub(now_ms).clamp(1, LESSOR_TICK_MS)
             });
-        tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(wait_ms)) => {}
+            changed = raft_changes.changed() => {
+                if changed.is_err() {
+                    // Raft stopped.
+                    return;
+                }
+            }
+        }
         let leader = node.is_leader();
         let primary = node.lessor().lock().is_primary();
         if leader && !primary {

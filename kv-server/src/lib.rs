@@ -25,6 +25,7 @@ pub mod error;
 pub mod forward;
 pub mod ids;
 pub mod lease;
+pub mod metrics;
 pub mod node;
 pub mod raft;
 pub mod restore;

@@ -21,6 +21,7 @@ use openraft::{ReadPolicy, SnapshotPolicy};
 use crate::clock::Clock;
 use crate::error::EtcdError;
 use crate::ids;
+use crate::metrics::Metrics;
 use crate::raft::log_store::LogStore;
 use crate::raft::network::PeerNetwork;
 use crate::raft::state_machine::{KvStore, Outcome, SharedLessor, StateMachine};
@@ -121,6 +122,8 @@ pub struct Node {
     snapshot_dir: PathBuf,
     /// Connections to the other members, by member ID.
     peers: parking_lot::Mutex<std::collections::HashMap<u64, RaftPeerClient<Channel>>>,
+    /// The member's Prometheus metrics (served by `metrics::http`).
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Node {
@@ -157,6 +160,11 @@ impl Node {
         clock: Arc<dyn Clock>,
     ) -> Result<Arc<Self>, StartError> {
         let disk: Arc<dyn Disk> = Arc::new(RealDisk);
+        let metrics = Arc::new(Metrics::new(ids::member_id(
+            &options.peer_urls,
+            &options.cluster_token,
+        )));
+        metrics.set_quota_backend_bytes(options.quota_backend_bytes);
         let member_dir = options.data_dir.join("member");
         let wal_dir = member_dir.join("wal");
         let log = RaftLog::open(
@@ -194,6 +202,7 @@ impl Node {
             snapshot_dir.clone(),
             Arc::clone(&lessor),
             Arc::clone(&clock),
+            Arc::clone(&metrics),
         )
         .map_err(StartError::StateMachine)?;
 
@@ -243,8 +252,8 @@ impl Node {
         let raft = Raft::new(
             member_id,
             Arc::new(config),
-            PeerNetwork,
-            LogStore::new(Arc::new(log)),
+            PeerNetwork::new(Arc::clone(&metrics)),
+            LogStore::new(Arc::new(log), Arc::clone(&metrics)),
             state_machine,
         )
         .await
@@ -280,6 +289,7 @@ impl Node {
             disk,
             snapshot_dir,
             peers: parking_lot::Mutex::new(std::collections::HashMap::new()),
+            metrics,
         }))
     }
 
@@ -304,6 +314,12 @@ impl Node {
     /// Drops the cached connection to member `id` (its URLs changed).
     pub fn forget_peer(&self, id: u64) {
         self.peers.lock().remove(&id);
+        self.metrics.forget_peer(id);
+    }
+
+    /// The member's Prometheus metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The disk the member's files live on.
@@ -497,6 +513,7 @@ impl Node {
         if prost::Message::encoded_len(&command) > self.options.max_request_bytes {
             return Err(EtcdError::RequestTooLarge);
         }
+        let _pending = self.metrics.start_proposal();
         // A leader cut off from its quorum never commits: the request gets
         // etcd's "request timed out" rather than hanging (the entry may
         // still commit later, which that error leaves open, as in etcd).
@@ -505,8 +522,9 @@ impl Node {
             self.raft.client_write(Proposal(command)),
         )
         .await
-        .map_err(|_| EtcdError::Timeout)?
-        .map_err(write_error)?;
+        .map_err(|_| EtcdError::Timeout)
+        .and_then(|written| written.map_err(write_error))
+        .inspect_err(|_| self.metrics.proposal_failed())?;
         response.data.outcome
     }
 

@@ -116,12 +116,29 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             .map_err(|e| ServeError::Url(format!("{address}: {e}")))?;
         peer_listeners.push((address, listener));
     }
+    #[cfg(not(madsim))]
+    let metrics_listeners = crate::metrics::http::bind(&config.listen_metrics_urls)
+        .await
+        .map_err(ServeError::Url)?;
     let node = Node::start(options, Arc::new(SystemClock::new())).await?;
     info!(
         member_id = %format!("{:x}", node.member_id()),
         cluster_id = %format!("{:x}", node.cluster_id()),
         "member started"
     );
+    tokio::spawn(crate::metrics::member::follow_raft(
+        Arc::clone(node.metrics()),
+        Arc::clone(&node),
+    ));
+    #[cfg(not(madsim))]
+    for (_, listener) in metrics_listeners {
+        tokio::spawn(crate::metrics::http::serve(
+            listener,
+            Arc::clone(node.metrics()),
+            Arc::clone(&node),
+            shutdown_signal(),
+        ));
+    }
     // Peers first: the election that gives this member a leader needs them.
     let mut servers = Vec::new();
     for (address, listener) in peer_listeners {

@@ -40,9 +40,17 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, TempDir> for Builder {
             keel_lease::LessorConfig::default(),
         )));
         let clock = Arc::new(keel_server::clock::SystemClock::new());
-        let state_machine =
-            StateMachine::open(store, disk, dir.path().join("snap"), lessor, clock).unwrap();
-        Ok((dir, LogStore::new(Arc::new(log)), state_machine))
+        let metrics = Arc::new(keel_server::metrics::Metrics::default());
+        let state_machine = StateMachine::open(
+            store,
+            disk,
+            dir.path().join("snap"),
+            lessor,
+            clock,
+            Arc::clone(&metrics),
+        )
+        .unwrap();
+        Ok((dir, LogStore::new(Arc::new(log), metrics), state_machine))
     }
 }
 

@@ -41,10 +41,10 @@ pub struct LogStore {
 
 impl LogStore {
     /// Wraps an open log and starts its flusher.
-    pub fn new(log: Arc<RaftLog>) -> Self {
+    pub fn new(log: Arc<RaftLog>, metrics: Arc<crate::metrics::Metrics>) -> Self {
         let (flusher, pending) = mpsc::channel();
         let flush_log = Arc::clone(&log);
-        tokio::task::spawn_blocking(move || run_flusher(&flush_log, &pending));
+        tokio::task::spawn_blocking(move || run_flusher(&flush_log, &pending, &metrics));
         Self { log, flusher }
     }
 
@@ -56,7 +56,11 @@ impl LogStore {
 
 /// Group commit: each round takes every waiting append, syncs through the
 /// highest, and completes them all. Ends when the store is dropped.
-fn run_flusher(log: &RaftLog, pending: &mpsc::Receiver<PendingFlush>) {
+fn run_flusher(
+    log: &RaftLog,
+    pending: &mpsc::Receiver<PendingFlush>,
+    metrics: &crate::metrics::Metrics,
+) {
     while let Ok(first) = pending.recv() {
         let mut round = vec![first];
         round.extend(pending.try_iter());
@@ -64,7 +68,7 @@ fn run_flusher(log: &RaftLog, pending: &mpsc::Receiver<PendingFlush>) {
         // A truncation may have removed records an append wrote; syncing
         // through what is left makes the truncation's outcome durable too.
         let through = highest.min(log.last_index());
-        let result = log.sync_through(through);
+        let result = metrics.time_wal_fsync(|| log.sync_through(through));
         for flush in round {
             let outcome = match &result {
                 Ok(()) => Ok(()),

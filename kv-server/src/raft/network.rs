@@ -44,8 +44,17 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 pub const SNAPSHOT_CHUNK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Creates a [`PeerClient`] per target.
-#[derive(Debug, Clone, Default)]
-pub struct PeerNetwork;
+#[derive(Debug, Clone)]
+pub struct PeerNetwork {
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
+}
+
+impl PeerNetwork {
+    /// A network that records round trips and failures in `metrics`.
+    pub fn new(metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
+        Self { metrics }
+    }
+}
 
 impl RaftNetworkFactory<TypeConfig> for PeerNetwork {
     type Network = PeerClient;
@@ -54,6 +63,7 @@ impl RaftNetworkFactory<TypeConfig> for PeerNetwork {
         PeerClient {
             target,
             client: peer_channel(&node.peer_urls).map(RaftPeerClient::new),
+            metrics: std::sync::Arc::clone(&self.metrics),
         }
     }
 }
@@ -76,6 +86,7 @@ pub struct PeerClient {
     target: u64,
     /// `None` when the member has no usable peer URL.
     client: Option<RaftPeerClient<Channel>>,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 /// How a failed peer call is reported to openraft.
@@ -130,7 +141,7 @@ impl PeerClient {
         option: &RPCOption,
         call: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     ) -> Result<T, RPCError<TypeConfig>> {
-        match tokio::time::timeout(option.soft_ttl(), call).await {
+        let outcome = match tokio::time::timeout(option.soft_ttl(), call).await {
             Ok(Ok(response)) => Ok(response.into_inner()),
             Ok(Err(status)) => Err(call_error(self.target, &status)),
             Err(_) => Err(RPCError::Unreachable(Unreachable::from_string(format!(
@@ -138,7 +149,11 @@ impl PeerClient {
                 self.target,
                 option.soft_ttl()
             )))),
+        };
+        if outcome.is_err() {
+            self.metrics.record_peer_send_failure(self.target);
         }
+        outcome
     }
 }
 
@@ -152,7 +167,13 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
         let mut client = self.client()?;
         let request = append_request_to_pb(&rpc);
+        let heartbeat = rpc.entries.is_empty();
+        let round_trip = crate::metrics::Stopwatch::start();
         let response = self.call(&option, client.append_entries(request)).await?;
+        if heartbeat {
+            self.metrics
+                .record_peer_rtt(self.target, round_trip.elapsed());
+        }
         append_response_from_pb(&response).map_err(|e| decode_error(self.target, &e))
     }
 

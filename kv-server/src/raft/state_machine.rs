@@ -68,6 +68,7 @@ pub struct StateMachine {
     current: CurrentSnapshot,
     lessor: SharedLessor,
     clock: Arc<dyn Clock>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 fn invalid(detail: impl std::fmt::Display) -> io::Error {
@@ -96,6 +97,7 @@ impl StateMachine {
         snapshot_dir: PathBuf,
         lessor: SharedLessor,
         clock: Arc<dyn Clock>,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> io::Result<Self> {
         disk.create_dir_all(&snapshot_dir)?;
         let mut newest = None;
@@ -125,6 +127,7 @@ impl StateMachine {
             current: Arc::new(Mutex::new(None)),
             lessor,
             clock,
+            metrics,
         };
         machine.state = machine.load_state()?;
         let incomplete = machine
@@ -230,7 +233,10 @@ impl StateMachine {
             }
         }
         let applied = self.state.encode_to_vec();
-        match self.store.apply(&command, &applied) {
+        match self
+            .metrics
+            .time_backend_commit(|| self.store.apply(&command, &applied))
+        {
             Ok(response) => {
                 self.mirror_lease(&command);
                 Ok(Ok(Outcome::Kv(response)))
@@ -285,8 +291,8 @@ impl StateMachine {
 
     /// Stores the applied state alone (entries that change no key).
     fn record_state(&self) -> io::Result<()> {
-        self.store
-            .record_applied(&self.state.encode_to_vec())
+        self.metrics
+            .time_backend_commit(|| self.store.record_applied(&self.state.encode_to_vec()))
             .map_err(io::Error::other)
     }
 }
