@@ -389,6 +389,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         }
         self.state = self.load_state()?;
         self.restore_lessor()?;
+        tracing::info!(
+            last_log_id = ?meta.last_log_id,
+            revision = self.store.current_revision(),
+            "installed a snapshot from the leader"
+        );
         // Keep the installed file as the current snapshot, under our name.
         let name = snapshot::file_name(
             installed.last_applied.as_ref().map_or(0, |id| id.index),
