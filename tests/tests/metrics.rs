@@ -26,11 +26,40 @@ fn get(address: &str, path: &str) -> (u16, String) {
         .nth(1)
         .and_then(|code| code.parse().ok())
         .unwrap_or_else(|| panic!("no status line in {response:?}"));
-    let body = response
+    let (head, body) = response
         .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_string())
-        .unwrap_or_default();
+        .unwrap_or_else(|| panic!("no end of headers in {response:?}"));
+    let chunked = head
+        .lines()
+        .any(|line| line.eq_ignore_ascii_case("transfer-encoding: chunked"));
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
     (status, body)
+}
+
+/// The body of a `Transfer-Encoding: chunked` response. etcd's Go server
+/// sends `/metrics` that way, and a chunk boundary can fall anywhere, even
+/// inside a line.
+fn dechunk(mut rest: &str) -> String {
+    let mut body = String::new();
+    loop {
+        let (size, after) = rest
+            .split_once("\r\n")
+            .unwrap_or_else(|| panic!("no chunk size line in {rest:?}"));
+        let size = size.split(';').next().unwrap_or_default().trim();
+        let size =
+            usize::from_str_radix(size, 16).unwrap_or_else(|_| panic!("bad chunk size {size:?}"));
+        if size == 0 {
+            return body;
+        }
+        body.push_str(&after[..size]);
+        rest = after[size..]
+            .strip_prefix("\r\n")
+            .unwrap_or_else(|| panic!("no CRLF after a chunk"));
+    }
 }
 
 /// The metric families etcd's operators alert on, with their types.

@@ -22,7 +22,7 @@ use crate::raft::codec::{log_id_from_pb, log_id_to_pb, vote_from_pb, vote_to_pb}
 use crate::raft::network::SNAPSHOT_CHUNK_TIMEOUT;
 use crate::raft::rpc_codec::{
     append_request_from_pb, append_response_to_pb, snapshot_meta_from_pb, snapshot_response_to_pb,
-    vote_request_from_pb, vote_response_to_pb,
+    stream_result_to_pb, vote_request_from_pb, vote_response_to_pb,
 };
 use crate::raft::snapshot::SnapshotFile;
 
@@ -92,13 +92,21 @@ impl RaftPeer for PeerApi {
 
     async fn stream_append(
         &self,
-        _request: Request<Streaming<keelpb::AppendEntriesRequest>>,
+        request: Request<Streaming<keelpb::AppendEntriesRequest>>,
     ) -> Result<Response<Self::StreamAppendStream>, Status> {
-        // keel's leaders replicate with unary AppendEntries; a peer that
-        // streams is told so and falls back.
-        Err(Status::unimplemented(
-            "StreamAppend: this member replicates with AppendEntries",
-        ))
+        // A request that does not decode ends the stream: the leader
+        // resends from what the answers so far confirmed.
+        let requests = futures::stream::unfold(request.into_inner(), |mut inbound| async move {
+            let request = inbound.message().await.ok()??;
+            let request = append_request_from_pb(&request).ok()?;
+            Some((request, inbound))
+        });
+        let results = self.node.raft().stream_append(requests);
+        let answers = futures::StreamExt::map(results, |result| match result {
+            Ok(result) => Ok(stream_result_to_pb(&result)),
+            Err(error) => Err(fatal(error)),
+        });
+        Ok(Response::new(Box::pin(answers)))
     }
 
     async fn install_snapshot(

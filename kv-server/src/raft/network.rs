@@ -2,7 +2,8 @@
 //! one lazily connected channel per peer.
 //!
 //! ```text
-//!  openraft ──append / vote / pre_vote / transfer_leader──► PeerClient ──unary RPC──► peer
+//!  openraft ──stream_append──► PeerClient ──StreamAppend: requests back to back, answers in order──► peer
+//!           ──append / vote / pre_vote / transfer_leader──► PeerClient ──unary RPC──► peer
 //!           ──full_snapshot──► PeerClient ──InstallSnapshot stream: header, chunks, done──► peer
 //! ```
 //!
@@ -11,28 +12,33 @@
 //! openraft backs off before trying it again; any other failure is a
 //! `Network` error that openraft retries at once.
 
+use std::collections::VecDeque;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
 use keel_proto::keelpb::{self, raft_peer_client::RaftPeerClient};
+use openraft::base::{BoxFuture, BoxStream};
 use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
-    TransferLeaderResponse, VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, StreamAppendResult,
+    TransferLeaderRequest, TransferLeaderResponse, VoteRequest, VoteResponse,
 };
 use openraft::type_config::alias::SnapshotOf;
 use openraft::OptionalSend;
+use parking_lot::Mutex;
 use tonic::transport::{Channel, Endpoint};
 
 use super::codec::{log_id_to_pb, vote_to_pb};
 use super::rpc_codec::{
     append_request_to_pb, append_response_from_pb, snapshot_meta_to_pb, snapshot_response_from_pb,
-    vote_request_to_pb, vote_response_from_pb,
+    stream_result_from_pb, vote_request_to_pb, vote_response_from_pb,
 };
 use super::snapshot::SnapshotFile;
 use super::{Member, TypeConfig, Vote};
+use crate::metrics::{Metrics, Stopwatch};
 
 /// Bytes of snapshot data per InstallSnapshot message: well below the
 /// peer service's message limit, large enough that a GiB snapshot is a
@@ -46,12 +52,12 @@ pub const SNAPSHOT_CHUNK_TIMEOUT: Duration = Duration::from_secs(30);
 /// Creates a [`PeerClient`] per target.
 #[derive(Debug, Clone)]
 pub struct PeerNetwork {
-    metrics: std::sync::Arc<crate::metrics::Metrics>,
+    metrics: Arc<Metrics>,
 }
 
 impl PeerNetwork {
     /// A network that records round trips and failures in `metrics`.
-    pub fn new(metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
+    pub fn new(metrics: Arc<Metrics>) -> Self {
         Self { metrics }
     }
 }
@@ -63,7 +69,7 @@ impl RaftNetworkFactory<TypeConfig> for PeerNetwork {
         PeerClient {
             target,
             client: peer_channel(&node.peer_urls).map(RaftPeerClient::new),
-            metrics: std::sync::Arc::clone(&self.metrics),
+            metrics: Arc::clone(&self.metrics),
         }
     }
 }
@@ -86,7 +92,7 @@ pub struct PeerClient {
     target: u64,
     /// `None` when the member has no usable peer URL.
     client: Option<RaftPeerClient<Channel>>,
-    metrics: std::sync::Arc<crate::metrics::Metrics>,
+    metrics: Arc<Metrics>,
 }
 
 /// How a failed peer call is reported to openraft.
@@ -106,6 +112,67 @@ fn decode_error(target: u64, error: &std::io::Error) -> RPCError<TypeConfig> {
     RPCError::Network(NetworkError::from_string(format!(
         "peer {target:x} answered something undecodable: {error}"
     )))
+}
+
+/// The requests of one StreamAppend stream still waiting for their
+/// answers, oldest first: when each was sent and whether it was a heartbeat
+/// (whose round trip is the peer round-trip metric).
+#[derive(Default)]
+struct Waiting {
+    sent: Mutex<VecDeque<(tokio::time::Instant, bool)>>,
+    /// Signalled on every send, so an idle stream starts the clock.
+    pushed: tokio::sync::Notify,
+}
+
+impl Waiting {
+    fn sent(&self, heartbeat: bool) {
+        self.sent
+            .lock()
+            .push_back((tokio::time::Instant::now(), heartbeat));
+        self.pushed.notify_one();
+    }
+
+    /// The next answer, with the round trip if it answers a heartbeat;
+    /// `Ok(None)` when the follower ended the stream, `Err(None)` when the
+    /// oldest waiting request saw no progress within `ttl` of its send or
+    /// of `progress` (the previous answer), whichever is later.
+    async fn next_answer(
+        &self,
+        responses: &mut tonic::Streaming<keelpb::StreamAppendResponse>,
+        progress: tokio::time::Instant,
+        ttl: Duration,
+    ) -> Result<Option<(keelpb::StreamAppendResponse, Option<Duration>)>, Option<tonic::Status>>
+    {
+        loop {
+            let oldest = self.sent.lock().front().map(|(at, _)| *at);
+            let answer = match oldest {
+                Some(at) => tokio::time::timeout_at(at.max(progress) + ttl, responses.message())
+                    .await
+                    .map_err(|_| None)?,
+                None => {
+                    // Nothing waits for an answer: no clock runs until a
+                    // request goes out (or the follower ends the stream).
+                    tokio::select! {
+                        biased;
+                        answer = responses.message() => answer,
+                        () = self.pushed.notified() => continue,
+                    }
+                }
+            };
+            return match answer {
+                Ok(Some(response)) => {
+                    let round_trip = self
+                        .sent
+                        .lock()
+                        .pop_front()
+                        .and_then(|(at, heartbeat)| heartbeat.then(|| at.elapsed()));
+                    Ok(Some((response, round_trip)))
+                }
+                Ok(None) => Ok(None),
+                Err(status) => Err(Some(status)),
+            };
+        }
+    }
 }
 
 impl PeerClient {
@@ -168,13 +235,92 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         let mut client = self.client()?;
         let request = append_request_to_pb(&rpc);
         let heartbeat = rpc.entries.is_empty();
-        let round_trip = crate::metrics::Stopwatch::start();
+        let round_trip = Stopwatch::start();
         let response = self.call(&option, client.append_entries(request)).await?;
         if heartbeat {
             self.metrics
                 .record_peer_rtt(self.target, round_trip.elapsed());
         }
         append_response_from_pb(&response).map_err(|e| decode_error(self.target, &e))
+    }
+
+    /// Pipelined replication: requests go out back to back on one
+    /// StreamAppend stream and the follower answers each in order, so the
+    /// leader does not wait a round trip per batch. openraft keeps a
+    /// replication stream open while it leads and feeds it as entries
+    /// arrive, so the stream may idle: only a request waiting for its
+    /// answer runs a clock. The follower must make progress (open the
+    /// stream, or answer the oldest waiting request) within the soft TTL
+    /// of that request's send or of its previous answer.
+    fn stream_append<'s, S>(
+        &'s mut self,
+        input: S,
+        option: RPCOption,
+    ) -> BoxFuture<
+        's,
+        Result<
+            BoxStream<'s, Result<StreamAppendResult<TypeConfig>, RPCError<TypeConfig>>>,
+            RPCError<TypeConfig>,
+        >,
+    >
+    where
+        S: futures::Stream<Item = AppendEntriesRequest<TypeConfig>>
+            + OptionalSend
+            + Unpin
+            + 'static,
+    {
+        Box::pin(async move {
+            let mut client = self.client()?;
+            let target = self.target;
+            let ttl = option.soft_ttl();
+            let metrics = self.metrics.clone();
+            let waiting = Arc::new(Waiting::default());
+            let requests = {
+                let waiting = waiting.clone();
+                input.map(move |request| {
+                    waiting.sent(request.entries.is_empty());
+                    append_request_to_pb(&request)
+                })
+            };
+            let opened = match tokio::time::timeout(ttl, client.stream_append(requests)).await {
+                Ok(Ok(response)) => Ok(response.into_inner()),
+                Ok(Err(status)) => Err(call_error(target, &status)),
+                Err(_) => Err(RPCError::Unreachable(Unreachable::from_string(format!(
+                    "peer {target:x} did not open a replication stream within {ttl:?}"
+                )))),
+            };
+            let responses = opened.inspect_err(|_| metrics.record_peer_send_failure(target))?;
+            let progress = tokio::time::Instant::now();
+            let results = futures::stream::unfold(Some((responses, progress)), move |state| {
+                let (metrics, waiting) = (metrics.clone(), waiting.clone());
+                async move {
+                    let (mut responses, progress) = state?;
+                    let outcome = match waiting.next_answer(&mut responses, progress, ttl).await {
+                        Ok(Some((response, heartbeat))) => {
+                            if let Some(round_trip) = heartbeat {
+                                metrics.record_peer_rtt(target, round_trip);
+                            }
+                            stream_result_from_pb(&response).map_err(|e| decode_error(target, &e))
+                        }
+                        Ok(None) => return None,
+                        Err(Some(status)) => Err(call_error(target, &status)),
+                        Err(None) => Err(RPCError::Unreachable(Unreachable::from_string(format!(
+                            "peer {target:x} did not answer a replicated batch within {ttl:?}"
+                        )))),
+                    };
+                    if outcome.is_err() {
+                        metrics.record_peer_send_failure(target);
+                    }
+                    // After an error or a refusal (conflict, higher vote)
+                    // the stream is over.
+                    let go_on = matches!(outcome, Ok(Ok(_)));
+                    let next = go_on.then(|| (responses, tokio::time::Instant::now()));
+                    Some((outcome, next))
+                }
+            });
+            let results: BoxStream<'s, _> = Box::pin(results);
+            Ok(results)
+        })
     }
 
     async fn vote(
