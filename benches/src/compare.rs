@@ -85,6 +85,14 @@ pub fn load_table(rows: &[LoadRow]) -> String {
     table
 }
 
+/// Failed requests in all of `rows`' rounds.
+pub fn errors(rows: &[LoadRow]) -> u64 {
+    rows.iter()
+        .flat_map(|row| row.reports.iter().flatten())
+        .map(|r| r.errors)
+        .sum()
+}
+
 /// Starts a fresh `kind` server for one measurement, in `dir/name-kind`.
 async fn fresh(binaries: &Binaries, kind: Kind, dir: &Path, name: &str) -> Result<Server, String> {
     Server::start(
@@ -151,7 +159,8 @@ pub async fn leases(
     Ok([keep_alive, grant])
 }
 
-fn log_round(round: usize, label: &str, kind: Kind, report: &Report) {
+/// Logs one measurement of a round to stderr, with its first error.
+pub fn log_round(round: usize, label: &str, kind: Kind, report: &Report) {
     eprintln!(
         "round {} {label}: {kind} {:.0} req/s, p99 {:?}, {} errors",
         round + 1,

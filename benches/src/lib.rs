@@ -16,10 +16,15 @@
 //!   many watchers, memory per watcher, and memory under watchers that
 //!   never read ([`watch`]; server figures from [`procfs`]).
 //! - `keel-bench lease`: grant and keep-alive throughput ([`lease`]).
+//! - `keel-bench cluster`: a 3-member keeld cluster beside a 3-member etcd
+//!   cluster: puts at 1, 64 and 512 clients, ranges over every member, and
+//!   the time from a leader's SIGKILL to the first successful put
+//!   ([`cluster`]).
 //!
 //! Figures, with the commands that reproduce them, live in
 //! `docs/benchmarks.md`.
 
+pub mod cluster;
 pub mod compare;
 pub mod defrag;
 pub mod lease;

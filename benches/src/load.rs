@@ -59,7 +59,8 @@ impl std::fmt::Display for Workload {
 /// How to drive the load.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
-    /// `host:port` of the server.
+    /// `host:port` of the server, or of several members separated by
+    /// commas: the connections are spread over them in turn.
     pub endpoint: String,
     /// HTTP/2 connections.
     pub conns: usize,
@@ -149,10 +150,12 @@ fn nearest_rank(len: usize, q: f64) -> usize {
     ((len as f64 * q).ceil() as usize).clamp(1, len) - 1
 }
 
-/// Opens `count` connections to `endpoint`.
+/// Opens `count` connections to `endpoint`: one `host:port`, or several
+/// separated by commas, taken in turn.
 pub async fn connect(endpoint: &str, count: usize) -> Result<Vec<Channel>, String> {
+    let endpoints: Vec<&str> = endpoint.split(',').map(str::trim).collect();
     let mut channels = Vec::with_capacity(count);
-    for _ in 0..count.max(1) {
+    for endpoint in endpoints.iter().cycle().take(count.max(1)) {
         let channel = Endpoint::from_shared(format!("http://{endpoint}"))
             .map_err(|e| e.to_string())?
             .tcp_nodelay(true)

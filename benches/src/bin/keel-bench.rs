@@ -8,6 +8,7 @@
 //! keel-bench watch-latency --endpoint 127.0.0.1:2379 --watchers 10000 --streams 100
 //! keel-bench lease --endpoint 127.0.0.1:2379 --clients 64 --conns 8
 //! keel-bench compare --rounds 3 --watch --leases   # and --slow for unread watchers
+//! keel-bench cluster --rounds 3 --failovers 5      # 3-member keeld beside 3-member etcd
 //! ```
 
 use std::path::PathBuf;
@@ -15,6 +16,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use keel_benches::cluster;
 use keel_benches::compare::{self, LeaseShape, LoadRow};
 use keel_benches::defrag;
 use keel_benches::lease::{self, LeaseOptions};
@@ -106,6 +108,27 @@ enum Command {
         lease_duration: u64,
         #[command(flatten, next_help_heading = "Watch benchmarks (--watch, --slow)")]
         watch_shape: WatchArgs,
+    },
+    /// Start a keeld cluster and an etcd cluster side by side on this machine
+    /// (keeld from this binary's directory, or KEELD_BIN; members' data
+    /// under TMPDIR) and measure both: puts to the leader at 1, 64 and 512
+    /// clients, linearizable and serializable ranges over every member, and
+    /// failover time (SIGKILL the leader, until the first successful put).
+    /// Prints Markdown tables.
+    Cluster {
+        /// Members per cluster.
+        #[arg(long, default_value_t = 3)]
+        members: usize,
+        /// Measured seconds per case, cluster and round.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        /// Rounds of the load cases; each row is the median round. The
+        /// order of the two clusters alternates from round to round.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Leader kills per cluster.
+        #[arg(long, default_value_t = 5)]
+        failovers: usize,
     },
     /// Watchers on one prefix, one writer putting under it at a fixed rate:
     /// delivery latency from each put's send to each watcher's receipt,
@@ -328,11 +351,7 @@ async fn run(command: Command) -> Result<(), String> {
                     leases: lease::KEPT_ALIVE_LEASES,
                 };
                 let rows = compare::leases(&binaries, &dir, rounds, shape).await?;
-                let errors: u64 = rows
-                    .iter()
-                    .flat_map(|row| row.reports.iter().flatten())
-                    .map(|r| r.errors)
-                    .sum();
+                let errors = compare::errors(&rows);
                 println!();
                 print!("{}", compare::load_table(&rows));
                 println!();
@@ -348,6 +367,21 @@ async fn run(command: Command) -> Result<(), String> {
                 println!();
                 print!("{}", compare::slow_table(&shape, &reports));
             }
+            Ok(())
+        }
+        Command::Cluster {
+            members,
+            duration,
+            rounds,
+            failovers,
+        } => {
+            let shape = cluster::ClusterShape {
+                members,
+                rounds,
+                duration: Duration::from_secs(duration),
+                failovers,
+            };
+            print!("{}", cluster::run(&shape).await?);
             Ok(())
         }
         Command::WatchLatency {
@@ -530,19 +564,8 @@ async fn compare_kv(
                     duration: Duration::from_secs(duration),
                 };
                 let report = load::run(&case.workload, &options).await?;
-                eprintln!(
-                    "round {} {} {} clients: {} {:.0} req/s, p99 {:?}, {} errors",
-                    round + 1,
-                    case.workload,
-                    case.clients,
-                    server.kind(),
-                    report.per_second,
-                    report.latency.p99,
-                    report.errors
-                );
-                if let Some(error) = &report.first_error {
-                    eprintln!("  first error: {error}");
-                }
+                let label = format!("{} {} clients", case.workload, case.clients);
+                compare::log_round(round, &label, server.kind(), &report);
                 result[index].push(report);
             }
         }
@@ -558,11 +581,7 @@ async fn compare_kv(
         })
         .collect();
     print!("{}", compare::load_table(&rows));
-    let errors: u64 = rows
-        .iter()
-        .flat_map(|row| row.reports.iter().flatten())
-        .map(|r| r.errors)
-        .sum();
+    let errors = compare::errors(&rows);
     println!();
     println!("{rounds} rounds of {duration} s per workload and server; median round shown; {errors} failed requests in all.");
     Ok(())
