@@ -197,8 +197,8 @@ async fn load_table(clusters: &mut [Cluster; 2], shape: &ClusterShape) -> Result
 }
 
 /// Kills the leader with SIGKILL while writers put through the other
-/// members, and returns the time from the kill to the first successful put
-/// sent after it. Then restarts the killed member and waits for a leader.
+/// members, and returns the time from the kill (the leader reaped) to the
+/// first successful put sent after it. Then restarts the killed member and waits for a leader.
 async fn failover(cluster: &mut Cluster) -> Result<Duration, String> {
     let leader = blocking(|| cluster.leader());
     let survivors: Vec<String> = blocking(|| cluster.running())
@@ -244,8 +244,10 @@ async fn failover(cluster: &mut Cluster) -> Result<Duration, String> {
         .collect();
     // Writes flow before the kill.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let killed = Instant::now();
     blocking(|| cluster.kill(leader));
+    // The clock starts once the leader is dead and reaped: a put sent
+    // before then could still have been acknowledged by the old leader.
+    let killed = Instant::now();
     let _ = killed_tx.send(Some(killed));
     let first = tokio::time::timeout(FAILOVER_LIMIT, done_rx.recv()).await;
     for writer in &writers {
