@@ -95,11 +95,7 @@ impl Case {
 }
 
 fn cases() -> Vec<Case> {
-    let put = Workload::Put {
-        key_size: 8,
-        value_size: 256,
-        key_space: 100_000,
-    };
+    let put = compare::COMPARED_PUT;
     let range = |serializable| Workload::Range {
         key: READ_KEY.to_vec(),
         serializable,

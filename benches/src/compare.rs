@@ -19,10 +19,18 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::lease::{self, LeaseOptions};
-use crate::load::{LoadOptions, Report};
+use crate::load::{LoadOptions, Report, Workload};
 use crate::servers::{Binaries, Kind, Server};
 use crate::show::{mib, ms, ratio};
 use crate::watch::{self, LatencyReport, SlowReport, WatchOptions};
+
+/// The put workload of every comparison: 256 B values under 8-byte keys
+/// scattered over 100 000, as `keel-bench put` does by default.
+pub const COMPARED_PUT: Workload = Workload::Put {
+    key_size: 8,
+    value_size: 256,
+    key_space: 100_000,
+};
 
 /// The two servers, in the column order of every table.
 pub const KINDS: [Kind; 2] = [Kind::Etcd, Kind::Keeld];

@@ -519,11 +519,7 @@ async fn compare_kv(
     duration: u64,
     rounds: usize,
 ) -> Result<(), String> {
-    let put = Workload::Put {
-        key_size: 8,
-        value_size: 256,
-        key_space: 100_000,
-    };
+    let put = compare::COMPARED_PUT;
     let range = |serializable| Workload::Range {
         key: read_key.clone(),
         serializable,
