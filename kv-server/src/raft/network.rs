@@ -136,17 +136,16 @@ impl Waiting {
     /// `Ok(None)` when the follower ended the stream, `Err(None)` when the
     /// oldest waiting request saw no progress within `ttl` of its send or
     /// of `progress` (the previous answer), whichever is later.
-    async fn next_answer(
+    async fn next_answer<A>(
         &self,
-        responses: &mut tonic::Streaming<keelpb::StreamAppendResponse>,
+        responses: &mut (impl futures::Stream<Item = Result<A, tonic::Status>> + Unpin),
         progress: tokio::time::Instant,
         ttl: Duration,
-    ) -> Result<Option<(keelpb::StreamAppendResponse, Option<Duration>)>, Option<tonic::Status>>
-    {
+    ) -> Result<Option<(A, Option<Duration>)>, Option<tonic::Status>> {
         loop {
             let oldest = self.sent.lock().front().map(|(at, _)| *at);
             let answer = match oldest {
-                Some(at) => tokio::time::timeout_at(at.max(progress) + ttl, responses.message())
+                Some(at) => tokio::time::timeout_at(at.max(progress) + ttl, responses.next())
                     .await
                     .map_err(|_| None)?,
                 None => {
@@ -154,12 +153,12 @@ impl Waiting {
                     // request goes out (or the follower ends the stream).
                     tokio::select! {
                         biased;
-                        answer = responses.message() => answer,
+                        answer = responses.next() => answer,
                         () = self.pushed.notified() => continue,
                     }
                 }
             };
-            return match answer {
+            return match answer.transpose() {
                 Ok(Some(response)) => {
                     let round_trip = self
                         .sent
@@ -452,4 +451,100 @@ fn snapshot_chunks(
         cursor.offset += length as u64;
         Some((keelpb::InstallSnapshotRequest { part: Some(chunk) }, cursor))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TTL: Duration = Duration::from_millis(50);
+
+    type Answer = Result<u32, tonic::Status>;
+
+    /// A replication stream's answers, fed by hand.
+    fn answers() -> (
+        futures::channel::mpsc::UnboundedSender<Answer>,
+        futures::channel::mpsc::UnboundedReceiver<Answer>,
+    ) {
+        futures::channel::mpsc::unbounded()
+    }
+
+    /// openraft keeps a replication stream open while it leads: one that
+    /// idles with nothing sent must not time out (the first streamed
+    /// version did, every 75 ms, and stalled membership commits).
+    #[tokio::test]
+    async fn an_idle_stream_runs_no_clock() {
+        let waiting = Waiting::default();
+        let (tx, mut rx) = answers();
+        let progress = tokio::time::Instant::now();
+        let idle = tokio::time::timeout(TTL * 4, waiting.next_answer(&mut rx, progress, TTL)).await;
+        assert!(idle.is_err(), "an idle stream gave {idle:?}");
+        // A heartbeat goes out long after the last progress and is
+        // answered: the answer counts, with its round trip.
+        waiting.sent(true);
+        tx.unbounded_send(Ok(7)).unwrap();
+        let answer = waiting.next_answer(&mut rx, progress, TTL).await.unwrap();
+        let (value, round_trip) = answer.unwrap();
+        assert_eq!(value, 7);
+        assert!(
+            round_trip.is_some(),
+            "a heartbeat's answer has a round trip"
+        );
+        // A batch of entries has none.
+        waiting.sent(false);
+        tx.unbounded_send(Ok(8)).unwrap();
+        let answer = waiting
+            .next_answer(&mut rx, tokio::time::Instant::now(), TTL)
+            .await;
+        assert_eq!(
+            answer.unwrap().map(|(value, rtt)| (value, rtt.is_some())),
+            Some((8, false))
+        );
+        // The follower ending the stream ends it.
+        drop(tx);
+        assert!(matches!(
+            waiting
+                .next_answer(&mut rx, tokio::time::Instant::now(), TTL)
+                .await,
+            Ok(None)
+        ));
+    }
+
+    /// A request sent while the stream idles starts the clock, and no
+    /// answer within the TTL is a timeout.
+    #[tokio::test]
+    async fn a_request_sent_while_idle_times_out_unanswered() {
+        let waiting = Arc::new(Waiting::default());
+        let (_tx, mut rx) = answers();
+        let sender = {
+            let waiting = waiting.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(TTL * 2).await;
+                waiting.sent(false);
+            })
+        };
+        let progress = tokio::time::Instant::now();
+        let outcome = tokio::time::timeout(TTL * 40, waiting.next_answer(&mut rx, progress, TTL))
+            .await
+            .expect("the clock started by the send ran out");
+        assert!(matches!(outcome, Err(None)), "{outcome:?}");
+        sender.await.unwrap();
+    }
+
+    /// A follower's error status is passed on as it is.
+    #[tokio::test]
+    async fn a_status_is_passed_on() {
+        let waiting = Waiting::default();
+        let (tx, mut rx) = answers();
+        waiting.sent(false);
+        tx.unbounded_send(Err(tonic::Status::unavailable("going away")))
+            .unwrap();
+        let outcome = waiting
+            .next_answer(&mut rx, tokio::time::Instant::now(), TTL)
+            .await;
+        assert!(
+            matches!(&outcome, Err(Some(status)) if status.message() == "going away"),
+            "{outcome:?}"
+        );
+    }
 }
