@@ -46,3 +46,13 @@ pub use cluster::{Added, Cluster, Status};
 pub use etcdctl::{Etcdctl, EtcdctlError, Header, Output};
 pub use server::{Flavor, Server};
 pub use suite::{run_cases, Case};
+
+/// A Tokio runtime for a test that drives servers through async clients:
+/// two workers, as the machines have two cores.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a Tokio runtime")
+}

@@ -521,11 +521,7 @@ fn assert_acked_on(cluster: &mut Cluster, index: usize, prefix: &str, acked: &[A
 /// 64 at a time: etcdctl's one process per put would take minutes.
 fn bulk_put(endpoint: &str, prefix: &str, count: usize) {
     const IN_FLIGHT: usize = 64;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = keel_tests::runtime();
     runtime.block_on(async {
         let channel = Channel::from_shared(format!("http://{endpoint}"))
             .unwrap()

@@ -29,14 +29,6 @@ const HANDOVER_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a waiter is watched to show it does not get ahead of a holder.
 const STILL_WAITING: Duration = Duration::from_millis(1500);
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 async fn channel(server: &Server) -> Channel {
     Channel::from_shared(format!("http://{}", server.endpoint()))
         .unwrap()
@@ -236,20 +228,20 @@ async fn election(flavor: Flavor) {
 
 #[test]
 fn etcd_lock_hands_over_with_growing_fencing_tokens() {
-    runtime().block_on(lock_handover(Flavor::Etcd));
+    keel_tests::runtime().block_on(lock_handover(Flavor::Etcd));
 }
 
 #[test]
 fn keeld_lock_hands_over_with_growing_fencing_tokens() {
-    runtime().block_on(lock_handover(Flavor::Keeld));
+    keel_tests::runtime().block_on(lock_handover(Flavor::Keeld));
 }
 
 #[test]
 fn etcd_election_has_one_leader_at_a_time() {
-    runtime().block_on(election(Flavor::Etcd));
+    keel_tests::runtime().block_on(election(Flavor::Etcd));
 }
 
 #[test]
 fn keeld_election_has_one_leader_at_a_time() {
-    runtime().block_on(election(Flavor::Keeld));
+    keel_tests::runtime().block_on(election(Flavor::Keeld));
 }
