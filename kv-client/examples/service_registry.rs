@@ -13,17 +13,8 @@
 //! its lease expires within the TTL, and the server deletes its key: every
 //! `discover` sees `down <name>` without the service saying goodbye.
 
-use std::time::Duration;
-
 use clap::{Parser, Subcommand};
-use keel_proto::etcdserverpb::{
-    kv_client::KvClient, lease_client::LeaseClient, watch_client::WatchClient,
-    watch_request::RequestUnion, LeaseGrantRequest, LeaseKeepAliveRequest, PutRequest,
-    RangeRequest, WatchCreateRequest, WatchRequest,
-};
-use keel_proto::mvccpb::event::EventType;
-use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::Channel;
+use keel_client::{Client, ClientOptions, Informer, PutOptions, Session, Update};
 
 /// Where registrations live.
 const PREFIX: &str = "services/";
@@ -31,9 +22,15 @@ const PREFIX: &str = "services/";
 #[derive(Parser)]
 #[command(about = "Register a service on a lease, or discover services with a prefix watch")]
 struct Cli {
-    /// `host:port` of a keel (or etcd) client URL.
-    #[arg(long, default_value = "127.0.0.1:2379", global = true)]
-    endpoint: String,
+    /// `host:port` of a keel (or etcd) client URL; repeat it, or separate
+    /// with commas, for every member of a cluster.
+    #[arg(
+        long,
+        default_value = "127.0.0.1:2379",
+        value_delimiter = ',',
+        global = true
+    )]
+    endpoint: Vec<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -60,112 +57,65 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let cli = Cli::parse();
-    let channel = Channel::from_shared(format!("http://{}", cli.endpoint))?
-        .connect()
-        .await?;
+    let client = Client::connect(cli.endpoint, ClientOptions::new()).await?;
     match cli.command {
-        Command::Register { name, address, ttl } => register(channel, &name, &address, ttl).await,
-        Command::Discover => discover(channel).await,
+        Command::Register { name, address, ttl } => register(&client, &name, &address, ttl).await,
+        Command::Discover => discover(&client).await,
     }
 }
 
-async fn register(channel: Channel, name: &str, address: &str, ttl: i64) -> Result<(), Error> {
-    let mut leases = LeaseClient::new(channel.clone());
-    let lease = leases
-        .lease_grant(LeaseGrantRequest { ttl, id: 0 })
-        .await?
-        .into_inner();
-    KvClient::new(channel)
-        .put(PutRequest {
-            key: format!("{PREFIX}{name}").into_bytes(),
-            value: address.as_bytes().to_vec(),
-            lease: lease.id,
-            ..PutRequest::default()
-        })
+async fn register(client: &Client, name: &str, address: &str, ttl: i64) -> Result<(), Error> {
+    // A session is a lease that keel-client keeps alive in the background.
+    let mut session = Session::new(client, ttl).await?;
+    let on_lease = PutOptions::new().with_lease(session.lease_id());
+    client
+        .put(format!("{PREFIX}{name}"), address, Some(on_lease))
         .await?;
     println!(
-        "registered {name} on lease {:x} (TTL {}s)",
-        lease.id, lease.ttl
+        "registered {name} on lease {:x} (TTL {ttl}s)",
+        session.lease_id()
     );
-    // Keep-alives every third of the TTL, as etcd's clients send them.
-    let (requests, outgoing) = tokio::sync::mpsc::channel(1);
-    let mut answers = leases
-        .lease_keep_alive(ReceiverStream::new(outgoing))
-        .await?
-        .into_inner();
-    let period = Duration::from_millis((lease.ttl.max(1) as u64 * 1000) / 3);
+    session.lost().await;
+    Err(format!("lease {:x} is gone", session.lease_id()).into())
+}
+
+async fn discover(client: &Client) -> Result<(), Error> {
+    // An informer lists the prefix, then watches from the revision after
+    // the listing, so no change is missed or seen twice.
+    let mut informer = Informer::start(client, PREFIX).await?;
+    for kv in informer.cache().values() {
+        print_up(&kv.key, &kv.value);
+    }
     loop {
-        requests
-            .send(LeaseKeepAliveRequest { id: lease.id })
-            .await?;
-        match answers.message().await? {
-            Some(answer) if answer.ttl > 0 => {}
-            _ => return Err(format!("lease {:x} is gone", lease.id).into()),
+        match informer.next().await? {
+            Update::Changed { changes, .. } => {
+                for change in changes {
+                    match change {
+                        keel_client::Change::Put { current, .. } => {
+                            print_up(&current.key, &current.value);
+                        }
+                        keel_client::Change::Deleted { key, .. } => {
+                            println!("down {}", name_of(&key));
+                        }
+                    }
+                }
+            }
+            // History was compacted while the watch was away: say what is
+            // up now.
+            Update::Relisted { .. } => {
+                for kv in informer.cache().values() {
+                    print_up(&kv.key, &kv.value);
+                }
+            }
+            Update::Progress { .. } => {}
         }
-        tokio::time::sleep(period).await;
     }
 }
 
-async fn discover(channel: Channel) -> Result<(), Error> {
-    let range_end = prefix_end(PREFIX.as_bytes());
-    let listed = KvClient::new(channel.clone())
-        .range(RangeRequest {
-            key: PREFIX.as_bytes().to_vec(),
-            range_end: range_end.clone(),
-            ..RangeRequest::default()
-        })
-        .await?
-        .into_inner();
-    for kv in &listed.kvs {
-        println!(
-            "up {} {}",
-            name_of(&kv.key),
-            String::from_utf8_lossy(&kv.value)
-        );
-    }
-    // Everything after the listing, so no change is missed or seen twice.
-    let revision = listed.header.map_or(0, |header| header.revision);
-    let create = WatchRequest {
-        request_union: Some(RequestUnion::CreateRequest(WatchCreateRequest {
-            key: PREFIX.as_bytes().to_vec(),
-            range_end,
-            start_revision: revision + 1,
-            ..WatchCreateRequest::default()
-        })),
-    };
-    let (requests, outgoing) = tokio::sync::mpsc::channel(1);
-    requests.send(create).await?;
-    let mut responses = WatchClient::new(channel)
-        .watch(ReceiverStream::new(outgoing))
-        .await?
-        .into_inner();
-    while let Some(response) = responses.message().await? {
-        for event in response.events {
-            let Some(kv) = event.kv else { continue };
-            if event.r#type == EventType::Delete as i32 {
-                println!("down {}", name_of(&kv.key));
-            } else {
-                println!(
-                    "up {} {}",
-                    name_of(&kv.key),
-                    String::from_utf8_lossy(&kv.value)
-                );
-            }
-        }
-    }
-    drop(requests);
-    Err("the watch ended".into())
+fn print_up(key: &[u8], value: &[u8]) {
+    println!("up {} {}", name_of(key), String::from_utf8_lossy(value));
 }
 
 fn name_of(key: &[u8]) -> String {
     String::from_utf8_lossy(&key[PREFIX.len().min(key.len())..]).into_owned()
-}
-
-/// etcd's end of the prefix range: the last byte incremented.
-fn prefix_end(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    if let Some(last) = end.last_mut() {
-        *last += 1;
-    }
-    end
 }

@@ -135,13 +135,29 @@ impl Client {
     /// current endpoint's channel, and again with the next endpoint's after
     /// each failure [`judge`] allows, pausing between rounds over all
     /// endpoints, until it succeeds or the request's deadline passes.
-    pub(crate) async fn call<T, F, Fut>(&self, safety: Safety, mut attempt: F) -> Result<T, Error>
+    pub(crate) async fn call<T, F, Fut>(&self, safety: Safety, attempt: F) -> Result<T, Error>
+    where
+        F: FnMut(Channel) -> Fut,
+        Fut: Future<Output = Result<T, Status>>,
+    {
+        self.call_within(self.inner.options.request_timeout, safety, attempt)
+            .await
+    }
+
+    /// [`Client::call`] with its own deadline, for requests that wait by
+    /// design (Lock, Campaign).
+    pub(crate) async fn call_within<T, F, Fut>(
+        &self,
+        timeout: Duration,
+        safety: Safety,
+        mut attempt: F,
+    ) -> Result<T, Error>
     where
         F: FnMut(Channel) -> Fut,
         Fut: Future<Output = Result<T, Status>>,
     {
         let endpoints = &self.inner.endpoints;
-        let deadline = tokio::time::Instant::now() + self.inner.options.request_timeout;
+        let deadline = tokio::time::Instant::now() + timeout;
         let mut attempts: u32 = 0;
         let mut backoff = BACKOFF_FIRST;
         loop {

@@ -69,6 +69,11 @@ impl KeepAlive {
         self.state.borrow().clone()
     }
 
+    /// A receiver of the lease's state changes.
+    pub fn state_watch(&self) -> watch::Receiver<LeaseState> {
+        self.state.clone()
+    }
+
     /// Waits until the lease is lost.
     pub async fn lost(&mut self) {
         // An error means the task ended, which it does only once the lease

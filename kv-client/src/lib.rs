@@ -9,8 +9,13 @@
 //!    ├─ kv.rs        get / put / delete / txn / compact, option builders
 //!    ├─ lease.rs     grant / revoke / ttl, KeepAlive task (reports loss)
 //!    ├─ watch.rs     Watcher task: resumes from the next revision elsewhere
-//!    └─ maintenance.rs  status / hashkv / alarm / defrag / snapshot /
-//!                       move-leader, and the Cluster service
+//!    ├─ maintenance.rs  status / hashkv / alarm / defrag / snapshot /
+//!    │                  move-leader, and the Cluster service
+//!    ├─ rpc_recipes.rs  the Lock and Election services (one RPC each)
+//!    ├─ informer.rs  list + watch into a local cache, relist on compaction
+//!    └─ concurrency.rs  Session (lease + keep-alive), Mutex (fencing
+//!                       revision), Election (campaign / proclaim /
+//!                       observe / resign)
 //! ```
 //!
 //! # Failures
@@ -42,15 +47,20 @@
 //! clusters with this client.
 
 mod client;
+mod concurrency;
 mod endpoints;
 mod error;
+mod informer;
 mod kv;
 mod lease;
 mod maintenance;
+mod rpc_recipes;
 mod watch;
 
 pub use client::{Client, ClientOptions};
+pub use concurrency::{Election, Mutex, Session, SESSION_TTL_SECS_DEFAULT};
 pub use error::{Error, EtcdError, Safety};
+pub use informer::{Change, Informer, Update};
 pub use kv::{
     prefix_end, Compare, CompareOp, DeleteOptions, GetOptions, PutOptions, SortOrder, SortTarget,
     Txn, TxnOp,
