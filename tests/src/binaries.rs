@@ -55,6 +55,18 @@ pub fn keeld() -> PathBuf {
     path
 }
 
+/// keel's etcdctl twin, built next to keeld (`cargo build --workspace
+/// --bins`).
+pub fn keelctl() -> PathBuf {
+    let path = keeld().with_file_name("keelctl");
+    assert!(
+        path.is_file(),
+        "keelctl not found at {}: build it with `cargo build --workspace --bins`",
+        path.display()
+    );
+    path
+}
+
 /// An example program of this workspace (`cargo build --examples` puts it
 /// in `<target>/<profile>/examples/`).
 pub fn example(name: &str) -> PathBuf {

@@ -39,6 +39,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct Etcdctl {
     endpoint: String,
     timeout: Duration,
+    /// Run keelctl instead of etcdctl: the same flags, the same output.
+    keelctl: bool,
 }
 
 /// Why etcdctl could not be run to completion.
@@ -74,6 +76,16 @@ impl Etcdctl {
         Self {
             endpoint: endpoint.into(),
             timeout: DEFAULT_TIMEOUT,
+            keelctl: false,
+        }
+    }
+
+    /// keelctl for `endpoint`, run the same way: its golden tests give it
+    /// etcdctl's arguments and expect etcdctl's output.
+    pub fn keelctl(endpoint: impl Into<String>) -> Self {
+        Self {
+            keelctl: true,
+            ..Self::new(endpoint)
         }
     }
 
@@ -174,11 +186,16 @@ impl Etcdctl {
     /// v3 and none of the caller's other `ETCDCTL_*` settings; the caller
     /// sets up the pipes.
     pub(crate) fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(binaries::etcdctl());
-        // The caller's ETCDCTL_* settings (endpoints, output format, ...)
-        // must not leak into the run.
+        let (program, environment) = if self.keelctl {
+            (binaries::keelctl(), "KEELCTL_")
+        } else {
+            (binaries::etcdctl(), "ETCDCTL_")
+        };
+        let mut command = Command::new(program);
+        // The caller's ETCDCTL_* (KEELCTL_*) settings (endpoints, output
+        // format, ...) must not leak into the run.
         for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("ETCDCTL_") {
+            if key.to_string_lossy().starts_with(environment) {
                 command.env_remove(key);
             }
         }
@@ -191,7 +208,8 @@ impl Etcdctl {
 
     /// The command line of a run, for failure messages.
     pub(crate) fn command_line(&self, args: &[&str]) -> String {
-        format!("etcdctl --endpoints={} {}", self.endpoint, args.join(" "))
+        let program = if self.keelctl { "keelctl" } else { "etcdctl" };
+        format!("{program} --endpoints={} {}", self.endpoint, args.join(" "))
     }
 
     /// The response header of a linearizable `get` of a key no test uses:
