@@ -325,6 +325,23 @@ impl Config {
         }
     }
 
+    /// `--election-timeout` in milliseconds, checked as etcd checks it: at
+    /// least five heartbeats, so a follower does not campaign over one
+    /// late heartbeat.
+    pub fn election_timeout_ms(&self) -> Result<u64, ConfigError> {
+        if self.election_timeout < 5 * self.heartbeat_interval {
+            return Err(config_error(
+                "--election-timeout",
+                format!(
+                    "--election-timeout[{}ms] should be at least as 5 times as \
+                     --heartbeat-interval[{}ms]",
+                    self.election_timeout, self.heartbeat_interval
+                ),
+            ));
+        }
+        Ok(self.election_timeout)
+    }
+
     /// The automatic compaction the flags ask for.
     pub fn auto_compaction(&self) -> Result<AutoCompaction, ConfigError> {
         let text = self.auto_compaction_retention.trim();
@@ -486,6 +503,12 @@ mod tests {
         );
         let urls = parse(&["--initial-cluster=default=http://localhost:9999"]);
         assert!(urls.initial_members().is_err());
+        let quick = parse(&["--heartbeat-interval", "100", "--election-timeout", "400"]);
+        let error = quick.election_timeout_ms().unwrap_err();
+        assert_eq!(error.flag, "--election-timeout");
+        assert!(error.message.contains("at least as 5 times"), "{error}");
+        let fine = parse(&["--heartbeat-interval", "100", "--election-timeout", "500"]);
+        assert_eq!(fine.election_timeout_ms().unwrap(), 500);
     }
 
     #[test]

@@ -368,8 +368,14 @@ impl EtcdError {
     /// The error a peer's gRPC status stands for: a known row of the table
     /// when the message is one, else the status relayed as it is. A
     /// transport failure (the leader went away mid-request) is etcd's
-    /// "connection lost" timeout, since the outcome is unknown.
+    /// "connection lost" timeout, since the outcome is unknown; but a
+    /// leader that could not even be dialled (it died, and no new one is
+    /// known yet) got nothing, which is "no leader": clients may send the
+    /// request again elsewhere without risk of applying it twice.
     pub fn relayed(status: &tonic::Status) -> Self {
+        if never_reached_peer(status) {
+            return EtcdError::NoLeader;
+        }
         if let Some(known) = Self::KNOWN
             .iter()
             .find(|known| known.message() == status.message() && known.code() == status.code())
@@ -384,6 +390,27 @@ impl EtcdError {
             message: status.message().to_string(),
         }
     }
+}
+
+/// Whether a peer request failed while dialling the peer, before any of it
+/// was sent: tonic puts a `ConnectError` in such a status' source chain.
+#[cfg(not(madsim))]
+fn never_reached_peer(status: &tonic::Status) -> bool {
+    let mut source = std::error::Error::source(status);
+    while let Some(error) = source {
+        if error.is::<tonic::ConnectError>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
+}
+
+/// The simulated transport has no `ConnectError`; every failure there
+/// counts as possibly delivered.
+#[cfg(madsim)]
+fn never_reached_peer(_status: &tonic::Status) -> bool {
+    false
 }
 
 impl fmt::Display for EtcdError {
@@ -431,5 +458,29 @@ impl From<crate::convert::ConvertError> for EtcdError {
                 EtcdError::Internal(error.to_string())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod relayed_tests {
+    use super::*;
+
+    #[cfg(not(madsim))]
+    #[test]
+    fn a_leader_that_could_not_be_dialled_is_no_leader() {
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let status = tonic::Status::from_error(Box::new(tonic::ConnectError(Box::new(refused))));
+        assert_eq!(EtcdError::relayed(&status), EtcdError::NoLeader);
+    }
+
+    #[test]
+    fn a_connection_lost_mid_request_is_an_unknown_outcome() {
+        let status = tonic::Status::unavailable("connection reset");
+        assert_eq!(
+            EtcdError::relayed(&status),
+            EtcdError::TimeoutDueToConnectionLost
+        );
+        let known = tonic::Status::from(EtcdError::LeaderChanged);
+        assert_eq!(EtcdError::relayed(&known), EtcdError::LeaderChanged);
     }
 }

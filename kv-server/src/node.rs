@@ -227,16 +227,10 @@ impl Node {
         let config = openraft::Config {
             cluster_name: options.cluster_token.clone(),
             heartbeat_interval: options.heartbeat_ms,
-            // openraft draws each election timeout from [min, max) and
-            // makes a voter refuse candidates until `max` has passed since
-            // it last heard from the leader (its lease), so the first
-            // candidate after a leader dies is always refused and the
-            // second wins: failover takes about two draws. A narrow range
-            // (max = 1.1 min) makes that two election timeouts, etcd's
-            // figure; the draws still differ by tens of milliseconds, far
-            // more than a vote's round trip, so split votes stay rare.
-            election_timeout_min: options.election_ms,
-            election_timeout_max: options.election_ms + options.election_ms / 10,
+            // See `election_timeouts`: a follower campaigns 1.1 to 1.2
+            // election timeouts after the leader was last heard from.
+            election_timeout_min: election_timeouts(options.election_ms).0,
+            election_timeout_max: election_timeouts(options.election_ms).1,
             // A would-be candidate first asks whether it would win, without
             // voting for itself: two followers whose timers fire together do
             // not split the vote, and a member back from a partition does
@@ -770,6 +764,25 @@ impl ReadBatcher {
     }
 }
 
+/// openraft's `(election_timeout_min, election_timeout_max)` for etcd's
+/// `--election-timeout` of `election_ms`.
+///
+/// An openraft follower keeps its leader's lease for `max` after it last
+/// heard from the leader, and campaigns only once the lease *and* an
+/// election timeout drawn from `[min, max)` have passed: at `max + [min,
+/// max)`. With `min` = `election_ms` that is over two election timeouts
+/// (keeld measured 2.1 s against etcd's 1.0 to 1.5 s for a 1 s timeout;
+/// docs/benchmarks.md). Halving both makes it `[1.1, 1.2)` election
+/// timeouts, inside etcd's `[1, 2)`; the other follower's lease (0.6
+/// election timeouts) is long over when the vote reaches it, so the first
+/// campaign wins, and the draws still differ by tens of milliseconds, far
+/// more than a vote's round trip, so split votes stay rare.
+pub(crate) fn election_timeouts(election_ms: u64) -> (u64, u64) {
+    let min = election_ms / 2;
+    let max = min + election_ms / 10;
+    (min, max)
+}
+
 /// etcd's error for a failed proposal (a client write or a membership
 /// change).
 pub(crate) fn write_error(
@@ -793,5 +806,27 @@ pub(crate) fn write_error(
             EtcdError::Internal(e.to_string())
         }
         RaftError::Fatal(_) => EtcdError::Stopped,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::election_timeouts;
+
+    /// A follower campaigns once its leader's lease (`max`) and a drawn
+    /// election timeout (`[min, max)`) have passed since it last heard from
+    /// the leader; that must land inside etcd's `[1, 2)` election timeouts,
+    /// and the other follower's lease must be over by then.
+    #[test]
+    fn a_follower_campaigns_within_etcds_election_window() {
+        for election_ms in [500, 1000, 5000] {
+            let (min, max) = election_timeouts(election_ms);
+            assert!(min < max);
+            let earliest = max + min;
+            let latest = max + max;
+            assert!(earliest >= election_ms, "{election_ms}: {earliest}");
+            assert!(latest < 2 * election_ms, "{election_ms}: {latest}");
+            assert!(earliest > max, "the other follower's lease is over");
+        }
     }
 }

@@ -71,7 +71,7 @@ pub fn node_options(config: &Config) -> Result<NodeOptions, ServeError> {
         cluster_token: config.initial_cluster_token.clone(),
         snapshot_count: config.snapshot_count,
         heartbeat_ms: config.heartbeat_interval,
-        election_ms: config.election_timeout,
+        election_ms: config.election_timeout_ms()?,
         quota_backend_bytes: config.quota_backend_bytes(),
         max_txn_ops: config.max_txn_ops,
         max_request_bytes: config.max_request_bytes,

@@ -26,6 +26,8 @@
 //!  format ──── readers for etcdctl's table and fields formats, base64
 //!  raw_grpc ── one gRPC call written by hand over HTTP/2, for frames no
 //!              client library would send
+//!  proxy ───── Proxy: a loopback TCP proxy a test can cut and mend, so a
+//!              client loses a server that runs on
 //! ```
 //!
 //! A test written against [`Flavor::Etcd`] runs against keeld by passing
@@ -37,6 +39,7 @@ pub mod cluster;
 pub mod etcdctl;
 pub mod format;
 pub mod ports;
+pub mod proxy;
 pub mod raw_grpc;
 pub mod server;
 pub mod suite;

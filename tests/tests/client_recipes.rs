@@ -10,11 +10,11 @@
 //!                                  if it expired while the holder paused)
 //!                                  cannot write through its fence; the next
 //!                                  holder's fence is higher
-//!     informer_relists ........... an informer through one member; the member
-//!                                  is killed while the others write and
-//!                                  compact; on its return the informer's
-//!                                  watch is compacted, it relists, and its
-//!                                  cache equals the store
+//!     informer_relists ........... an informer behind a cuttable proxy; while
+//!                                  cut, the store changes and is compacted;
+//!                                  once mended, the informer's resumed watch
+//!                                  is compacted, it relists, its cache
+//!                                  equals the store, and it follows on
 //! ```
 
 #![allow(clippy::unwrap_used, reason = "tests")]
@@ -28,7 +28,8 @@ use std::time::Duration;
 use keel_client::{
     Client, ClientOptions, GetOptions, Informer, Mutex, Session, Txn, TxnOp, Update,
 };
-use keel_tests::{Cluster, Flavor, Server};
+use keel_tests::proxy::Proxy;
+use keel_tests::{Flavor, Server};
 
 /// Sessions contending for the mutex.
 const CONTENDERS: usize = 4;
@@ -38,11 +39,6 @@ const TURNS: usize = 5;
 const SESSION_TTL_SECS: i64 = 10;
 /// How long the informer may take to see what happened.
 const INFORMER_TIMEOUT: Duration = Duration::from_secs(20);
-/// Kill-write-compact-restart rounds the informer case may need: a restarted
-/// member may take the informer's watch back before it has applied the
-/// compaction, and then serves the events instead (also correct, but no
-/// relist).
-const RELIST_ATTEMPTS_MAX: usize = 3;
 
 macro_rules! recipe_suite {
     ($name:ident, $flavor:expr) => {
@@ -253,12 +249,11 @@ fn cached(informer: &Informer) -> BTreeMap<Vec<u8>, Vec<u8>> {
 
 /// See the module docs: `informer_relists`.
 pub fn informer_relists(flavor: Flavor) {
-    let mut cluster = Cluster::start(flavor, 3, &[]);
-    let leader = cluster.leader();
-    let informed = (leader + 1) % 3;
+    let server = Server::start(flavor);
+    let proxy = Proxy::start(&server.endpoint());
     let runtime = keel_tests::runtime();
-    let writer = runtime.block_on(connect(cluster.endpoint(leader)));
-    let reader = runtime.block_on(connect(cluster.endpoint(informed)));
+    let writer = runtime.block_on(connect(server.endpoint()));
+    let reader = runtime.block_on(connect(proxy.endpoint()));
     runtime.block_on(async {
         writer.put("pods/a", "1", None).await.unwrap();
         writer.put("pods/b", "1", None).await.unwrap();
@@ -272,66 +267,34 @@ pub fn informer_relists(flavor: Flavor) {
     };
     assert_eq!(changes.len(), 1);
 
-    let mut relisted = false;
-    for attempt in 0..RELIST_ATTEMPTS_MAX {
-        cluster.kill(informed);
-        let compacted = runtime.block_on(async {
-            writer.delete("pods/a", None).await.unwrap();
-            writer
-                .put(format!("pods/new-{attempt}"), "1", None)
-                .await
-                .unwrap();
-            writer
-                .put("pods/b", format!("{}", attempt + 2), None)
-                .await
-                .unwrap();
-            let last = writer.put("other/x", "1", None).await.unwrap();
-            let revision = last.header.unwrap().revision;
-            writer.compact(revision, true).await.unwrap();
-            revision
-        });
-        cluster.restart(informed);
-        cluster.wait_caught_up(informed);
-        runtime.block_on(async {
-            while informer.revision() < compacted {
-                // Progress notifications carry the informer past the
-                // revisions of other prefixes' writes.
-                informer.request_progress();
-                let update = tokio::time::timeout(INFORMER_TIMEOUT, informer.next())
-                    .await
-                    .expect("an informer update in time")
-                    .unwrap();
-                match update {
-                    Update::Relisted { revision } => {
-                        assert!(
-                            revision >= compacted,
-                            "[{flavor}] relisted after compaction"
-                        );
-                        relisted = true;
-                    }
-                    Update::Changed { .. } | Update::Progress { .. } => {}
-                }
-            }
-            let truth = stored(&writer, "pods/", informer.revision()).await;
-            assert_eq!(
-                cached(&informer),
-                truth,
-                "[{flavor}] the cache is the store at revision {}",
-                informer.revision()
-            );
-        });
-        if relisted {
-            break;
-        }
-        eprintln!("[{flavor}] attempt {attempt}: the watch resumed without a relist; again");
-    }
-    assert!(
-        relisted,
-        "[{flavor}] the informer relisted after compaction"
-    );
-
-    // It follows changes again after the relist.
+    // The informer loses the server; meanwhile the store changes and its
+    // history is compacted past where the informer's watch stands.
+    proxy.cut();
+    let compacted = runtime.block_on(async {
+        writer.delete("pods/a", None).await.unwrap();
+        writer.put("pods/new", "1", None).await.unwrap();
+        writer.put("pods/b", "2", None).await.unwrap();
+        let last = writer.put("other/x", "1", None).await.unwrap();
+        let revision = last.header.unwrap().revision;
+        writer.compact(revision, true).await.unwrap();
+        revision
+    });
+    proxy.mend();
     runtime.block_on(async {
+        let Update::Relisted { revision } = next_change(&mut informer).await else {
+            panic!("[{flavor}] a watch resumed into compacted history relists");
+        };
+        assert!(
+            revision >= compacted,
+            "[{flavor}] relisted after compaction"
+        );
+        let truth = stored(&writer, "pods/", revision).await;
+        assert_eq!(
+            cached(&informer),
+            truth,
+            "[{flavor}] the cache is the store at revision {revision}"
+        );
+        // It follows changes again after the relist.
         writer.put("pods/after", "1", None).await.unwrap();
         let Update::Changed { changes, .. } = next_change(&mut informer).await else {
             panic!("[{flavor}] a put after the relist is a change");
