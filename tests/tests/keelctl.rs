@@ -40,6 +40,8 @@ keelctl_suite!(keeld, Flavor::Keeld);
 
 /// The reads compared, each as etcdctl takes it.
 const READS: &[&[&str]] = &[
+    &["member", "list"],
+    &["member", "list", "-w", "json"],
     &["get", "fruit/apple"],
     &["get", "fruit/", "--prefix"],
     &["get", "fruit/", "--prefix", "--keys-only"],

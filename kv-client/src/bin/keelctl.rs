@@ -1,8 +1,8 @@
 //! keelctl: etcdctl's commands, flags and output formats over keel-client.
 //!
-//! This first cut has `put`, `get` and `del` with the `simple` and `json`
-//! output formats, and the `lease` commands in the `simple` format; the
-//! other commands follow (issue 6). Every output is
+//! This first cut has `put`, `get`, `del` and `member list` with the
+//! `simple` and `json` output formats, and the `lease` commands in the
+//! `simple` format; the other commands follow (issue 6). Every output is
 //! byte for byte what etcdctl 3.4 prints for the same answer
 //! (`tests/tests/keelctl.rs` compares the two against one server).
 
@@ -124,6 +124,63 @@ enum Command {
     /// Lease commands.
     #[command(subcommand)]
     Lease(LeaseCommand),
+    /// Membership commands.
+    #[command(subcommand)]
+    Member(MemberCommand),
+}
+
+#[derive(Subcommand)]
+enum MemberCommand {
+    /// Lists the cluster's members.
+    List,
+}
+
+/// Runs a member command.
+async fn member(client: &Client, format: Format, command: MemberCommand) -> Result<String, Error> {
+    match command {
+        MemberCommand::List => {
+            let answer = client.member_list().await?;
+            Ok(match format {
+                Format::Simple => {
+                    let mut text = String::new();
+                    for member in &answer.members {
+                        let status = if member.name.is_empty() {
+                            "unstarted"
+                        } else {
+                            "started"
+                        };
+                        let _ = writeln!(
+                            text,
+                            "{:x}, {status}, {}, {}, {}, {}",
+                            member.id,
+                            member.name,
+                            member.peer_ur_ls.join(","),
+                            member.client_ur_ls.join(","),
+                            member.is_learner
+                        );
+                    }
+                    text
+                }
+                Format::Json => {
+                    let mut object = Object::default();
+                    object.raw("header", header_json(answer.header.as_ref()));
+                    let members = answer.members.iter().map(|member| {
+                        let mut fields = Object::default();
+                        fields.number("ID", member.id);
+                        fields.string("name", &member.name);
+                        fields.strings("peerURLs", &member.peer_ur_ls);
+                        fields.strings("clientURLs", &member.client_ur_ls);
+                        if member.is_learner {
+                            fields.raw("isLearner", "true".into());
+                        }
+                        fields.render()
+                    });
+                    object.raw("members", array(members));
+                    object.line()
+                }
+            })
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -176,14 +233,14 @@ async fn lease(client: &Client, format: Format, command: LeaseCommand) -> Result
         LeaseCommand::Grant { ttl } => {
             let granted = client.lease_grant(ttl, 0).await?;
             format!(
-                "lease {:x} granted with TTL({}s)\n",
+                "lease {:016x} granted with TTL({}s)\n",
                 granted.id, granted.ttl
             )
         }
         LeaseCommand::Revoke { id } => {
             let id = lease_id(&id)?;
             client.lease_revoke(id).await?;
-            format!("lease {id:x} revoked\n")
+            format!("lease {id:016x} revoked\n")
         }
         LeaseCommand::Timetolive { id, keys } => {
             let id = lease_id(&id)?;
@@ -192,7 +249,7 @@ async fn lease(client: &Client, format: Format, command: LeaseCommand) -> Result
                 format!("lease {id:016x} already expired\n")
             } else {
                 let mut text = format!(
-                    "lease {id:x} granted with TTL({}s), remaining({}s)",
+                    "lease {id:016x} granted with TTL({}s), remaining({}s)",
                     answer.granted_ttl, answer.ttl
                 );
                 if keys {
@@ -211,7 +268,7 @@ async fn lease(client: &Client, format: Format, command: LeaseCommand) -> Result
             let answer = client.lease_leases().await?;
             let mut text = format!("found {} leases\n", answer.leases.len());
             for lease in &answer.leases {
-                let _ = writeln!(text, "{:x}", lease.id);
+                let _ = writeln!(text, "{:016x}", lease.id);
             }
             text
         }
@@ -219,7 +276,7 @@ async fn lease(client: &Client, format: Format, command: LeaseCommand) -> Result
             let id = lease_id(&id)?;
             if once {
                 let ttl = client.lease_keep_alive_once(id).await?;
-                format!("lease {id:x} keepalived with TTL({ttl})\n")
+                format!("lease {id:016x} keepalived with TTL({ttl})\n")
             } else {
                 keep_alive_forever(client, id).await?
             }
@@ -232,7 +289,7 @@ async fn lease(client: &Client, format: Format, command: LeaseCommand) -> Result
 async fn keep_alive_forever(client: &Client, id: i64) -> Result<String, Error> {
     loop {
         let ttl = client.lease_keep_alive_once(id).await?;
-        println!("lease {id:x} keepalived with TTL({ttl})");
+        println!("lease {id:016x} keepalived with TTL({ttl})");
         tokio::time::sleep(std::time::Duration::from_secs((ttl as u64 / 3).max(1))).await;
     }
 }
@@ -402,6 +459,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             }
         }
         Command::Lease(command) => lease(&client, cli.write_out, command).await?,
+        Command::Member(command) => member(&client, cli.write_out, command).await?,
     };
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(output.as_bytes());
@@ -489,6 +547,19 @@ impl Object {
             self.0.push((name, format!("\"{encoded}\"")));
         }
     }
+    /// A string field, left out when empty.
+    fn string(&mut self, name: &'static str, text: &str) {
+        if !text.is_empty() {
+            self.0.push((name, quoted(text)));
+        }
+    }
+    /// A list of strings, left out when empty.
+    fn strings(&mut self, name: &'static str, texts: &[String]) {
+        if !texts.is_empty() {
+            self.0
+                .push((name, array(texts.iter().map(|text| quoted(text)))));
+        }
+    }
     fn render(&self) -> String {
         let fields: Vec<String> = self
             .0
@@ -500,6 +571,26 @@ impl Object {
     fn line(&self) -> String {
         format!("{}\n", self.render())
     }
+}
+
+/// A JSON string as Go's encoding/json writes it: quotes, backslashes and
+/// control characters escaped, and `<`, `>`, `&` too (Go's HTML-safe
+/// default).
+fn quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 || matches!(c, '<' | '>' | '&') => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn array(items: impl Iterator<Item = String>) -> String {
