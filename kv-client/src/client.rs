@@ -96,7 +96,7 @@ impl Client {
         let endpoints = &self.inner.endpoints;
         let mut last = None;
         for index in 0..endpoints.len() {
-            let (_, channel) = endpoints.current_at(index);
+            let channel = endpoints.channel_at(index);
             let mut maintenance = crate::maintenance::grpc(channel);
             let request = keel_proto::etcdserverpb::StatusRequest {};
             let answer = tokio::time::timeout(
@@ -113,11 +113,8 @@ impl Client {
                 Err(_) => last = Some(Status::deadline_exceeded("dial timed out")),
             }
         }
-        Err(Error::Unavailable {
-            endpoints: endpoints.names().to_vec(),
-            attempts: endpoints.len() as u32,
-            last: last.unwrap_or_else(|| Status::unavailable("no endpoints")),
-        })
+        let last = last.unwrap_or_else(|| Status::unavailable("no endpoints"));
+        Err(self.unavailable(endpoints.len() as u32, last))
     }
 
     /// The client's options.

@@ -163,8 +163,9 @@ async fn wait_deleted(client: &Client, key: Vec<u8>, since: i64) -> Result<(), E
     Err(Error::InvalidArgument("the watch ended".into()))
 }
 
-/// The holder of the recipe's keys under `directory`: the key created first.
-async fn first_created(client: &Client, directory: &str) -> Result<Option<KeyValue>, Error> {
+/// The holder of the recipe's keys under `directory` (the key created
+/// first, if any) and the revision it was read at.
+async fn first_created(client: &Client, directory: &str) -> Result<(Option<KeyValue>, i64), Error> {
     let answer = client
         .get(
             directory,
@@ -176,7 +177,8 @@ async fn first_created(client: &Client, directory: &str) -> Result<Option<KeyVal
             ),
         )
         .await?;
-    Ok(answer.kvs.into_iter().next())
+    let revision = answer.header.as_ref().map_or(0, |header| header.revision);
+    Ok((answer.kvs.into_iter().next(), revision))
 }
 
 /// A distributed mutex under a key prefix, held by a [`Session`].
@@ -339,6 +341,7 @@ impl Election {
     pub async fn leader(client: &Client, prefix: &str) -> Result<KeyValue, Error> {
         first_created(client, &directory(prefix))
             .await?
+            .0
             .ok_or_else(|| Error::Server {
                 status: tonic::Status::unknown("election: no leader"),
             })
@@ -368,19 +371,9 @@ async fn observe_leaders(
 ) -> Result<(), Error> {
     let mut last_sent: Option<(Vec<u8>, i64)> = None;
     loop {
-        let answer = client
-            .get(
-                directory,
-                Some(
-                    GetOptions::new()
-                        .with_prefix()
-                        .with_sort(SortTarget::Create, SortOrder::Ascend)
-                        .with_limit(1),
-                ),
-            )
-            .await?;
-        let since = answer.header.as_ref().map_or(0, |header| header.revision) + 1;
-        let Some(leader) = answer.kvs.into_iter().next() else {
+        let (leader, read_at) = first_created(client, directory).await?;
+        let since = read_at + 1;
+        let Some(leader) = leader else {
             // Nobody leads: wait for the first candidate's put.
             let mut watcher = client.watch(
                 directory,

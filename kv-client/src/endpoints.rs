@@ -70,9 +70,9 @@ impl Endpoints {
         (index, self.channels[index].clone())
     }
 
-    /// The endpoint at `index`: the same index and a handle on its channel.
-    pub(crate) fn current_at(&self, index: usize) -> (usize, Channel) {
-        (index, self.channels[index].clone())
+    /// A handle on the channel of the endpoint at `index`.
+    pub(crate) fn channel_at(&self, index: usize) -> Channel {
+        self.channels[index].clone()
     }
 
     /// The endpoint at `index`, as the caller wrote it.

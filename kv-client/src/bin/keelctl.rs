@@ -79,16 +79,8 @@ enum Command {
     },
     /// Gets the key or a range of keys.
     Get {
-        /// The key.
-        key: String,
-        /// The end of the range `[key, range_end)`.
-        range_end: Option<String>,
-        /// Gets every key with the prefix `key`.
-        #[arg(long)]
-        prefix: bool,
-        /// Gets every key from `key` on.
-        #[arg(long)]
-        from_key: bool,
+        #[command(flatten)]
+        keys: KeyRange,
         /// At most this many keys.
         #[arg(long, default_value_t = 0)]
         limit: i64,
@@ -107,16 +99,8 @@ enum Command {
     },
     /// Removes the key or a range of keys.
     Del {
-        /// The key.
-        key: String,
-        /// The end of the range `[key, range_end)`.
-        range_end: Option<String>,
-        /// Deletes every key with the prefix `key`.
-        #[arg(long)]
-        prefix: bool,
-        /// Deletes every key from `key` on.
-        #[arg(long)]
-        from_key: bool,
+        #[command(flatten)]
+        keys: KeyRange,
         /// Prints the deleted key-value pairs.
         #[arg(long)]
         prev_kv: bool,
@@ -294,6 +278,41 @@ async fn keep_alive_forever(client: &Client, id: i64) -> Result<String, Error> {
     }
 }
 
+/// The keys a `get` or `del` covers, in etcdctl's arguments.
+#[derive(clap::Args)]
+struct KeyRange {
+    /// The key.
+    key: String,
+    /// The end of the range `[key, range_end)`.
+    range_end: Option<String>,
+    /// Every key with the prefix `key`.
+    #[arg(long)]
+    prefix: bool,
+    /// Every key from `key` on.
+    #[arg(long)]
+    from_key: bool,
+}
+
+/// Applies a [`KeyRange`] to `GetOptions` or `DeleteOptions`, which share
+/// their range setters (not a trait), and gives the key.
+macro_rules! with_key_range {
+    ($options:expr, $keys:expr) => {{
+        let KeyRange {
+            key,
+            range_end,
+            prefix,
+            from_key,
+        } = $keys;
+        let options = match (range_end, prefix, from_key) {
+            (Some(end), _, _) => $options.with_range(end),
+            (None, true, _) => $options.with_prefix(),
+            (None, false, true) => $options.with_from_key(),
+            (None, false, false) => $options,
+        };
+        (key, options)
+    }};
+}
+
 /// Parses a Go duration of one unit: `500ms`, `2s`, `1m`.
 fn go_duration(text: &str) -> Result<Duration, String> {
     let split = text
@@ -373,23 +392,15 @@ async fn run(cli: Cli) -> Result<(), Error> {
             .await?
         }
         Command::Get {
-            key,
-            range_end,
-            prefix,
-            from_key,
+            keys,
             limit,
             rev,
             consistency,
             keys_only,
             print_value_only,
         } => {
-            let mut options = GetOptions::new().with_limit(limit).with_revision(rev);
-            options = match (range_end, prefix, from_key) {
-                (Some(end), _, _) => options.with_range(end),
-                (None, true, _) => options.with_prefix(),
-                (None, false, true) => options.with_from_key(),
-                (None, false, false) => options,
-            };
+            let (key, mut options) =
+                with_key_range!(GetOptions::new().with_limit(limit).with_revision(rev), keys);
             if consistency == "s" {
                 options = options.with_serializable();
             } else if consistency != "l" {
@@ -421,20 +432,8 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 }
             }
         }
-        Command::Del {
-            key,
-            range_end,
-            prefix,
-            from_key,
-            prev_kv,
-        } => {
-            let mut options = DeleteOptions::new();
-            options = match (range_end, prefix, from_key) {
-                (Some(end), _, _) => options.with_range(end),
-                (None, true, _) => options.with_prefix(),
-                (None, false, true) => options.with_from_key(),
-                (None, false, false) => options,
-            };
+        Command::Del { keys, prev_kv } => {
+            let (key, mut options) = with_key_range!(DeleteOptions::new(), keys);
             if prev_kv {
                 options = options.with_prev_key();
             }
