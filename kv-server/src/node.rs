@@ -439,15 +439,6 @@ impl Node {
         self.raft.metrics().borrow_watched().current_leader == Some(self.member_id)
     }
 
-    /// Waits until this member knows a leader, up to `timeout`.
-    pub async fn wait_for_leader(&self, timeout: Duration) -> bool {
-        self.raft
-            .wait(Some(timeout))
-            .metrics(|m| m.current_leader.is_some(), "a leader is known")
-            .await
-            .is_ok()
-    }
-
     /// Stops Raft.
     pub async fn shutdown(&self) {
         let _ = self.raft.shutdown().await;

@@ -33,6 +33,11 @@ use keel_proto::keelpb::raft_peer_server::RaftPeerServer;
 /// `MAX_PAYLOAD_ENTRIES` (see node.rs) entries of at most
 /// `--max-request-bytes` (1.5 MiB by default) each.
 const PEER_MESSAGE_BYTES_MAX: usize = 256 << 20;
+/// How long a starting member waits to become ready (see [`become_ready`])
+/// before it serves clients anyway.
+const READY_WAIT_MAX: Duration = Duration::from_secs(10);
+/// The pause between two catch-up attempts of a starting member.
+const CATCH_UP_RETRY: Duration = Duration::from_millis(100);
 
 /// Why keeld stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -153,14 +158,11 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             router.serve_with_incoming_shutdown(incoming, shutdown_signal()),
         ));
     }
-    if !node.wait_for_leader(Duration::from_secs(10)).await {
-        warn!("no leader after 10 s; serving anyway, requests that need one will fail");
-    }
+    become_ready(&node).await;
     if compaction != AutoCompaction::Off {
         tokio::spawn(auto_compact(Arc::clone(&node), compaction));
     }
     tokio::spawn(crate::lease::run_lessor(Arc::clone(&node)));
-    tokio::spawn(crate::api::cluster::run_publish(Arc::clone(&node)));
     tokio::spawn(watch::run_catchup(Arc::clone(&node)));
     tokio::spawn(watch::run_progress_notify(Arc::clone(&node)));
 
@@ -229,6 +231,36 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     match failure {
         Some(message) => Err(ServeError::Transport(message)),
         None => Ok(()),
+    }
+}
+
+/// Waits, up to [`READY_WAIT_MAX`], until this member may serve clients.
+/// An etcd member serves clients only once it has published its name and
+/// client URLs through raft and applied that entry: until then `member
+/// list` shows it unstarted (and `--cluster` commands skip it), and a
+/// restarted member would answer serializable reads and resume watches
+/// from before what it missed. keeld publishes the same way (a membership
+/// change, which a restarted member finds already made), then passes a
+/// ReadIndex barrier, so it has applied what the cluster had committed when
+/// it started. A member that cannot get there in time (no quorum) serves
+/// anyway, so it answers status and "no leader", and keeps publishing in
+/// the background.
+async fn become_ready(node: &Arc<Node>) {
+    let publish = tokio::spawn(crate::api::cluster::run_publish(Arc::clone(node)));
+    let ready = async {
+        // The task ends only once published; it does not panic.
+        let _ = publish.await;
+        while let Err(error) = node.linearizable_barrier().await {
+            tracing::debug!(%error, "catching up before serving clients");
+            tokio::time::sleep(CATCH_UP_RETRY).await;
+        }
+    };
+    if tokio::time::timeout(READY_WAIT_MAX, ready).await.is_err() {
+        warn!(
+            has_leader = node.has_leader(),
+            "not published and caught up after {READY_WAIT_MAX:?}; serving anyway, \
+             requests that need a leader will fail"
+        );
     }
 }
 

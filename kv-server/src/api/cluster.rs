@@ -27,8 +27,13 @@ use crate::raft::Member;
 /// A learner may be promoted once it holds this share of the leader's log
 /// (etcd's `readyPercent`).
 const LEARNER_READY_PERCENT: u64 = 90;
-/// How often a member that has not published its attributes tries again.
-const PUBLISH_RETRY: Duration = Duration::from_secs(1);
+/// The first wait before a member that could not publish its attributes
+/// tries again; it doubles up to [`PUBLISH_RETRY_MAX`]. Members that start
+/// together collide (openraft takes one membership change at a time), and
+/// each change commits in milliseconds, so the first retries come soon.
+const PUBLISH_RETRY_MIN: Duration = Duration::from_millis(20);
+/// The longest wait between two attempts to publish.
+const PUBLISH_RETRY_MAX: Duration = Duration::from_secs(1);
 
 /// The Cluster service.
 #[derive(Debug, Clone)]
@@ -256,6 +261,7 @@ pub async fn publish_here(
 /// Publishes this member's name and client URLs until the membership holds
 /// them (retrying while there is no leader); then ends.
 pub async fn run_publish(node: Arc<Node>) {
+    let mut retry = PUBLISH_RETRY_MIN;
     loop {
         let me = members(&node)
             .into_iter()
@@ -283,7 +289,8 @@ pub async fn run_publish(node: Arc<Node>) {
                 Err(error) => warn!(%error, "publishing this member's attributes failed; retrying"),
             }
         }
-        tokio::time::sleep(PUBLISH_RETRY).await;
+        tokio::time::sleep(retry).await;
+        retry = (retry * 2).min(PUBLISH_RETRY_MAX);
     }
 }
 
