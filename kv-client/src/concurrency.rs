@@ -276,6 +276,11 @@ impl Election {
         }
     }
 
+    /// This candidate's key (`<prefix>/<lease ID in hex>`).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
     /// Waits until this candidate leads, with `value` as its proclamation.
     pub async fn campaign(&mut self, session: &Session, value: &str) -> Result<(), Error> {
         let (revision, current, _) = create_own_key(session, &self.key, value).await?;

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use keel_proto::etcdserverpb::{
     lease_client::LeaseClient, LeaseGrantRequest, LeaseGrantResponse, LeaseKeepAliveRequest,
-    LeaseLeasesRequest, LeaseLeasesResponse, LeaseRevokeRequest, LeaseRevokeResponse,
-    LeaseTimeToLiveRequest, LeaseTimeToLiveResponse,
+    LeaseKeepAliveResponse, LeaseLeasesRequest, LeaseLeasesResponse, LeaseRevokeRequest,
+    LeaseRevokeResponse, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse,
 };
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -144,18 +144,18 @@ impl Client {
         .await
     }
 
-    /// Renews lease `id` once and answers its new TTL in seconds;
+    /// Renews lease `id` once; the answer has its new TTL in seconds.
     /// [`Error::LeaseLost`] when the lease is gone.
-    pub async fn lease_keep_alive_once(&self, id: i64) -> Result<i64, Error> {
-        let ttl_secs = self
+    pub async fn lease_keep_alive_once(&self, id: i64) -> Result<LeaseKeepAliveResponse, Error> {
+        let answer = self
             .call(Safety::Idempotent, |channel| async move {
                 renew_once(channel, id).await
             })
             .await?;
-        if ttl_secs <= 0 {
+        if answer.ttl <= 0 {
             return Err(Error::LeaseLost { id });
         }
-        Ok(ttl_secs)
+        Ok(answer)
     }
 
     /// Keeps lease `id` (granted with `ttl_secs`) alive in the background
@@ -200,14 +200,14 @@ fn renew_period(ttl: Duration) -> Duration {
 }
 
 /// One renewal over a fresh LeaseKeepAlive stream; the TTL it answers.
-async fn renew_once(channel: Channel, id: i64) -> Result<i64, tonic::Status> {
+async fn renew_once(channel: Channel, id: i64) -> Result<LeaseKeepAliveResponse, tonic::Status> {
     let request = LeaseKeepAliveRequest { id };
     let mut answers = grpc(channel)
         .lease_keep_alive(tokio_stream::once(request))
         .await?
         .into_inner();
     match answers.next().await {
-        Some(answer) => Ok(answer?.ttl),
+        Some(answer) => answer,
         None => Err(tonic::Status::unavailable("keep-alive stream ended")),
     }
 }

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use keel_proto::etcdserverpb::{
     watch_client::WatchClient, watch_create_request::FilterType, watch_request::RequestUnion,
-    WatchCreateRequest, WatchProgressRequest, WatchRequest, WatchResponse,
+    ResponseHeader, WatchCreateRequest, WatchProgressRequest, WatchRequest, WatchResponse,
 };
 use keel_proto::mvccpb::Event;
 use tokio::sync::mpsc;
@@ -106,6 +106,9 @@ pub struct WatchUpdate {
     /// The store's revision when the server sent this: every event up to it
     /// has been delivered.
     pub revision: i64,
+    /// The whole header of the answer this came in (the member that sent
+    /// it, its raft term), for those who print it as etcdctl does.
+    pub header: ResponseHeader,
     /// The events, in revision order; empty for a progress notification.
     pub events: Vec<Event>,
 }
@@ -154,7 +157,8 @@ impl Resume {
 
     /// Reads one answer, moving the next revision past what it delivers.
     fn answer(&mut self, response: WatchResponse) -> Answer {
-        let revision = response.header.as_ref().map_or(0, |header| header.revision);
+        let header = response.header.unwrap_or_default();
+        let revision = header.revision;
         if response.compact_revision > 0 {
             return Answer::Compacted {
                 compact_revision: response.compact_revision,
@@ -189,7 +193,11 @@ impl Resume {
                 "a watch answer's events are in revision order"
             );
             self.next_revision = last_revision + 1;
-            return Answer::Deliver(WatchUpdate { revision, events });
+            return Answer::Deliver(WatchUpdate {
+                revision,
+                header,
+                events,
+            });
         }
         if !had_events && revision >= next && revision > 0 {
             // A progress notification: every event up to `revision` has
@@ -197,6 +205,7 @@ impl Resume {
             self.next_revision = revision + 1;
             return Answer::Deliver(WatchUpdate {
                 revision,
+                header,
                 events: Vec::new(),
             });
         }

@@ -5,7 +5,9 @@
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
-use keel_tests::{Etcdctl, Flavor, Server};
+use std::time::Duration;
+
+use keel_tests::{Background, Etcdctl, Flavor, Output, Server, Stream};
 
 macro_rules! keelctl_suite {
     ($name:ident, $flavor:expr) => {
@@ -25,6 +27,31 @@ macro_rules! keelctl_suite {
             #[test]
             fn lease_commands_print_as_etcdctl_prints_them() {
                 super::lease_commands_print_as_etcdctl_prints_them($flavor);
+            }
+
+            #[test]
+            fn txn_prints_as_etcdctl_prints_it() {
+                super::txn_prints_as_etcdctl_prints_it($flavor);
+            }
+
+            #[test]
+            fn watch_prints_as_etcdctl_prints_it() {
+                super::watch_prints_as_etcdctl_prints_it($flavor);
+            }
+
+            #[test]
+            fn maintenance_commands_print_as_etcdctl_prints_them() {
+                super::maintenance_commands_print_as_etcdctl_prints_them($flavor);
+            }
+
+            #[test]
+            fn member_changes_print_as_etcdctl_prints_them() {
+                super::member_changes_print_as_etcdctl_prints_them($flavor);
+            }
+
+            #[test]
+            fn lock_and_elect_interoperate_with_etcdctl() {
+                super::lock_and_elect_interoperate_with_etcdctl($flavor);
             }
 
             #[test]
@@ -56,6 +83,27 @@ const READS: &[&[&str]] = &[
     &["get", "fruit/", "--prefix", "-w", "json"],
     &["get", "fruit/", "--prefix", "--limit", "1", "-w", "json"],
     &["get", "missing", "-w", "json"],
+    &["get", "fruit/", "--prefix", "-w", "fields"],
+    &["get", "fruit/apple", "--rev", "2", "-w", "fields"],
+    &[
+        "get",
+        "fruit/",
+        "--prefix",
+        "--sort-by=VALUE",
+        "--order=DESCEND",
+    ],
+    &["member", "list", "-w", "fields"],
+    &["member", "list", "-w", "table"],
+    &["endpoint", "status"],
+    &["endpoint", "status", "-w", "json"],
+    &["endpoint", "status", "-w", "fields"],
+    &["endpoint", "status", "-w", "table"],
+    &["endpoint", "status", "--cluster", "-w", "table"],
+    &["endpoint", "hashkv"],
+    &["endpoint", "hashkv", "-w", "json"],
+    &["endpoint", "hashkv", "-w", "fields"],
+    &["endpoint", "hashkv", "--cluster", "-w", "table"],
+    &["alarm", "list"],
 ];
 
 /// See the module docs.
@@ -72,15 +120,27 @@ pub fn reads_print_as_etcdctl_prints_them(flavor: Flavor) {
         etcdctl.run(&["put", key, value]).assert_success();
     }
     for args in READS {
-        let expected = etcdctl.run(args);
-        expected.assert_success();
-        let got = keelctl.run(args);
-        got.assert_success();
-        assert_eq!(
-            got.stdout, expected.stdout,
-            "[{flavor}] keelctl {args:?} prints what etcdctl prints"
-        );
+        same_as_etcdctl(flavor, &etcdctl, &keelctl, args);
     }
+}
+
+/// Runs `args` with etcdctl, keelctl, and etcdctl again: keelctl's output
+/// must be one of etcdctl's (a status's raft index or DB size may move
+/// between two runs, never in a way keelctl could fake).
+fn same_as_etcdctl(flavor: Flavor, etcdctl: &Etcdctl, keelctl: &Etcdctl, args: &[&str]) {
+    let before = etcdctl.run(args);
+    before.assert_success();
+    let got = keelctl.run(args);
+    got.assert_success();
+    if got.stdout == before.stdout {
+        return;
+    }
+    let after = etcdctl.run(args);
+    assert_eq!(
+        got.stdout, after.stdout,
+        "[{flavor}] keelctl {args:?} prints what etcdctl prints (before: {:?})",
+        before.stdout
+    );
 }
 
 /// See the module docs.
@@ -96,6 +156,9 @@ pub fn writes_print_as_etcdctl_prints_them(flavor: Flavor) {
         &["put", "KEY", "v4"],
         &["del", "KEY", "-w", "json"],
         &["del", "KEY"],
+        &["put", "KEY", "v5", "-w", "fields"],
+        &["put", "KEY", "v6", "--prev-kv", "-w", "fields"],
+        &["del", "KEY", "--prev-kv", "-w", "fields"],
     ];
     for args in writes {
         let by_etcdctl: Vec<&str> = args
@@ -117,26 +180,360 @@ pub fn writes_print_as_etcdctl_prints_them(flavor: Flavor) {
 }
 
 /// Output with the twin key's name (plain and in base64) replaced by `KEY`
-/// and JSON revisions (one apart between the twins) replaced by `REV`.
+/// and revisions (one apart between the twins) by `REV`: JSON's
+/// `revision`, `create_revision`, `mod_revision` and the fields format's
+/// `Revision`, `CreateRevision`, `PrevModRevision`, ...
 fn normalize(output: &str, key: &str) -> String {
     let encoded = keel_tests::format::base64(key.as_bytes());
-    let mut text = output.replace(key, "KEY").replace(&encoded, "KEY");
-    for field in ["\"revision\":", "\"create_revision\":", "\"mod_revision\":"] {
-        let mut normalized = String::new();
-        let mut rest = text.as_str();
-        while let Some(at) = rest.find(field) {
-            normalized.push_str(&rest[..at + field.len()]);
-            rest = &rest[at + field.len()..];
-            let digits = rest
-                .find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(rest.len());
-            normalized.push_str("REV");
-            rest = &rest[digits..];
+    let text = output.replace(key, "KEY").replace(&encoded, "KEY");
+    let mut normalized = String::new();
+    let mut rest = text.as_str();
+    loop {
+        let next = ["evision\":", "evision\" : "]
+            .iter()
+            .filter_map(|field| rest.find(field).map(|at| at + field.len()))
+            .min();
+        let Some(end) = next else { break };
+        normalized.push_str(&rest[..end]);
+        rest = &rest[end..];
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        normalized.push_str("REV");
+        rest = &rest[digits..];
+    }
+    normalized.push_str(rest);
+    normalized
+}
+
+/// The transactions compared, `KEY` standing for the twin key.
+const TXNS: &[&str] = &[
+    "version(\"KEY\") = \"0\"\n\nput KEY t1\n\nput KEY never\n\n",
+    "value(\"KEY\") = \"t1\"\n\nget KEY\nput KEY t2 --prev-kv\nget KEY --prefix --keys-only\n\n\n",
+    "mod(\"KEY\") < \"0\"\nvalue(\"KEY\") != \"x\"\n\nput KEY no\n\ndel KEY --prev-kv\nget KEY\n\n",
+    "create(\"KEY\") = \"0\"\n\nput KEY \"two words\"\n\n\n",
+];
+
+/// See the module docs; each transaction in each format.
+pub fn txn_prints_as_etcdctl_prints_it(flavor: Flavor) {
+    let server = Server::start(flavor);
+    let etcdctl = server.etcdctl();
+    let keelctl = Etcdctl::keelctl(server.endpoint());
+    for format in ["simple", "json", "fields"] {
+        for txn in TXNS {
+            let args = ["txn", "-w", format];
+            let expected =
+                etcdctl.run_with_stdin(&args, txn.replace("KEY", "etcdctl-key").as_bytes());
+            expected.assert_success();
+            let got = keelctl.run_with_stdin(&args, txn.replace("KEY", "keelctl-key").as_bytes());
+            got.assert_success();
+            assert_eq!(
+                normalize(&got.stdout, "keelctl-key"),
+                normalize(&expected.stdout, "etcdctl-key"),
+                "[{flavor}] keelctl txn -w {format} of {txn:?}"
+            );
         }
-        normalized.push_str(rest);
-        text = normalized;
+    }
+    for bad in [
+        "bad\n\n\n",
+        "version(\"k\") = \"x\"\n\n\n",
+        "size(\"k\") = \"1\"\n\n\n",
+        "\nfrob k\n\n",
+    ] {
+        let expected = etcdctl.run_with_stdin(&["txn"], bad.as_bytes());
+        let got = keelctl.run_with_stdin(&["txn"], bad.as_bytes());
+        assert_eq!(
+            (got.code(), got.stderr.lines().last()),
+            (expected.code(), expected.stderr.lines().last()),
+            "[{flavor}] keelctl txn refuses {bad:?} as etcdctl does"
+        );
+    }
+}
+
+/// Everything a long-running command printed until it went quiet for a
+/// second (after its first line), then stops it.
+fn until_quiet(mut running: Background) -> String {
+    let mut text = running.read_stdout(1);
+    while let Some(line) = running.next_line(Stream::Stdout, Duration::from_secs(1)) {
+        text.push_str(&line);
+    }
+    running.kill();
+    text
+}
+
+/// See the module docs: a watch replaying history (puts, a put with a
+/// previous value, a delete) in each format, and a watch of a compacted
+/// revision.
+pub fn watch_prints_as_etcdctl_prints_it(flavor: Flavor) {
+    let server = Server::start(flavor);
+    let etcdctl = server.etcdctl();
+    let keelctl = Etcdctl::keelctl(server.endpoint());
+    let first = etcdctl.revision() + 1;
+    for (key, value) in [("w/a", "1"), ("w/b", "2"), ("w/a", "3")] {
+        etcdctl.run(&["put", key, value]).assert_success();
+    }
+    etcdctl.run(&["del", "w/b"]).assert_success();
+    let from = first.to_string();
+    for format in ["simple", "json", "fields"] {
+        let args = [
+            "watch",
+            "w/",
+            "--prefix",
+            "--prev-kv",
+            "--rev",
+            &from,
+            "-w",
+            format,
+        ];
+        let expected = until_quiet(etcdctl.spawn(&args));
+        let got = until_quiet(keelctl.spawn(&args));
+        assert_eq!(got, expected, "[{flavor}] keelctl watch -w {format}");
+    }
+    let compact_to = etcdctl.revision();
+    etcdctl
+        .run(&["compaction", &compact_to.to_string()])
+        .assert_success();
+    let args = ["watch", "w/a", "--rev", &from];
+    let expected = etcdctl.run(&args);
+    let got = keelctl.run(&args);
+    assert_eq!(
+        (got.code(), got.stdout.as_str(), got.stderr.lines().last()),
+        (
+            expected.code(),
+            expected.stdout.as_str(),
+            expected.stderr.lines().last()
+        ),
+        "[{flavor}] a watch of a compacted revision ends as etcdctl's does"
+    );
+}
+
+/// `endpoint health`'s output with the measured time replaced by `TOOK`.
+fn without_took(output: &str) -> String {
+    let mut text = String::new();
+    for line in output.lines() {
+        let marked = ["took = ", "\"took\":\"", "\"Took\" : "]
+            .iter()
+            .find_map(|marker| line.find(marker).map(|at| at + marker.len()));
+        match marked {
+            Some(start) => {
+                let end = line[start..]
+                    .find(['"', ','])
+                    .map_or(line.len(), |end| start + end);
+                text.push_str(&line[..start]);
+                text.push_str("TOOK");
+                text.push_str(&line[end..]);
+            }
+            None => text.push_str(line),
+        }
+        text.push('\n');
     }
     text
+}
+
+/// See the module docs: health, compaction, defrag, move-leader and
+/// snapshot save.
+pub fn maintenance_commands_print_as_etcdctl_prints_them(flavor: Flavor) {
+    let server = Server::start(flavor);
+    let etcdctl = server.etcdctl();
+    let keelctl = Etcdctl::keelctl(server.endpoint());
+    etcdctl.run(&["put", "m/a", "1"]).assert_success();
+    let health = |ctl: &Etcdctl, format: &str| {
+        // The simple lines go to standard error.
+        let out = ctl
+            .try_run(&["endpoint", "health", "-w", format], None)
+            .unwrap();
+        assert!(out.success(), "[{flavor}] {out:?}");
+        without_took(&format!("{}{}", out.stdout, out.stderr))
+    };
+    for format in ["simple", "json", "fields"] {
+        assert_eq!(
+            health(&keelctl, format),
+            health(&etcdctl, format),
+            "[{flavor}] keelctl endpoint health -w {format}"
+        );
+    }
+    for args in [
+        vec!["defrag"],
+        vec!["defrag", "--cluster"],
+        vec!["alarm", "list", "-w", "json"],
+        vec!["alarm", "disarm"],
+    ] {
+        same_as_etcdctl(flavor, &etcdctl, &keelctl, &args);
+    }
+    let member = etcdctl.header().member_id;
+    same_as_etcdctl(
+        flavor,
+        &etcdctl,
+        &keelctl,
+        &["move-leader", &format!("{member:x}")],
+    );
+
+    let first = etcdctl.revision();
+    etcdctl.run(&["put", "m/a", "2"]).assert_success();
+    let second = etcdctl.revision();
+    etcdctl
+        .run(&["compaction", &first.to_string()])
+        .assert_stdout(&format!("compacted revision {first}\n"));
+    keelctl
+        .run(&["compaction", &second.to_string(), "--physical"])
+        .assert_stdout(&format!("compacted revision {second}\n"));
+    let expected = etcdctl.run(&["compaction", &first.to_string()]);
+    let got = keelctl.run(&["compaction", &first.to_string()]);
+    assert_eq!(
+        (got.code(), got.stderr.lines().last()),
+        (expected.code(), expected.stderr.lines().last()),
+        "[{flavor}] compacting an old revision fails as in etcdctl"
+    );
+
+    let directory = tempfile::tempdir().unwrap();
+    let by_etcdctl = directory.path().join("etcdctl.snap");
+    let by_keelctl = directory.path().join("keelctl.snap");
+    let by_etcdctl = by_etcdctl.to_str().unwrap();
+    let by_keelctl = by_keelctl.to_str().unwrap();
+    // etcdctl logs its progress on standard error.
+    let saved = etcdctl
+        .try_run(&["snapshot", "save", by_etcdctl], None)
+        .unwrap();
+    assert_eq!(saved.stdout, format!("Snapshot saved at {by_etcdctl}\n"));
+    keelctl
+        .run(&["snapshot", "save", by_keelctl])
+        .assert_stdout(&format!("Snapshot saved at {by_keelctl}\n"));
+    let (expected, got) = (
+        std::fs::read(by_etcdctl).unwrap(),
+        std::fs::read(by_keelctl).unwrap(),
+    );
+    // etcd streams the same bytes twice; keeld's snapshots differ in their
+    // metadata's snapshot ID (a counter per Maintenance.Snapshot call) and
+    // so in the sha256 trailer, nowhere else.
+    let differing = got.iter().zip(&expected).filter(|(a, b)| a != b).count();
+    let allowed = match flavor {
+        Flavor::Etcd => 0,
+        Flavor::Keeld => 32 + 8,
+    };
+    assert!(
+        got.len() == expected.len() && differing <= allowed,
+        "[{flavor}] keelctl saves what etcdctl saves ({} and {} bytes, {differing} differ)",
+        got.len(),
+        expected.len()
+    );
+    assert!(
+        !std::path::Path::new(&format!("{by_keelctl}.part")).exists(),
+        "[{flavor}] no partial file is left behind"
+    );
+}
+
+/// A member change's output with the member's ID, name and peer URL
+/// replaced by placeholders. The ID is random: `%16x` pads a short one
+/// with a space, and it decides where the member comes in the initial
+/// cluster, so the padding goes and the initial cluster is sorted.
+fn member_output(output: &Output, id: &str, name: &str, url: &str) -> String {
+    let text = format!(
+        "{}{}",
+        output.stdout,
+        output.stderr.lines().last().unwrap_or("")
+    )
+    .replace(&format!("{id:>16}"), "ID")
+    .replace(name, "NAME")
+    .replace(url, "URL");
+    text.lines()
+        .map(|line| match line.strip_prefix("ETCD_INITIAL_CLUSTER=") {
+            Some(members) => {
+                let mut members: Vec<&str> = members.trim_matches('"').split(',').collect();
+                members.sort_unstable();
+                format!("ETCD_INITIAL_CLUSTER={}\n", members.join(","))
+            }
+            None => format!("{line}\n"),
+        })
+        .collect()
+}
+
+/// The hex ID in `Member <id> added to cluster ...`.
+fn added_id(output: &Output) -> String {
+    output.assert_success();
+    output.stdout.split_whitespace().nth(1).unwrap().to_string()
+}
+
+/// See the module docs: a learner added, promoted too early (refused),
+/// updated and removed, by each tool.
+pub fn member_changes_print_as_etcdctl_prints_them(flavor: Flavor) {
+    let server = Server::start(flavor);
+    let run = |ctl: &Etcdctl, name: &str, ports: [u16; 2]| {
+        let url = format!("http://127.0.0.1:{}", ports[0]);
+        let moved = format!("http://127.0.0.1:{}", ports[1]);
+        let added = ctl.run(&[
+            "member",
+            "add",
+            name,
+            &format!("--peer-urls={url}"),
+            "--learner",
+        ]);
+        let id = added_id(&added);
+        let outputs = [
+            added,
+            ctl.run(&["member", "promote", &id]),
+            ctl.run(&["member", "update", &id, &format!("--peer-urls={moved}")]),
+            ctl.run(&["member", "remove", &id]),
+        ];
+        outputs
+            .iter()
+            .map(|output| member_output(output, &id, name, &url).replace(&moved, "MOVED"))
+            .collect::<Vec<_>>()
+    };
+    let expected = run(&server.etcdctl(), "by-etcdctl", [1001, 1002]);
+    let got = run(
+        &Etcdctl::keelctl(server.endpoint()),
+        "by-keelctl",
+        [1003, 1004],
+    );
+    assert_eq!(
+        got, expected,
+        "[{flavor}] member add, promote, update, remove"
+    );
+}
+
+/// See the module docs: keelctl's lock and election keys are etcdctl's,
+/// so each waits for the other.
+pub fn lock_and_elect_interoperate_with_etcdctl(flavor: Flavor) {
+    let server = Server::start(flavor);
+    let etcdctl = server.etcdctl();
+    let keelctl = Etcdctl::keelctl(server.endpoint());
+    let mut holder = keelctl.spawn(&["lock", "shared"]);
+    let key = holder.read_stdout(2);
+    assert!(
+        key.starts_with("shared/") && key.ends_with("\n\n"),
+        "[{flavor}] keelctl lock prints its key and empty value: {key:?}"
+    );
+    let mut waiter = etcdctl.spawn(&["lock", "shared"]);
+    waiter.assert_no_stdout_for(Duration::from_secs(1));
+    holder.terminate().assert_success();
+    let next = waiter.read_stdout(2);
+    assert!(
+        next.starts_with("shared/") && next != key,
+        "[{flavor}] {next:?}"
+    );
+    waiter.terminate();
+    let ran = keelctl.run(&["lock", "shared", "sh", "-c", "echo \"$ETCD_LOCK_KEY\""]);
+    ran.assert_success();
+    assert!(
+        ran.stdout.starts_with("shared/"),
+        "[{flavor}] the command sees the lock's key: {:?}",
+        ran.stdout
+    );
+
+    let mut leader = keelctl.spawn(&["elect", "chosen", "by-keelctl"]);
+    let led = leader.read_stdout(2);
+    let mut listener = etcdctl.spawn(&["elect", "chosen", "--listen"]);
+    assert_eq!(
+        listener.read_stdout(2),
+        led,
+        "[{flavor}] etcdctl sees keelctl lead"
+    );
+    listener.kill();
+    let mut listener = keelctl.spawn(&["elect", "chosen", "--listen"]);
+    assert_eq!(listener.read_stdout(2), led, "[{flavor}] keelctl --listen");
+    listener.kill();
+    assert!(led.ends_with("\nby-keelctl\n"), "[{flavor}] {led:?}");
+    leader.terminate().assert_success();
 }
 
 /// See the module docs.
@@ -151,6 +548,25 @@ pub fn failures_exit_non_zero_with_a_hint(flavor: Flavor) {
             .contains("bad lease ID (zz), expecting ID in Hex"),
         "[{flavor}] {}",
         bad_lease.stderr
+    );
+    let table = keelctl.run(&["get", "k", "-w", "table"]);
+    assert_eq!(table.code(), Some(4), "[{flavor}] {table:?}");
+    assert!(table
+        .stderr
+        .contains("table not supported as output format"));
+    let unhealthy = Etcdctl::keelctl("127.0.0.1:1").run(&[
+        "endpoint",
+        "health",
+        "--dial-timeout",
+        "1s",
+        "--command-timeout",
+        "2s",
+    ]);
+    assert_eq!(unhealthy.code(), Some(1), "[{flavor}] {unhealthy:?}");
+    assert!(
+        unhealthy.stderr.contains("127.0.0.1:1 is unhealthy")
+            && unhealthy.stderr.contains("Error: unhealthy cluster"),
+        "[{flavor}] {unhealthy:?}"
     );
     let nowhere = Etcdctl::keelctl("127.0.0.1:1").run(&["get", "k", "--dial-timeout", "1s"]);
     assert!(!nowhere.success());
@@ -185,14 +601,37 @@ pub fn lease_commands_print_as_etcdctl_prints_them(flavor: Flavor) {
     etcdctl
         .run(&["put", "leased/a", "1", "--lease", &keelctl_id])
         .assert_success();
-    etcdctl
-        .run(&["put", "leased/b", "1", "--lease", &keelctl_id])
-        .assert_success();
     for args in [
         vec!["lease", "timetolive", keelctl_id.as_str()],
         vec!["lease", "timetolive", keelctl_id.as_str(), "--keys"],
         vec!["lease", "timetolive", "1234abcd"],
         vec!["lease", "keep-alive", "--once", keelctl_id.as_str()],
+        vec![
+            "lease",
+            "timetolive",
+            keelctl_id.as_str(),
+            "--keys",
+            "-w",
+            "json",
+        ],
+        vec!["lease", "timetolive", keelctl_id.as_str(), "-w", "fields"],
+        vec!["lease", "timetolive", "1234abcd", "-w", "json"],
+        vec![
+            "lease",
+            "keep-alive",
+            "--once",
+            keelctl_id.as_str(),
+            "-w",
+            "json",
+        ],
+        vec![
+            "lease",
+            "keep-alive",
+            "--once",
+            keelctl_id.as_str(),
+            "-w",
+            "fields",
+        ],
     ] {
         // The remaining TTL is whole seconds: a second may tick over
         // between two runs, so keelctl must match etcdctl's before or after.
@@ -206,6 +645,11 @@ pub fn lease_commands_print_as_etcdctl_prints_them(flavor: Flavor) {
             got.stdout
         );
     }
+    // etcd lists a lease's keys in no fixed order, so the second comes
+    // after the comparisons.
+    etcdctl
+        .run(&["put", "leased/b", "1", "--lease", &keelctl_id])
+        .assert_success();
     let sorted = |text: &str| {
         let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
         lines.sort();
