@@ -55,6 +55,11 @@ macro_rules! keelctl_suite {
             }
 
             #[test]
+            fn check_perf_reports_and_cleans_up() {
+                super::check_perf_reports_and_cleans_up($flavor);
+            }
+
+            #[test]
             fn failures_exit_non_zero_with_a_hint() {
                 super::failures_exit_non_zero_with_a_hint($flavor);
             }
@@ -420,6 +425,60 @@ pub fn maintenance_commands_print_as_etcdctl_prints_them(flavor: Flavor) {
         !std::path::Path::new(&format!("{by_keelctl}.part")).exists(),
         "[{flavor}] no partial file is left behind"
     );
+    snapshot_status(flavor, &keelctl, by_keelctl, etcdctl.revision());
+}
+
+/// keelctl's `snapshot status` of a file saved at `revision`: keel's
+/// format read and checked (etcd's bbolt files are etcdctl's to read), in
+/// etcdctl's layout, and a damaged file refused.
+fn snapshot_status(flavor: Flavor, keelctl: &Etcdctl, path: &str, revision: i64) {
+    let status = keelctl.run(&["snapshot", "status", path, "-w", "json"]);
+    if flavor == Flavor::Etcd {
+        assert!(
+            status.stderr.contains("not a keel snapshot") && !status.success(),
+            "[{flavor}] {status:?}"
+        );
+        return;
+    }
+    let json = status.assert_success().json();
+    assert_eq!(json["revision"], revision, "[{flavor}] {json}");
+    let size = std::fs::metadata(path).unwrap().len();
+    let total_size = json["totalSize"].as_u64().unwrap();
+    assert!(
+        total_size > 12 && total_size + 32 <= size,
+        "[{flavor}] {json} of {size} bytes"
+    );
+    let simple = keelctl.run(&["snapshot", "status", path]);
+    let fields: Vec<String> = simple
+        .assert_success()
+        .stdout
+        .trim_end()
+        .split(", ")
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        fields[..3],
+        [
+            format!("{:x}", json["hash"].as_u64().unwrap()),
+            revision.to_string(),
+            json["totalKey"].to_string()
+        ],
+        "[{flavor}] {simple:?}"
+    );
+    let table = keelctl.run(&["snapshot", "status", path, "-w", "table"]);
+    assert!(
+        table.assert_success().stdout.contains("| TOTAL KEYS |"),
+        "[{flavor}] {table:?}"
+    );
+    let mut damaged = std::fs::read(path).unwrap();
+    damaged[20] ^= 0xff;
+    let damaged_path = format!("{path}.damaged");
+    std::fs::write(&damaged_path, damaged).unwrap();
+    let refused = keelctl.run(&["snapshot", "status", &damaged_path]);
+    assert!(
+        !refused.success() && refused.stderr.contains("damaged"),
+        "[{flavor}] {refused:?}"
+    );
 }
 
 /// A member change's output with the member's ID, name and peer URL
@@ -534,6 +593,42 @@ pub fn lock_and_elect_interoperate_with_etcdctl(flavor: Flavor) {
     listener.kill();
     assert!(led.ends_with("\nby-keelctl\n"), "[{flavor}] {led:?}");
     leader.terminate().assert_success();
+}
+
+/// `check perf` prints etcdctl's four verdict lines (whether they pass is
+/// the machine's business: speed belongs in benchmarks), deletes its keys,
+/// and refuses a prefix that holds keys.
+pub fn check_perf_reports_and_cleans_up(flavor: Flavor) {
+    let server = Server::start(flavor);
+    let etcdctl = server.etcdctl();
+    let keelctl = Etcdctl::keelctl(server.endpoint());
+    let out = keelctl
+        .try_run(
+            &["check", "perf", "--duration", "2s", "--auto-compact"],
+            None,
+        )
+        .unwrap();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let verdicts = ["Throughput", "Slowest request", "Stddev"];
+    assert!(
+        lines.len() == 4
+            && lines
+                .iter()
+                .zip(verdicts)
+                .all(|(line, what)| line.contains(what))
+            && (lines[3] == "PASS") == out.success(),
+        "[{flavor}] {out:?}"
+    );
+    etcdctl
+        .run(&["get", "/etcdctl-check-perf/", "--prefix", "--keys-only"])
+        .assert_stdout("");
+    etcdctl.run(&["put", "used/x", "1"]).assert_success();
+    let refused = keelctl.run(&["check", "perf", "--prefix", "used/", "--duration", "1s"]);
+    assert_eq!(refused.code(), Some(3), "[{flavor}] {refused:?}");
+    assert!(
+        refused.stderr.contains("delete it first"),
+        "[{flavor}] {refused:?}"
+    );
 }
 
 /// See the module docs.

@@ -5,15 +5,17 @@
 //! compares them), in each of the formats etcdctl offers for the command.
 //! The commands live by group: `kv` (put, get, del, txn, compaction,
 //! watch), `lease`, `cluster` (member, endpoint), `maintenance` (alarm,
-//! defrag, move-leader, snapshot) and `recipes` (lock, elect); `output`
-//! has the formats' building blocks.
+//! defrag, move-leader, snapshot), `recipes` (lock, elect) and `check`
+//! (perf); `output` has the formats' building blocks.
 
+mod check;
 mod cluster;
 mod kv;
 mod lease;
 mod maintenance;
 mod output;
 mod recipes;
+mod snapshot;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -123,6 +125,9 @@ enum Command {
     /// Campaigns in a named election, leading until interrupted (or, with
     /// --listen, prints each leader).
     Elect(recipes::ElectArgs),
+    /// Checks the cluster's performance.
+    #[command(subcommand)]
+    Check(check::CheckCommand),
 }
 
 /// etcdctl's exit status for a failed request.
@@ -287,5 +292,6 @@ async fn run(cli: Cli) -> Outcome {
         Command::Snapshot(command) => maintenance::snapshot(&context, command).await,
         Command::Lock(args) => recipes::lock(&context, args).await,
         Command::Elect(args) => recipes::elect(&context, args).await,
+        Command::Check(command) => check::run(&context, command).await,
     }
 }

@@ -172,12 +172,24 @@ pub enum SnapshotCommand {
         /// The file to write.
         path: PathBuf,
     },
+    /// Checks a saved keel snapshot file and prints its hash (the file's
+    /// crc32), revision, entry count and size.
+    Status {
+        /// The snapshot file.
+        path: PathBuf,
+    },
 }
 
 /// Runs a snapshot command.
 pub async fn snapshot(context: &Context, command: SnapshotCommand) -> Outcome {
     match command {
         SnapshotCommand::Save { path } => save(context, path).await,
+        SnapshotCommand::Status { path } => {
+            let bytes = read_file(&path)?;
+            let status = crate::snapshot::status(&bytes)
+                .map_err(|why| Failure::new(EXIT_ERROR, format!("{}: {why}", path.display())))?;
+            Ok(print_snapshot_status(context.format, &status))
+        }
     }
 }
 
@@ -241,4 +253,47 @@ async fn save(context: &Context, path: PathBuf) -> Outcome {
     drop(file);
     std::fs::rename(&partial, &path).map_err(|e| io_error("rename", e))?;
     Ok(format!("Snapshot saved at {}\n", path.display()))
+}
+
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a CLI reading the file its user named, not the server's storage"
+)]
+fn read_file(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path).map_err(|error| {
+        Failure::new(
+            EXIT_ERROR,
+            format!("could not read {}: {error}", path.display()),
+        )
+    })
+}
+
+fn print_snapshot_status(format: Format, status: &crate::snapshot::Status) -> String {
+    let row = || {
+        vec![
+            format!("{:x}", status.hash),
+            status.revision.to_string(),
+            status.total_keys.to_string(),
+            crate::output::human_bytes(status.total_size),
+        ]
+    };
+    match format {
+        Format::Simple => format!("{}\n", row().join(", ")),
+        Format::Json => format!(
+            "{{\"hash\":{},\"revision\":{},\"totalKey\":{},\"totalSize\":{}}}\n",
+            status.hash, status.revision, status.total_keys, status.total_size
+        ),
+        Format::Fields => Fields::default()
+            .field("Hash", status.hash)
+            .field("Revision", status.revision)
+            .field("Keys", status.total_keys)
+            .field("Size", status.total_size)
+            .done(),
+        Format::Table => {
+            let mut table =
+                crate::output::Table::new(&["hash", "revision", "total keys", "total size"]);
+            table.row(row());
+            table.render()
+        }
+    }
 }
