@@ -153,6 +153,11 @@ pub struct Config {
     /// one-member cluster holding the snapshot's keys and revisions.
     #[arg(long, value_name = "FILE")]
     pub restore_snapshot: Option<PathBuf>,
+
+    /// With --restore-snapshot: create the data directory, then exit
+    /// instead of starting (what `keelctl snapshot restore` runs).
+    #[arg(long, requires = "restore_snapshot")]
+    pub restore_only: bool,
 }
 
 /// `--initial-cluster-state`.

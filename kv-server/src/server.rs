@@ -107,6 +107,9 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             message,
         })?;
         info!(snapshot = %snapshot.display(), data_dir = %options.data_dir.display(), "restored the data directory from a snapshot");
+        if config.restore_only {
+            return Ok(());
+        }
     }
     info!(
         version = env!("CARGO_PKG_VERSION"),

@@ -96,6 +96,15 @@ impl Server {
             .prefix(&format!("keel-{flavor}-"))
             .tempdir()
             .expect("a temporary directory for the server");
+        Self::start_in(flavor, dir, extra_args)
+    }
+
+    /// [`Server::start_with_args`] in `dir`, whose `data` subdirectory (the
+    /// `--data-dir`) the caller may have filled already (a restored
+    /// snapshot).
+    #[track_caller]
+    pub fn start_in(flavor: Flavor, dir: tempfile::TempDir, extra_args: &[&str]) -> Self {
+        let prefilled = dir.path().join("data").exists();
         let mut server = Self {
             flavor,
             dir,
@@ -111,7 +120,9 @@ impl Server {
             server.peer_port = ports::free_port();
             match server.spawn_and_wait() {
                 Ok(()) => return server,
-                Err(error) if attempt < START_ATTEMPTS_MAX && server.lost_port_race() => {
+                Err(error)
+                    if attempt < START_ATTEMPTS_MAX && !prefilled && server.lost_port_race() =>
+                {
                     eprintln!("{flavor} lost a port race ({error}), retrying on new ports");
                     // The member's identity was derived from the old ports.
                     let _ = std::fs::remove_dir_all(server.data_dir());

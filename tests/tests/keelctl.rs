@@ -470,6 +470,30 @@ fn snapshot_status(flavor: Flavor, keelctl: &Etcdctl, path: &str, revision: i64)
         table.assert_success().stdout.contains("| TOTAL KEYS |"),
         "[{flavor}] {table:?}"
     );
+    // Restored (by keeld, beside keelctl), the file serves its keys again.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    keelctl
+        .run(&["snapshot", "restore", path, "--data-dir", data])
+        .assert_stdout("");
+    let again = keelctl.run(&["snapshot", "restore", path, "--data-dir", data]);
+    assert!(
+        !again.success() && again.stderr.contains("already holds a member"),
+        "[{flavor}] a second restore into one directory is refused: {again:?}"
+    );
+    let restored = Server::start_in(flavor, dir, &[]);
+    let restored_ctl = restored.etcdctl();
+    restored_ctl
+        .run(&["get", "m/a", "--print-value-only"])
+        .assert_stdout("2\n");
+    assert_eq!(
+        restored_ctl.revision(),
+        revision,
+        "[{flavor}] the snapshot's revision"
+    );
+    drop(restored);
+
     let mut damaged = std::fs::read(path).unwrap();
     damaged[20] ^= 0xff;
     let damaged_path = format!("{path}.damaged");

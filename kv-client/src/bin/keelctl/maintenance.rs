@@ -178,12 +178,42 @@ pub enum SnapshotCommand {
         /// The snapshot file.
         path: PathBuf,
     },
+    /// Creates a new member's data directory from a keel snapshot file,
+    /// offline: runs `keeld --restore-snapshot --restore-only` (keeld next
+    /// to keelctl, or on the PATH) with these flags; then start keeld on
+    /// the directory with the same flags. The member starts a new
+    /// one-member cluster with the snapshot's keys and revisions.
+    Restore(RestoreArgs),
+}
+
+/// `snapshot restore`'s arguments: keeld's flags of the same names, with
+/// keeld's defaults when left out.
+#[derive(clap::Args)]
+pub struct RestoreArgs {
+    /// The snapshot file.
+    path: PathBuf,
+    /// The data directory to create (default: `<name>.keel`).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// The member's name.
+    #[arg(long)]
+    name: Option<String>,
+    /// The new cluster: this one member, `name=peer-url`.
+    #[arg(long)]
+    initial_cluster: Option<String>,
+    /// The new cluster's token.
+    #[arg(long)]
+    initial_cluster_token: Option<String>,
+    /// The member's peer URLs.
+    #[arg(long)]
+    initial_advertise_peer_urls: Option<String>,
 }
 
 /// Runs a snapshot command.
 pub async fn snapshot(context: &Context, command: SnapshotCommand) -> Outcome {
     match command {
         SnapshotCommand::Save { path } => save(context, path).await,
+        SnapshotCommand::Restore(args) => restore(args).await,
         SnapshotCommand::Status { path } => {
             let bytes = read_file(&path)?;
             let status = crate::snapshot::status(&bytes)
@@ -296,4 +326,71 @@ fn print_snapshot_status(format: Format, status: &crate::snapshot::Status) -> St
             table.render()
         }
     }
+}
+
+/// keeld: beside keelctl when they were installed together, else on the
+/// PATH.
+fn keeld() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .map(|exe| exe.with_file_name("keeld"))
+        .filter(|candidate| candidate.is_file())
+        .unwrap_or_else(|| PathBuf::from("keeld"))
+}
+
+/// `snapshot restore`: keeld does it (the store is RocksDB, which keelctl
+/// does not link); a spinner shows it working on a terminal.
+async fn restore(args: RestoreArgs) -> Outcome {
+    if args
+        .initial_cluster
+        .as_deref()
+        .is_some_and(|cluster| cluster.contains(','))
+    {
+        return Err(Failure::invalid(
+            "keel restores one member: give --initial-cluster just this member, start it, \
+             then add the others with member add",
+        ));
+    }
+    let mut command = tokio::process::Command::new(keeld());
+    command
+        .arg(format!("--restore-snapshot={}", args.path.display()))
+        .arg("--restore-only")
+        .arg("--log-level=warn");
+    let flags = [
+        (
+            "--data-dir",
+            args.data_dir.map(|dir| dir.display().to_string()),
+        ),
+        ("--name", args.name),
+        ("--initial-cluster", args.initial_cluster),
+        ("--initial-cluster-token", args.initial_cluster_token),
+        (
+            "--initial-advertise-peer-urls",
+            args.initial_advertise_peer_urls,
+        ),
+    ];
+    for (flag, value) in flags {
+        if let Some(value) = value {
+            command.arg(format!("{flag}={value}"));
+        }
+    }
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_message(format!("restoring {}", args.path.display()));
+    spinner.enable_steady_tick(std::time::Duration::from_millis(100));
+    let ran = command.output().await;
+    spinner.finish_and_clear();
+    let ran = ran.map_err(|error| {
+        Failure::new(
+            EXIT_ERROR,
+            format!("could not run keeld ({error}): install it beside keelctl or on the PATH"),
+        )
+    })?;
+    if !ran.status.success() {
+        let said = String::from_utf8_lossy(&ran.stderr);
+        return Err(Failure::new(
+            EXIT_ERROR,
+            format!("the restore failed: {}", said.trim()),
+        ));
+    }
+    Ok(String::new())
 }
