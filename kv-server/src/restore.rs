@@ -16,7 +16,14 @@ use crate::raft::snapshot::{self, SnapshotFile};
 /// `member/snap`. The Raft position and membership of
 /// the cluster the snapshot came from are dropped: the restored member
 /// starts a new cluster of its own.
-pub fn restore(path: &Path, options: &NodeOptions) -> Result<(), String> {
+///
+/// `progress` hears how many of the snapshot's bytes are imported, of how
+/// many, as the import goes.
+pub fn restore(
+    path: &Path,
+    options: &NodeOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(), String> {
     let member_dir = options.data_dir.join("member");
     if member_dir.exists() {
         return Err(format!(
@@ -43,7 +50,7 @@ pub fn restore(path: &Path, options: &NodeOptions) -> Result<(), String> {
     let kv_dir = member_dir.join("kv");
     let backend = open(&kv_dir)?;
     let store = Store::open(backend, Limits::default()).map_err(|e| e.to_string())?;
-    snapshot::install_prefix(&store, &file, len).map_err(|e| e.to_string())?;
+    snapshot::install_prefix_reporting(&store, &file, len, progress).map_err(|e| e.to_string())?;
     // Forget the old cluster's Raft position: the new member's log starts
     // empty and its first entry is its own membership.
     store.record_applied(&[]).map_err(|e| e.to_string())?;

@@ -102,9 +102,13 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(ServeError::Url)?;
     if let Some(snapshot) = &config.restore_snapshot {
-        crate::restore::restore(snapshot, &options).map_err(|message| ServeError::Restore {
-            path: snapshot.clone(),
-            message,
+        let mut progress = RestoreProgress::new(config.restore_only);
+        let mut report = |done, total| progress.report(done, total);
+        crate::restore::restore(snapshot, &options, &mut report).map_err(|message| {
+            ServeError::Restore {
+                path: snapshot.clone(),
+                message,
+            }
         })?;
         info!(snapshot = %snapshot.display(), data_dir = %options.data_dir.display(), "restored the data directory from a snapshot");
         if config.restore_only {
@@ -234,6 +238,32 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     match failure {
         Some(message) => Err(ServeError::Transport(message)),
         None => Ok(()),
+    }
+}
+
+/// How a restore reports its progress: with `--restore-only`, a line
+/// `restored <done> of <total> bytes` on standard output for each
+/// hundredth of the snapshot (what `keelctl snapshot restore` draws its bar
+/// from); otherwise nothing.
+struct RestoreProgress {
+    enabled: bool,
+    printed: u64,
+}
+
+impl RestoreProgress {
+    fn new(enabled: bool) -> Self {
+        Self {
+            enabled,
+            printed: 0,
+        }
+    }
+
+    fn report(&mut self, done: u64, total: u64) {
+        let step = (total / 100).max(1);
+        if self.enabled && (done >= self.printed + step || (done == total && done > self.printed)) {
+            self.printed = done;
+            println!("restored {done} of {total} bytes");
+        }
     }
 }
 

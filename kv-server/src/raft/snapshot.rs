@@ -378,14 +378,32 @@ pub fn install_prefix<B: Backend>(
     snapshot: &SnapshotFile,
     len: Option<u64>,
 ) -> io::Result<keelpb::AppliedState> {
+    install_prefix_reporting(store, snapshot, len, &mut |_, _| {})
+}
+
+/// [`install_prefix`], telling `progress` how many of the snapshot's bytes
+/// have been imported and how many there are, after every frame and once
+/// at the end (`keeld --restore-snapshot --restore-only` draws a progress
+/// bar from it).
+pub fn install_prefix_reporting<B: Backend>(
+    store: &Store<B>,
+    snapshot: &SnapshotFile,
+    len: Option<u64>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> io::Result<keelpb::AppliedState> {
     let meta = verify_prefix(snapshot, len)?;
     let mut frames = Frames::open(snapshot, len)?;
+    let total = frames.len;
     let entries = std::iter::from_fn(|| match frames.next_frame() {
-        Ok(Some(frame)) => Some(Ok(frame)),
+        Ok(Some(frame)) => {
+            progress(frames.reader.position(), total);
+            Some(Ok(frame))
+        }
         Ok(None) => None,
         Err(error) => Some(Err(BackendError::Corrupt(error.to_string()))),
     });
     store.import(entries).map_err(io::Error::other)?;
+    progress(total, total);
     Ok(meta)
 }
 

@@ -8,6 +8,7 @@ use futures::StreamExt as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use keel_client::proto::etcdserverpb::AlarmResponse;
 use keel_client::{AlarmAction, AlarmType};
+use tokio::io::AsyncBufReadExt as _;
 
 use crate::cluster::{ask_each, endpoints, Which};
 use crate::output::{array, header_json, Fields, Object};
@@ -339,7 +340,7 @@ fn keeld() -> PathBuf {
 }
 
 /// `snapshot restore`: keeld does it (the store is RocksDB, which keelctl
-/// does not link); a spinner shows it working on a terminal.
+/// does not link) and reports its progress, drawn as a bar on a terminal.
 async fn restore(args: RestoreArgs) -> Outcome {
     if args
         .initial_cluster
@@ -374,17 +375,40 @@ async fn restore(args: RestoreArgs) -> Outcome {
             command.arg(format!("{flag}={value}"));
         }
     }
-    let spinner = ProgressBar::new_spinner();
-    spinner.set_message(format!("restoring {}", args.path.display()));
-    spinner.enable_steady_tick(std::time::Duration::from_millis(100));
-    let ran = command.output().await;
-    spinner.finish_and_clear();
-    let ran = ran.map_err(|error| {
+    command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let not_run = |error: std::io::Error| {
         Failure::new(
             EXIT_ERROR,
             format!("could not run keeld ({error}): install it beside keelctl or on the PATH"),
         )
-    })?;
+    };
+    let mut child = command.spawn().map_err(not_run)?;
+    // keeld prints `restored <done> of <total> bytes` as it imports.
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{bytes}/{total_bytes} [{bar:40}] {percent}% restored")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    if let Some(stdout) = child.stdout.take() {
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let counts = line
+                .strip_prefix("restored ")
+                .and_then(|rest| rest.strip_suffix(" bytes"))
+                .and_then(|rest| rest.split_once(" of "))
+                .and_then(|(done, total)| Some((done.parse().ok()?, total.parse().ok()?)));
+            if let Some((done, total)) = counts {
+                bar.set_length(total);
+                bar.set_position(done);
+            }
+        }
+    }
+    let ran = child.wait_with_output().await;
+    bar.finish_and_clear();
+    let ran = ran.map_err(not_run)?;
     if !ran.status.success() {
         let said = String::from_utf8_lossy(&ran.stderr);
         return Err(Failure::new(
