@@ -302,15 +302,11 @@ impl Election {
         let lease = PutOptions::new().with_lease(session.lease_id());
         let answer = session
             .client
-            .txn(
-                Txn::new()
-                    .when([Compare::create_revision(
-                        self.key.as_str(),
-                        CompareOp::Equal,
-                        self.revision,
-                    )])
-                    .and_then([TxnOp::put(self.key.as_str(), value, Some(lease))]),
-            )
+            .txn(Txn::new().when([self.is_leader()]).and_then([TxnOp::put(
+                self.key.as_str(),
+                value,
+                Some(lease),
+            )]))
             .await?;
         if !answer.succeeded || self.revision == 0 {
             return Err(Error::Server {
@@ -318,6 +314,12 @@ impl Election {
             });
         }
         Ok(())
+    }
+
+    /// A transaction condition that holds only while this candidate's key
+    /// is the one it campaigned with (as [`Mutex::is_owner`] for a lock).
+    fn is_leader(&self) -> Compare {
+        Compare::create_revision(self.key.as_str(), CompareOp::Equal, self.revision)
     }
 
     /// Gives up leadership (or candidacy).
@@ -329,11 +331,7 @@ impl Election {
             .client
             .txn(
                 Txn::new()
-                    .when([Compare::create_revision(
-                        self.key.as_str(),
-                        CompareOp::Equal,
-                        self.revision,
-                    )])
+                    .when([self.is_leader()])
                     .and_then([TxnOp::delete(self.key.as_str(), None)]),
             )
             .await?;

@@ -248,7 +248,7 @@ pub async fn get(context: &Context, args: GetArgs) -> Outcome {
     print_get(context.format, &answer, value_only)
 }
 
-fn print_get(format: Format, answer: &RangeResponse, value_only: bool) -> Outcome {
+pub fn print_get(format: Format, answer: &RangeResponse, value_only: bool) -> Outcome {
     Ok(match format {
         Format::Simple => answer
             .kvs

@@ -7,7 +7,7 @@ use std::io::Write as _;
 use keel_client::proto::etcdserverpb::RangeResponse;
 use keel_client::{Election, Error, GetOptions, Mutex, Session};
 
-use crate::output::{array, header_json, kv_json, simple_kv, Object};
+use crate::kv::print_get;
 use crate::{Context, Failure, Format, Outcome, EXIT_ERROR};
 
 /// `lock`'s arguments.
@@ -63,23 +63,6 @@ async fn interrupted() {
     }
 }
 
-/// A single key's get, printed as `get` prints it.
-fn print_key(format: Format, answer: &RangeResponse) -> Outcome {
-    Ok(match format {
-        Format::Simple => answer.kvs.iter().map(|kv| simple_kv(kv, false)).collect(),
-        Format::Json => {
-            let mut object = Object::default();
-            object.raw("header", header_json(answer.header.as_ref()));
-            if !answer.kvs.is_empty() {
-                object.raw("kvs", array(answer.kvs.iter().map(kv_json)));
-            }
-            object.number("count", answer.count);
-            object.line()
-        }
-        Format::Fields | Format::Table => return Err(format.unsupported()),
-    })
-}
-
 /// Prints now (a lock or a leadership lasts until interrupted).
 fn show(text: &str) {
     let mut stdout = std::io::stdout();
@@ -99,7 +82,8 @@ async fn read_own_key(context: &Context, key: &str, lost: &str) -> Result<RangeR
 /// `lock`: waits for the lock, then holds it until interrupted (or runs
 /// the command and releases it).
 pub async fn lock(context: &Context, args: LockArgs) -> Outcome {
-    if !matches!(context.format, Format::Simple | Format::Json) {
+    // Refused before taking anything, as printing would refuse it after.
+    if context.format == Format::Table {
         return Err(context.format.unsupported());
     }
     let mut session = Session::new(context.client().await?, args.ttl).await?;
@@ -130,7 +114,7 @@ pub async fn lock(context: &Context, args: LockArgs) -> Outcome {
         return Ok(String::new());
     }
     let held = read_own_key(context, mutex.key(), "lock lost on init").await?;
-    show(&print_key(context.format, &held)?);
+    show(&print_get(context.format, &held, false)?);
     tokio::select! {
         () = interrupted() => {
             mutex.unlock(&session).await?;
@@ -144,7 +128,8 @@ pub async fn lock(context: &Context, args: LockArgs) -> Outcome {
 /// `elect`: campaigns and leads until interrupted, or (`--listen`) prints
 /// each leader as it comes.
 pub async fn elect(context: &Context, args: ElectArgs) -> Outcome {
-    if !matches!(context.format, Format::Simple | Format::Json) {
+    // Refused before taking anything, as printing would refuse it after.
+    if context.format == Format::Table {
         return Err(context.format.unsupported());
     }
     if args.listen {
@@ -165,7 +150,7 @@ pub async fn elect(context: &Context, args: ElectArgs) -> Outcome {
         }
     }
     let leading = read_own_key(context, election.key(), "elect: session expired").await?;
-    show(&print_key(context.format, &leading)?);
+    show(&print_get(context.format, &leading, false)?);
     tokio::select! {
         () = interrupted() => {
             election.resign(&session).await?;
@@ -188,7 +173,7 @@ async fn listen(context: &Context, name: &str) -> Outcome {
                         kvs: vec![kv],
                         ..RangeResponse::default()
                     };
-                    show(&print_key(context.format, &answer)?);
+                    show(&print_get(context.format, &answer, false)?);
                 }
                 Some(Err(error)) => return Err(error.into()),
                 None => return Err(Error::InvalidArgument("the observing ended".into()).into()),
