@@ -244,6 +244,8 @@ impl Mutex {
 async fn wait_turn(session: &Session, prefix: &str, revision: i64) -> Result<(), Error> {
     let directory = directory(prefix);
     tokio::select! {
+        // In this order, so one seed replays one schedule (tokio picks a random order otherwise).
+        biased;
         waited = wait_for_older_keys(&session.client, &directory, revision) => waited,
         () = lease_lost(session) => Err(Error::LeaseLost { id: session.lease_id() }),
     }

@@ -253,6 +253,8 @@ impl Renewal {
         let mut next_renewal = Instant::now();
         loop {
             tokio::select! {
+                // In this order, so one seed replays one schedule (tokio picks a random order otherwise).
+                biased;
                 () = tokio::time::sleep_until(self.expires) => return StreamEnd::Expired,
                 () = tokio::time::sleep_until(next_renewal) => {
                     let request = LeaseKeepAliveRequest { id: self.id };

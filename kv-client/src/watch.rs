@@ -338,6 +338,8 @@ async fn watch_on_stream(
     let mut answers = answers.into_inner();
     loop {
         let answer = tokio::select! {
+            // In this order, so one seed replays one schedule (tokio picks a random order otherwise).
+            biased;
             answer = answers.next() => answer,
             asked = progress_asked.recv() => {
                 if asked.is_some() {

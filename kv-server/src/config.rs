@@ -117,6 +117,15 @@ pub struct Config {
     #[arg(long, default_value_t = 100_000, env = "ETCD_SNAPSHOT_COUNT")]
     pub snapshot_count: u64,
 
+    /// Entries kept in the Raft log after a snapshot, so a slightly lagging
+    /// member catches up from the log rather than from a snapshot.
+    #[arg(
+        long,
+        default_value_t = 5000,
+        env = "ETCD_EXPERIMENTAL_SNAPSHOT_CATCHUP_ENTRIES"
+    )]
+    pub experimental_snapshot_catchup_entries: u64,
+
     /// Time between leader heartbeats, in milliseconds.
     #[arg(long, default_value_t = 100, env = "ETCD_HEARTBEAT_INTERVAL")]
     pub heartbeat_interval: u64,

@@ -287,6 +287,8 @@ pub async fn run_lessor(node: Arc<Node>) {
                 deadline.saturating_sub(now_ms).clamp(1, LESSOR_TICK_MS)
             });
         tokio::select! {
+            // In this order, so one seed replays one schedule (tokio picks a random order otherwise).
+            biased;
             () = tokio::time::sleep(Duration::from_millis(wait_ms)) => {}
             changed = raft_changes.changed() => {
                 if changed.is_err() {

@@ -15,8 +15,16 @@
 //!   raft/ ── openraft: log_store.rs (raft-log), state_machine.rs (mvcc + lessor mirror),
 //!            snapshot.rs
 //! ```
+//!
+//! The same code builds under `RUSTFLAGS="--cfg madsim"` for the
+//! deterministic simulation (`tests/sim`, docs/testing.md): openraft then
+//! runs on `raft/sim_runtime.rs`, blocking work runs inline
+//! (`blocking.rs`), the raft log sits on madsim's simulated disk, and
+//! `observe.rs` and `bugs.rs` (deliberate, test-only bugs) exist only there.
 
 pub mod api;
+pub mod blocking;
+pub mod bugs;
 pub mod clock;
 pub mod concurrency;
 pub mod config;
@@ -27,6 +35,8 @@ pub mod ids;
 pub mod lease;
 pub mod metrics;
 pub mod node;
+#[cfg(madsim)]
+pub mod observe;
 pub mod raft;
 pub mod restore;
 pub mod server;

@@ -51,6 +51,9 @@ pub struct NodeOptions {
     pub cluster_token: String,
     /// `--snapshot-count`: applied entries between snapshots.
     pub snapshot_count: u64,
+    /// `--experimental-snapshot-catchup-entries`: entries kept in the log
+    /// after a snapshot.
+    pub snapshot_catchup_entries: u64,
     /// `--heartbeat-interval`, in milliseconds.
     pub heartbeat_ms: u64,
     /// `--election-timeout`, in milliseconds.
@@ -94,10 +97,6 @@ pub enum StartError {
     Raft(String),
 }
 
-/// Entries kept in the log after a snapshot, so a slightly lagging member
-/// catches up from the log rather than a snapshot (etcd keeps 5000 too).
-const KEEP_AFTER_SNAPSHOT: u64 = 5000;
-
 /// Most entries one AppendEntries carries: with entries of up to 1.5 MiB
 /// (`--max-request-bytes`), 64 of them stay below the peer message limit,
 /// and at a few hundred bytes each a batch still amortises the round trip.
@@ -112,6 +111,11 @@ pub struct Node {
     options: NodeOptions,
     clock: Arc<dyn Clock>,
     reads: ReadBatcher,
+    /// The last log index when this member started. A restarted leader can
+    /// resume its old leadership with a commit index that lags the entries
+    /// it had already committed; a read index below this would miss them
+    /// (the simulation found this: a stale read after a leader's restart).
+    log_at_start: Option<u64>,
     lessor: SharedLessor,
     lease_ids: LeaseIds,
     /// Numbers watch streams (client ones and the server's own) apart.
@@ -159,7 +163,16 @@ impl Node {
         options: NodeOptions,
         clock: Arc<dyn Clock>,
     ) -> Result<Arc<Self>, StartError> {
-        let disk: Arc<dyn Disk> = Arc::new(RealDisk);
+        Self::start_on(options, clock, Arc::new(RealDisk)).await
+    }
+
+    /// [`Node::start`] with the Raft log, snapshots and small files on
+    /// `disk` (the simulation's crashable disk).
+    pub async fn start_on(
+        options: NodeOptions,
+        clock: Arc<dyn Clock>,
+        disk: Arc<dyn Disk>,
+    ) -> Result<Arc<Self>, StartError> {
         let metrics = Arc::new(Metrics::new(ids::member_id(
             &options.peer_urls,
             &options.cluster_token,
@@ -205,6 +218,11 @@ impl Node {
             Arc::clone(&metrics),
         )
         .map_err(StartError::StateMachine)?;
+        #[cfg(madsim)]
+        if let Some((index, term)) = state_machine.last_applied() {
+            let member_id = metrics.member_id();
+            crate::observe::report(|o| o.snapshot_installed(member_id, index, term));
+        }
 
         let member_id = ids::member_id(&options.peer_urls, &options.cluster_token);
         // Every founder initializes with the same membership, byte for byte
@@ -238,7 +256,7 @@ impl Node {
             enable_pre_vote: Some(true),
             snapshot_policy: SnapshotPolicy::LogsSinceLast(options.snapshot_count),
             max_payload_entries: MAX_PAYLOAD_ENTRIES,
-            max_in_snapshot_log_to_keep: KEEP_AFTER_SNAPSHOT,
+            max_in_snapshot_log_to_keep: options.snapshot_catchup_entries,
             ..openraft::Config::default()
         }
         .validate()
@@ -267,8 +285,12 @@ impl Node {
                 Err(e) => return Err(StartError::Raft(e.to_string())),
             }
         }
+        let log_at_start = {
+            use openraft::async_runtime::WatchReceiver;
+            raft.metrics().borrow_watched().last_log_index
+        };
         let lease_ids = LeaseIds::new(member_id, clock.now_ms());
-        Ok(Arc::new(Self {
+        let node = Arc::new(Self {
             raft,
             store,
             member_id,
@@ -276,6 +298,7 @@ impl Node {
             options,
             clock,
             reads: ReadBatcher::default(),
+            log_at_start,
             lessor,
             lease_ids,
             watch_streams: AtomicU64::new(0),
@@ -284,7 +307,10 @@ impl Node {
             snapshot_dir,
             peers: parking_lot::Mutex::new(std::collections::HashMap::new()),
             metrics,
-        }))
+        });
+        #[cfg(madsim)]
+        crate::observe::report(|o| o.started(&node));
+        Ok(node)
     }
 
     /// etcd's rule for learners: they serve Status and serializable reads
@@ -534,6 +560,9 @@ impl Node {
     /// and waits until the state machine applied through the read index.
     /// Concurrent callers share rounds.
     pub async fn linearizable_barrier(&self) -> Result<(), EtcdError> {
+        if crate::bugs::is_injected(crate::bugs::Bug::LocalLinearizableReads) {
+            return Ok(());
+        }
         self.reads.barrier(|| self.read_round()).await
     }
 
@@ -550,7 +579,7 @@ impl Node {
             .await
             .map_err(|_| EtcdError::Timeout)?;
             match confirmed {
-                Ok(_) => return Ok(()),
+                Ok(read) => return self.applied_through(self.read_index(read.index())).await,
                 Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(_))) => {}
                 Err(RaftError::APIError(LinearizableReadError::QuorumNotEnough(_))) => {
                     return Err(EtcdError::NoLeader)
@@ -576,9 +605,21 @@ impl Node {
         let Some(read) = read else {
             return Ok(());
         };
+        self.applied_through(read.index).await
+    }
+
+    /// The index a read confirmed by this leader at `read_index` must wait
+    /// for: never below the log this member started with, which its
+    /// previous life may have committed.
+    pub(crate) fn read_index(&self, read_index: u64) -> u64 {
+        read_index.max(self.log_at_start.unwrap_or(0))
+    }
+
+    /// Waits until this member has applied through `index`.
+    async fn applied_through(&self, index: u64) -> Result<(), EtcdError> {
         self.raft
             .wait(Some(self.request_timeout()))
-            .applied_index_at_least(Some(read.index), "the read index is applied")
+            .applied_index_at_least(Some(index), "the read index is applied")
             .await
             .map(drop)
             .map_err(|_| EtcdError::TimeoutWaitAppliedIndex)

@@ -75,6 +75,7 @@ pub fn node_options(config: &Config) -> Result<NodeOptions, ServeError> {
         client_urls: config.advertise_client_urls(),
         cluster_token: config.initial_cluster_token.clone(),
         snapshot_count: config.snapshot_count,
+        snapshot_catchup_entries: config.experimental_snapshot_catchup_entries,
         heartbeat_ms: config.heartbeat_interval,
         election_ms: config.election_timeout_ms()?,
         quota_backend_bytes: config.quota_backend_bytes(),
@@ -87,6 +88,12 @@ pub fn node_options(config: &Config) -> Result<NodeOptions, ServeError> {
 
 /// Runs keeld until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> Result<(), ServeError> {
+    run_on(config, Arc::new(keel_raft_log::RealDisk)).await
+}
+
+/// [`run`] with the member's files on `disk` (the simulation runs each
+/// member on its own crashable disk).
+pub async fn run_on(config: Config, disk: Arc<dyn keel_raft_log::Disk>) -> Result<(), ServeError> {
     let compaction = config.auto_compaction()?;
     let addresses = config
         .listen_client_urls
@@ -123,16 +130,13 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     );
     let mut peer_listeners = Vec::new();
     for address in peer_addresses {
-        let listener = tokio::net::TcpListener::bind(address)
-            .await
-            .map_err(|e| ServeError::Url(format!("{address}: {e}")))?;
-        peer_listeners.push((address, listener));
+        peer_listeners.push((address, bind(address).await?));
     }
     #[cfg(not(madsim))]
     let metrics_listeners = crate::metrics::http::bind(&config.listen_metrics_urls)
         .await
         .map_err(ServeError::Url)?;
-    let node = Node::start(options, Arc::new(SystemClock::new())).await?;
+    let node = Node::start_on(options, Arc::new(SystemClock::new()), disk).await?;
     info!(
         member_id = %format!("{:x}", node.member_id()),
         cluster_id = %format!("{:x}", node.cluster_id()),
@@ -160,10 +164,14 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
                 .max_decoding_message_size(PEER_MESSAGE_BYTES_MAX)
                 .max_encoding_message_size(PEER_MESSAGE_BYTES_MAX),
         );
-        let incoming = nodelay(tokio_stream::wrappers::TcpListenerStream::new(listener));
-        servers.push(tokio::spawn(
-            router.serve_with_incoming_shutdown(incoming, shutdown_signal()),
-        ));
+        #[cfg(not(madsim))]
+        let serving = router.serve_with_incoming_shutdown(
+            nodelay(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+            shutdown_signal(),
+        );
+        #[cfg(madsim)]
+        let serving = router.serve_with_shutdown(listener, shutdown_signal());
+        servers.push(tokio::spawn(serving));
     }
     become_ready(&node).await;
     if compaction != AutoCompaction::Off {
@@ -175,9 +183,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
 
     let max_message = config.max_request_bytes + GRPC_OVERHEAD_BYTES;
     for address in addresses {
-        let listener = tokio::net::TcpListener::bind(address)
-            .await
-            .map_err(|e| ServeError::Url(format!("{address}: {e}")))?;
+        let listener = bind(address).await?;
         info!(%address, "serving client requests");
         // grpc-go's codes for requests the transport refuses (the
         // simulator has no transport to refuse them).
@@ -214,16 +220,19 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
                     .max_decoding_message_size(max_message),
             )
             .add_service(HealthServer::new(HealthApi::new(Arc::clone(&node))));
-        let incoming = nodelay(tokio_stream::wrappers::TcpListenerStream::new(listener));
         // grpc-go clients dialing a URL send it as :authority; h2 would
         // refuse every such request (api/authority.rs).
         #[cfg(not(madsim))]
-        let incoming = tokio_stream::StreamExt::map(incoming, |stream| {
-            stream.map(crate::api::authority::AuthorityFix::new)
-        });
-        servers.push(tokio::spawn(
-            router.serve_with_incoming_shutdown(incoming, shutdown_signal()),
-        ));
+        let serving = router.serve_with_incoming_shutdown(
+            tokio_stream::StreamExt::map(
+                nodelay(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+                |stream| stream.map(crate::api::authority::AuthorityFix::new),
+            ),
+            shutdown_signal(),
+        );
+        #[cfg(madsim)]
+        let serving = router.serve_with_shutdown(listener, shutdown_signal());
+        servers.push(tokio::spawn(serving));
     }
     let mut failure = None;
     for server in servers {
@@ -312,15 +321,35 @@ fn nodelay(
     })
 }
 
-/// The simulator's connections have no Nagle to turn off.
+/// A bound listener: a socket, or under the simulator the address itself
+/// (madsim's gRPC server binds as it starts serving).
+#[cfg(not(madsim))]
+type Listener = tokio::net::TcpListener;
 #[cfg(madsim)]
-fn nodelay(
-    incoming: tokio_stream::wrappers::TcpListenerStream,
-) -> tokio_stream::wrappers::TcpListenerStream {
-    incoming
+type Listener = std::net::SocketAddr;
+
+/// Binds `address` for serving.
+#[cfg(not(madsim))]
+async fn bind(address: std::net::SocketAddr) -> Result<Listener, ServeError> {
+    tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| ServeError::Url(format!("{address}: {e}")))
+}
+
+#[cfg(madsim)]
+#[allow(clippy::unused_async)]
+async fn bind(address: std::net::SocketAddr) -> Result<Listener, ServeError> {
+    Ok(address)
+}
+
+/// Resolves on Ctrl-C (the simulator's only signal).
+#[cfg(madsim)]
+async fn shutdown_signal() {
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Resolves on SIGINT or SIGTERM.
+#[cfg(not(madsim))]
 async fn shutdown_signal() {
     #[cfg(unix)]
     {

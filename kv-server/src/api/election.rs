@@ -225,6 +225,8 @@ async fn next_unless_closed(
     sender: &ObserveSender,
 ) -> Option<WatchMessage> {
     tokio::select! {
+        // In this order, so one seed replays one schedule (tokio picks a random order otherwise).
+        biased;
         message = watcher.next() => message,
         () = sender.closed() => None,
     }

@@ -110,6 +110,8 @@ impl Health for HealthApi {
                     last = Some(status);
                 }
                 tokio::select! {
+                    // In this order, so one seed replays one schedule (tokio picks a random order otherwise).
+                    biased;
                     () = tokio::time::sleep(WATCH_INTERVAL) => {}
                     () = sender.closed() => return,
                 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use futures::Stream;
 use keel_proto::etcdserverpb::{self as pb, maintenance_server::Maintenance};
 use keel_proto::keelpb;
-use keel_raft_log::{Disk, DiskFile, RealDisk};
+use keel_raft_log::DiskFile;
 use prost::Message;
 use tonic::{Request, Response, Status};
 
@@ -23,6 +23,9 @@ use crate::raft::state_machine::Outcome;
 
 /// Bytes per `SnapshotResponse` message.
 const SNAPSHOT_CHUNK: usize = 32 << 10;
+/// Chunks read ahead of a slow snapshot download.
+#[cfg(not(madsim))]
+const SNAPSHOT_CHUNKS_BUFFERED: usize = 4;
 
 /// The Maintenance service.
 #[derive(Debug, Clone)]
@@ -156,7 +159,7 @@ impl Maintenance for MaintenanceApi {
         // call returns when it is done, as etcd's does; it waits on a
         // blocking thread, not on one of the server's async workers.
         let store = Arc::clone(self.node.store());
-        tokio::task::spawn_blocking(move || store.backend().defragment())
+        crate::blocking::run(move || store.backend().defragment())
             .await
             .map_err(|e| EtcdError::Internal(e.to_string()))?
             .map_err(|e| EtcdError::Internal(e.to_string()))?;
@@ -213,9 +216,9 @@ impl Maintenance for MaintenanceApi {
             .join("snap")
             .join("client");
         let store = Arc::clone(self.node.store());
-        let disk: Arc<dyn Disk> = Arc::new(RealDisk);
+        let disk = Arc::clone(self.node.disk());
         let tag = format!("client-{}-", self.snapshots.fetch_add(1, Ordering::Relaxed));
-        let written = tokio::task::spawn_blocking(move || {
+        let written = crate::blocking::run(move || {
             snapshot::write(&store, &disk, &dir, &tag).map(|(file, _)| file)
         })
         .await
@@ -229,8 +232,17 @@ impl Maintenance for MaintenanceApi {
             .byte_len()
             .map_err(|e| EtcdError::Internal(e.to_string()))?;
         let header = self.node.current_header();
-        let (sender, receiver) = tokio::sync::mpsc::channel(4);
+        // The simulator streams inline, so there the channel holds the
+        // whole file (its snapshots are small).
+        #[cfg(madsim)]
+        let buffered = usize::try_from(total).unwrap_or(0) / SNAPSHOT_CHUNK + 2;
+        #[cfg(not(madsim))]
+        let buffered = SNAPSHOT_CHUNKS_BUFFERED;
+        let (sender, receiver) = tokio::sync::mpsc::channel(buffered);
+        #[cfg(not(madsim))]
         tokio::task::spawn_blocking(move || stream_file(&*file, total, &header, &sender, &written));
+        #[cfg(madsim)]
+        stream_file(&*file, total, &header, &sender, &written);
         Ok(Response::new(Box::pin(
             tokio_stream::wrappers::ReceiverStream::new(receiver),
         )))

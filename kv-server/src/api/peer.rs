@@ -169,8 +169,10 @@ impl RaftPeer for PeerApi {
             .await
             .map_err(|_| Status::from(EtcdError::NotLeader))?;
         let vote = self.node.raft().metrics().borrow_watched().vote;
+        let mut read_log_id = log_id_to_pb(read.log_id());
+        read_log_id.index = self.node.read_index(read_log_id.index);
         Ok(Response::new(keelpb::ReadIndexResponse {
-            read_log_id: Some(log_id_to_pb(read.log_id())),
+            read_log_id: Some(read_log_id),
             applied: applied.as_ref().map(log_id_to_pb),
             leader_vote: Some(vote_to_pb(&vote)),
         }))

@@ -164,6 +164,8 @@ impl StreamState {
         let leaderless_max_ms = NO_LEADER_ELECTIONS_MAX * self.node.options().election_ms;
         loop {
             tokio::select! {
+                // In this order, so one seed replays one schedule (tokio picks a random order otherwise).
+                biased;
                 request = requests.message() => match request {
                     Ok(Some(request)) => {
                         if !self.handle(request, &mut progress_pending).await {
@@ -425,8 +427,7 @@ pub async fn run_catchup(node: Arc<Node>) {
     loop {
         let round = {
             let node = Arc::clone(&node);
-            tokio::task::spawn_blocking(move || node.store().watch_hub().sync_round(node.store()))
-                .await
+            crate::blocking::run(move || node.store().watch_hub().sync_round(node.store())).await
         };
         match round {
             Ok(Ok(SyncRound::Progressed)) => {
@@ -438,6 +439,8 @@ pub async fn run_catchup(node: Arc<Node>) {
             Err(error) => warn!(%error, "watch catch-up task failed; retrying"),
         }
         tokio::select! {
+            // In this order, so one seed replays one schedule (tokio picks a random order otherwise).
+            biased;
             () = tokio::time::sleep(Duration::from_millis(CATCHUP_INTERVAL_MS)) => {}
             () = node.watch_catchup_wanted() => {}
         }

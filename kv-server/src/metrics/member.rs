@@ -48,6 +48,8 @@ pub async fn follow_raft(metrics: Arc<Metrics>, node: Arc<Node>) {
     loop {
         record_raft(&metrics, &raft.borrow_watched());
         tokio::select! {
+            // In this order, so one seed replays one schedule (tokio picks a random order otherwise).
+            biased;
             changed = raft.changed() => {
                 if changed.is_err() {
                     return;

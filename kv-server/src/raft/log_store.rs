@@ -9,7 +9,6 @@
 use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, RangeBounds};
-use std::sync::mpsc;
 use std::sync::Arc;
 
 use keel_raft_log::{LogError, RaftLog};
@@ -33,18 +32,27 @@ struct PendingFlush {
     callback: IOFlushed<TypeConfig>,
 }
 
+/// Appends that may wait for the flusher at once. openraft appends one
+/// batch at a time and has at most a few batches in flight, so the bound
+/// is reached only if fsync stalls; `append` then waits, which is the
+/// backpressure a stalled disk should exert.
+const PENDING_FLUSHES_MAX: usize = 1024;
+
 /// openraft's `RaftLogStorage` over a [`RaftLog`].
 pub struct LogStore {
     log: Arc<RaftLog>,
-    flusher: mpsc::Sender<PendingFlush>,
+    flusher: tokio::sync::mpsc::Sender<PendingFlush>,
 }
 
 impl LogStore {
     /// Wraps an open log and starts its flusher.
     pub fn new(log: Arc<RaftLog>, metrics: Arc<crate::metrics::Metrics>) -> Self {
-        let (flusher, pending) = mpsc::channel();
+        let (flusher, pending) = tokio::sync::mpsc::channel(PENDING_FLUSHES_MAX);
         let flush_log = Arc::clone(&log);
-        tokio::task::spawn_blocking(move || run_flusher(&flush_log, &pending, &metrics));
+        #[cfg(not(madsim))]
+        tokio::task::spawn_blocking(move || run_flusher(&flush_log, pending, &metrics));
+        #[cfg(madsim)]
+        tokio::spawn(run_sim_flusher(flush_log, pending, metrics));
         Self { log, flusher }
     }
 
@@ -56,26 +64,79 @@ impl LogStore {
 
 /// Group commit: each round takes every waiting append, syncs through the
 /// highest, and completes them all. Ends when the store is dropped.
+#[cfg(not(madsim))]
 fn run_flusher(
     log: &RaftLog,
-    pending: &mpsc::Receiver<PendingFlush>,
+    mut pending: tokio::sync::mpsc::Receiver<PendingFlush>,
     metrics: &crate::metrics::Metrics,
 ) {
-    while let Ok(first) = pending.recv() {
-        let mut round = vec![first];
-        round.extend(pending.try_iter());
-        let highest = round.iter().map(|p| p.through).max().unwrap_or(0);
-        // A truncation may have removed records an append wrote; syncing
-        // through what is left makes the truncation's outcome durable too.
-        let through = highest.min(log.last_index());
-        let result = metrics.time_wal_fsync(|| log.sync_through(through));
-        for flush in round {
-            let outcome = match &result {
-                Ok(()) => Ok(()),
-                Err(error) => Err(io::Error::other(error.to_string())),
-            };
-            flush.callback.io_completed(outcome);
+    while let Some(first) = pending.blocking_recv() {
+        let round = take_round(first, &mut pending);
+        let result = sync_round(log, &round, metrics);
+        complete(round, &result);
+    }
+}
+
+/// The flusher on the simulator: a task, whose fsync takes simulated time
+/// (so a crash can land between an append and its fsync), and where the
+/// injected bug [`Bug::AckBeforeFsync`](crate::bugs::Bug) acknowledges an
+/// append before syncing it.
+#[cfg(madsim)]
+async fn run_sim_flusher(
+    log: Arc<RaftLog>,
+    mut pending: tokio::sync::mpsc::Receiver<PendingFlush>,
+    metrics: Arc<crate::metrics::Metrics>,
+) {
+    use crate::bugs::{is_injected, Bug};
+    while let Some(first) = pending.recv().await {
+        let round = take_round(first, &mut pending);
+        if is_injected(Bug::AckBeforeFsync) {
+            // Acknowledged now, synced lazily: the periodic fsync of a WAL
+            // that does not sync per commit.
+            complete(round, &Ok(()));
+            tokio::time::sleep(crate::bugs::sim_fsync_latency() * 50).await;
+            let _ = log.sync_through(log.last_index());
+            continue;
         }
+        tokio::time::sleep(crate::bugs::sim_fsync_latency()).await;
+        let result = sync_round(&log, &round, &metrics);
+        complete(round, &result);
+    }
+}
+
+/// `first` and every other append already waiting.
+fn take_round(
+    first: PendingFlush,
+    pending: &mut tokio::sync::mpsc::Receiver<PendingFlush>,
+) -> Vec<PendingFlush> {
+    let mut round = vec![first];
+    while let Ok(next) = pending.try_recv() {
+        round.push(next);
+    }
+    round
+}
+
+/// Syncs the log through the highest append of `round`.
+fn sync_round(
+    log: &RaftLog,
+    round: &[PendingFlush],
+    metrics: &crate::metrics::Metrics,
+) -> Result<(), LogError> {
+    let highest = round.iter().map(|p| p.through).max().unwrap_or(0);
+    // A truncation may have removed records an append wrote; syncing
+    // through what is left makes the truncation's outcome durable too.
+    let through = highest.min(log.last_index());
+    metrics.time_wal_fsync(|| log.sync_through(through))
+}
+
+/// Tells openraft how each append of `round` ended.
+fn complete(round: Vec<PendingFlush>, result: &Result<(), LogError>) {
+    for flush in round {
+        let outcome = match result {
+            Ok(()) => Ok(()),
+            Err(error) => Err(io::Error::other(error.to_string())),
+        };
+        flush.callback.io_completed(outcome);
     }
 }
 
@@ -174,6 +235,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let through = self.log.append_buffered(&records).map_err(io_error)?;
         self.flusher
             .send(PendingFlush { through, callback })
+            .await
             .map_err(|_| io::Error::other("the log flusher has stopped"))
     }
 

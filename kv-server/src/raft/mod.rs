@@ -20,6 +20,8 @@ pub mod codec;
 pub mod log_store;
 pub mod network;
 pub mod rpc_codec;
+#[cfg(madsim)]
+pub mod sim_runtime;
 pub mod snapshot;
 pub mod state_machine;
 
@@ -61,6 +63,7 @@ impl fmt::Display for Proposal {
     }
 }
 
+#[cfg(not(madsim))]
 openraft::declare_raft_types!(
     /// keel's openraft type configuration.
     pub TypeConfig:
@@ -70,6 +73,20 @@ openraft::declare_raft_types!(
         Node = Member,
         Term = u64,
         LeaderId = openraft::impls::leader_id_std::LeaderId<u64, u64>,
+);
+
+// The same configuration on the simulator's runtime (see sim_runtime.rs).
+#[cfg(madsim)]
+openraft::declare_raft_types!(
+    /// keel's openraft type configuration.
+    pub TypeConfig:
+        D = Proposal,
+        R = state_machine::Applied,
+        NodeId = u64,
+        Node = Member,
+        Term = u64,
+        LeaderId = openraft::impls::leader_id_std::LeaderId<u64, u64>,
+        AsyncRuntime = sim_runtime::SimRuntime,
 );
 
 /// openraft's log id, in keel's configuration.
@@ -84,3 +101,5 @@ pub type StoredMembership = openraft::type_config::alias::StoredMembershipOf<Typ
 pub type SnapshotMeta = openraft::type_config::alias::SnapshotMetaOf<TypeConfig>;
 /// The Raft handle.
 pub type Raft = openraft::Raft<TypeConfig, state_machine::StateMachine>;
+/// The Raft metrics, in keel's configuration.
+pub type RaftMetrics = openraft::RaftMetrics<TypeConfig>;

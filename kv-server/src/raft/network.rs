@@ -145,9 +145,14 @@ impl Waiting {
         loop {
             let oldest = self.sent.lock().front().map(|(at, _)| *at);
             let answer = match oldest {
-                Some(at) => tokio::time::timeout_at(at.max(progress) + ttl, responses.next())
-                    .await
-                    .map_err(|_| None)?,
+                Some(at) => {
+                    // `timeout` (not `timeout_at`): the simulator has only the former.
+                    let left = (at.max(progress) + ttl)
+                        .saturating_duration_since(tokio::time::Instant::now());
+                    tokio::time::timeout(left, responses.next())
+                        .await
+                        .map_err(|_| None)?
+                }
                 None => {
                     // Nothing waits for an answer: no clock runs until a
                     // request goes out (or the follower ends the stream).
@@ -377,6 +382,8 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
             }
         };
         tokio::select! {
+            // In this order, so one seed replays one schedule (tokio picks a random order otherwise).
+            biased;
             result = send => result,
             closed = cancel => Err(StreamingError::Closed(closed)),
         }

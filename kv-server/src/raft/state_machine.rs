@@ -337,6 +337,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     {
         while let Some(item) = entries.next().await {
             let (entry, responder) = item?;
+            #[cfg(madsim)]
+            observe_applied(self.metrics.member_id(), &entry);
             self.state.last_applied = Some(log_id_to_pb(&entry.log_id));
             let outcome = match &entry.payload {
                 EntryPayload::Blank => {
@@ -377,9 +379,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     ) -> Result<(), io::Error> {
         let store = Arc::clone(&self.store);
         let file = snapshot.clone();
-        let installed = tokio::task::spawn_blocking(move || snapshot::install(&store, &file))
-            .await
-            .map_err(io::Error::other)??;
+        let installed = crate::blocking::run(move || snapshot::install(&store, &file)).await??;
         let installed_meta = snapshot_meta(&installed)?;
         if installed_meta.last_log_id != meta.last_log_id {
             return Err(invalid(format!(
@@ -389,6 +389,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         }
         self.state = self.load_state()?;
         self.restore_lessor()?;
+        #[cfg(madsim)]
+        if let Some(id) = &meta.last_log_id {
+            let member_id = self.metrics.member_id();
+            crate::observe::report(|o| {
+                o.snapshot_installed(member_id, id.index, id.leader_id.term)
+            });
+        }
         tracing::info!(
             last_log_id = ?meta.last_log_id,
             revision = self.store.current_revision(),
@@ -419,6 +426,34 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             meta: meta.clone(),
             snapshot: file.clone(),
         }))
+    }
+}
+
+/// Tells the simulation's observer about an applied entry.
+#[cfg(madsim)]
+fn observe_applied(member_id: u64, entry: &super::Entry) {
+    use prost::Message;
+    let digest = match &entry.payload {
+        EntryPayload::Blank => 0,
+        EntryPayload::Membership(membership) => {
+            u64::from(crc32fast::hash(format!("{membership:?}").as_bytes())) | (1 << 32)
+        }
+        EntryPayload::Normal(proposal) => {
+            u64::from(crc32fast::hash(&proposal.0.encode_to_vec())) | (2 << 32)
+        }
+    };
+    let (index, term) = (entry.log_id.index, entry.log_id.leader_id.term);
+    crate::observe::report(|o| o.applied(member_id, index, term, digest));
+}
+
+/// The last log id the state machine holds.
+impl StateMachine {
+    /// `(index, term)` of the last applied entry, if any.
+    pub fn last_applied(&self) -> Option<(u64, u64)> {
+        self.state
+            .last_applied
+            .as_ref()
+            .map(|id| (id.index, id.term))
     }
 }
 
@@ -455,9 +490,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         let disk = Arc::clone(&self.disk);
         let dir = self.dir.clone();
         let (file, state) =
-            tokio::task::spawn_blocking(move || snapshot::write(&store, &disk, &dir, ""))
-                .await
-                .map_err(io::Error::other)??;
+            crate::blocking::run(move || snapshot::write(&store, &disk, &dir, "")).await??;
         let meta = snapshot_meta(&state.unwrap_or_default())?;
         replace_current(&self.disk, &self.current, meta.clone(), file.clone())?;
         Ok(Snapshot {
