@@ -63,20 +63,13 @@ impl fmt::Display for Proposal {
     }
 }
 
+/// The runtime openraft runs on: tokio's, or the simulator's under
+/// `--cfg madsim` (see sim_runtime.rs).
 #[cfg(not(madsim))]
-openraft::declare_raft_types!(
-    /// keel's openraft type configuration.
-    pub TypeConfig:
-        D = Proposal,
-        R = state_machine::Applied,
-        NodeId = u64,
-        Node = Member,
-        Term = u64,
-        LeaderId = openraft::impls::leader_id_std::LeaderId<u64, u64>,
-);
-
-// The same configuration on the simulator's runtime (see sim_runtime.rs).
+type RaftRuntime = openraft::impls::TokioRuntime;
 #[cfg(madsim)]
+type RaftRuntime = sim_runtime::SimRuntime;
+
 openraft::declare_raft_types!(
     /// keel's openraft type configuration.
     pub TypeConfig:
@@ -86,7 +79,7 @@ openraft::declare_raft_types!(
         Node = Member,
         Term = u64,
         LeaderId = openraft::impls::leader_id_std::LeaderId<u64, u64>,
-        AsyncRuntime = sim_runtime::SimRuntime,
+        AsyncRuntime = RaftRuntime,
 );
 
 /// openraft's log id, in keel's configuration.
