@@ -57,7 +57,8 @@ pub const MEMBER_PUBLISH: &str = "/keelpb.RaftPeer/Publish";
 
 /// Runs `local` with `request` if this member leads; otherwise (or if it
 /// found out meanwhile that it does not) forwards the request to the
-/// leader.
+/// leader. While no leader can take it, the request waits for an election
+/// ([`crate::leader_wait`]).
 pub async fn on_leader<Req, Resp, Local, Fut>(
     node: &Arc<Node>,
     method: &'static str,
@@ -67,7 +68,24 @@ pub async fn on_leader<Req, Resp, Local, Fut>(
 where
     Req: Message + Clone,
     Resp: Message + Default,
-    Local: FnOnce(Req) -> Fut,
+    Local: Fn(Req) -> Fut,
+    Fut: Future<Output = Result<Resp, EtcdError>>,
+{
+    crate::leader_wait::while_electing(node, || once_on_leader(node, method, &request, &local))
+        .await
+}
+
+/// One try of [`on_leader`].
+async fn once_on_leader<Req, Resp, Local, Fut>(
+    node: &Arc<Node>,
+    method: &'static str,
+    request: &Req,
+    local: &Local,
+) -> Result<Resp, EtcdError>
+where
+    Req: Message + Clone,
+    Resp: Message + Default,
+    Local: Fn(Req) -> Fut,
     Fut: Future<Output = Result<Resp, EtcdError>>,
 {
     if node.is_leader() {
@@ -76,7 +94,15 @@ where
             other => return other,
         }
     }
-    let bytes = node.forward(method, request.encode_to_vec()).await?;
+    let leader = node.leadership().leader.ok_or(EtcdError::NoLeader)?;
+    if leader == node.member_id() {
+        // Leadership came here while the request was on its way; nothing
+        // was proposed, so it may be tried again, here.
+        return Err(EtcdError::NoLeader);
+    }
+    let bytes = node
+        .forward_to(leader, method, request.encode_to_vec())
+        .await?;
     Resp::decode(&bytes[..]).map_err(|e| {
         EtcdError::Internal(format!(
             "the leader's answer to {method} does not decode: {e}"

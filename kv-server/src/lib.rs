@@ -12,6 +12,9 @@
 //!                      run_lessor (leader: expire, checkpoint)
 //!   api/lock.rs, api/election.rs ── concurrency.rs: etcd's recipes, server-side
 //!   api/maintenance.rs, api/health.rs
+//!   forward.rs ── what only the leader does, handed to it; leader_wait.rs: a request
+//!                  that needs a leader waits out an election (api/require_leader.rs:
+//!                  etcd's `hasleader: true` fails at once instead)
 //!   raft/ ── openraft: log_store.rs (raft-log), state_machine.rs (mvcc + lessor mirror),
 //!            snapshot.rs
 //! ```
@@ -32,6 +35,7 @@ pub mod convert;
 pub mod error;
 pub mod forward;
 pub mod ids;
+pub mod leader_wait;
 pub mod lease;
 pub mod metrics;
 pub mod node;

@@ -30,6 +30,15 @@ use keel_lease::{Lessor, LessorConfig};
 use keel_proto::keelpb::raft_peer_client::RaftPeerClient;
 use tonic::transport::Channel;
 
+/// Who leads, as a member knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Leadership {
+    /// The member's current term.
+    pub term: u64,
+    /// The leader it knows in that term, if any.
+    pub leader: Option<u64>,
+}
+
 /// What a member needs to start.
 #[derive(Debug, Clone)]
 pub struct NodeOptions {
@@ -254,6 +263,14 @@ impl Node {
             // not split the vote, and a member back from a partition does
             // not bump the term and depose a healthy leader.
             enable_pre_vote: Some(true),
+            // A restarted leader campaigns in a new term like any member,
+            // as in etcd, instead of resuming its leadership in the old
+            // one. Resuming broke log matching (mixed_5, seed 103): the
+            // leader had sent entries it had not yet fsynced, lost them in
+            // the crash, and appended different entries at the same
+            // indexes under the same term, which followers holding the
+            // lost ones took for entries they already had.
+            enable_leader_restore: Some(false),
             snapshot_policy: SnapshotPolicy::LogsSinceLast(options.snapshot_count),
             max_payload_entries: MAX_PAYLOAD_ENTRIES,
             max_in_snapshot_log_to_keep: options.snapshot_catchup_entries,
@@ -372,35 +389,43 @@ impl Node {
         Some(client)
     }
 
-    /// The leader's ID, waiting up to two election timeouts for one to be
-    /// known; etcd's "no leader" otherwise.
-    pub async fn leader(&self) -> Result<u64, EtcdError> {
-        if let Some(leader) = self.raft.metrics().borrow_watched().current_leader {
-            return Ok(leader);
+    /// The term this member is in and the leader it knows in it.
+    pub fn leadership(&self) -> Leadership {
+        let metrics = self.raft.metrics();
+        let metrics = metrics.borrow_watched();
+        Leadership {
+            term: metrics.current_term,
+            leader: metrics.current_leader,
         }
-        let wait = Duration::from_millis(2 * self.options.election_ms);
-        self.raft
-            .wait(Some(wait))
-            .metrics(|m| m.current_leader.is_some(), "a leader is known")
-            .await
-            .ok()
-            .and_then(|metrics| metrics.current_leader)
-            .ok_or(EtcdError::NoLeader)
     }
 
-    /// Hands a client request (its gRPC method and encoded message) to the
-    /// leader and returns the leader's encoded answer; the leader's error
-    /// comes back as the same gRPC status.
-    pub async fn forward(
+    /// Waits until this member knows a leader in a leadership other than
+    /// `seen` (a new term, or a leader where it knew none), for at most
+    /// `wait`.
+    pub async fn leadership_changed(&self, seen: Leadership, wait: Duration) {
+        let _ = self
+            .raft
+            .wait(Some(wait))
+            .metrics(
+                |m| {
+                    m.current_leader.is_some()
+                        && (m.current_term, m.current_leader) != (seen.term, seen.leader)
+                },
+                "a new leader is known",
+            )
+            .await;
+    }
+
+    /// Hands a client request (its gRPC method and encoded message) to
+    /// member `leader` and returns its encoded answer; the leader's error
+    /// comes back as the same gRPC status. A leader that could not be
+    /// dialled, so that nothing was sent, is etcd's "no leader".
+    pub async fn forward_to(
         &self,
+        leader: u64,
         method: &'static str,
         request: Vec<u8>,
     ) -> Result<Vec<u8>, EtcdError> {
-        let leader = self.leader().await?;
-        if leader == self.member_id {
-            // Leadership moved here while the request was on its way.
-            return Err(EtcdError::LeaderChanged);
-        }
         let mut client = self.peer(leader).ok_or(EtcdError::NoLeader)?;
         let forward = keelpb::ForwardRequest {
             method: method.to_string(),
@@ -563,7 +588,9 @@ impl Node {
         if crate::bugs::is_injected(crate::bugs::Bug::LocalLinearizableReads) {
             return Ok(());
         }
-        self.reads.barrier(|| self.read_round()).await
+        self.reads
+            .barrier(|| crate::leader_wait::while_electing(self, || self.read_round()))
+            .await
     }
 
     /// One ReadIndex round: on the leader, confirm leadership with a quorum
@@ -587,9 +614,11 @@ impl Node {
                 Err(RaftError::Fatal(_)) => return Err(EtcdError::Stopped),
             }
         }
-        let leader = self.leader().await?;
+        let leader = self.leadership().leader.ok_or(EtcdError::NoLeader)?;
         if leader == self.member_id {
-            return Err(EtcdError::LeaderChanged);
+            // Leadership came here meanwhile: no read index was asked for,
+            // so the round may simply run again.
+            return Err(EtcdError::NoLeader);
         }
         let mut client = self.peer(leader).ok_or(EtcdError::NoLeader)?;
         let request = keelpb::ReadIndexRequest {

@@ -188,9 +188,12 @@ pub async fn run_on(config: Config, disk: Arc<dyn keel_raft_log::Disk>) -> Resul
         // grpc-go's codes for requests the transport refuses (the
         // simulator has no transport to refuse them).
         #[cfg(not(madsim))]
-        let mut builder =
-            tonic::transport::Server::builder().layer(tower::util::MapResponseLayer::new(
+        let mut builder = tonic::transport::Server::builder()
+            .layer(tower::util::MapResponseLayer::new(
                 crate::api::transport_status::rewrite::<tonic::body::Body>,
+            ))
+            .layer(crate::api::require_leader::RequireLeaderLayer::new(
+                Arc::clone(&node),
             ));
         #[cfg(madsim)]
         let mut builder = tonic::transport::Server::builder();

@@ -25,6 +25,10 @@
 //!                               (no hang) with 2 up, writes again with 3
 //!     lease_ttl_leader_change . a lease's remaining TTL across a leader kill:
 //!                               keeld resumes it, etcd 3.4 resets it
+//!     writes_wait_out_an_election  100 etcdctl puts through the survivors of a
+//!                               leader kill, one after another: at least 95
+//!                               acknowledged, each readable; a lone member
+//!                               refuses `hasleader: true` requests at once
 //! ```
 //!
 //! Every member runs with etcd's default timing (100 ms heartbeat, 1 s
@@ -130,6 +134,11 @@ macro_rules! cluster_suite {
             #[test]
             fn lease_ttl_leader_change() {
                 crate::lease_ttl_leader_change($flavor);
+            }
+
+            #[test]
+            fn writes_wait_out_an_election() {
+                crate::writes_wait_out_an_election($flavor);
             }
         }
     };
@@ -1146,4 +1155,96 @@ pub fn lease_ttl_leader_change(flavor: Flavor) {
             "etcd 3.4 gives the lease its whole TTL again: {before}s before, {after}s after"
         ),
     }
+}
+
+/// The leader of three is killed, and 100 puts follow through the two
+/// survivors, one after another, each an etcdctl with a 2 s command
+/// timeout. etcdctl (like Go's clientv3 and kube-apiserver) does not retry
+/// a write the server refused with "no leader", so each one the server did
+/// not hold until the election was over would be an error in the
+/// application. etcd holds them: only the put in flight at the kill times
+/// out. At least 95 must be acknowledged, and each acknowledged put must
+/// then be read back from both survivors. Then the second survivor is
+/// killed too, and the last member, which knows no leader, must refuse a
+/// put that carries etcd's `hasleader: true` at once, with "no leader".
+pub fn writes_wait_out_an_election(flavor: Flavor) {
+    const PUTS: usize = 100;
+    const ACKED_MIN: usize = 95;
+    let mut cluster = Cluster::start(flavor, 3, &[]);
+    let leader = cluster.leader();
+    let survivors = others(&cluster, leader);
+    put(&cluster.etcdctl(survivors[0]), "el/before", "x");
+    cluster.kill(leader);
+    let mut acked = Vec::new();
+    let mut refused = Vec::new();
+    for n in 0..PUTS {
+        let ctl = cluster
+            .etcdctl(survivors[n % 2])
+            .with_timeout(Duration::from_secs(20));
+        let key = format!("el/{n:03}");
+        let out = ctl.run(&["--command-timeout=2s", "put", &key, &format!("v{n}")]);
+        if out.success() {
+            acked.push(key);
+        } else {
+            refused.push(format!("{key}: {:?}", out.error_message()));
+        }
+    }
+    eprintln!(
+        "[{flavor}] {} of {PUTS} puts acknowledged through a leader kill; refused: {refused:?}",
+        acked.len()
+    );
+    assert!(
+        acked.len() >= ACKED_MIN,
+        "[{flavor}] only {} of {PUTS} puts acknowledged; refused: {refused:?}",
+        acked.len()
+    );
+    for &index in &survivors {
+        let (_, kvs) = read_prefix(&cluster.etcdctl(index), "el/", false);
+        for key in &acked {
+            let n: usize = key["el/".len()..].parse().unwrap();
+            assert_eq!(
+                kvs.get(key).map(|(value, _)| value.clone()),
+                Some(format!("v{n}")),
+                "[{flavor}] m{index} lost the acknowledged put of {key}"
+            );
+        }
+    }
+
+    cluster.kill(survivors[1]);
+    // Past the election timeouts: the last member campaigns in vain.
+    std::thread::sleep(3 * ELECTION_TIMEOUT);
+    let (status, took) = put_requiring_leader(&cluster.endpoint(survivors[0]));
+    eprintln!("[{flavor}] hasleader put on a lone member: {status:?} after {took:?}");
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+    assert_eq!(status.message(), "etcdserver: no leader", "{status:?}");
+    // keeld would hold a put without the requirement for its request
+    // timeout (7 s here); this one must not wait for an election.
+    assert!(
+        took < 3 * ELECTION_TIMEOUT,
+        "[{flavor}] the refusal took {took:?}"
+    );
+}
+
+/// A put to `endpoint` with etcd's `hasleader: true` metadata (clientv3's
+/// `WithRequireLeader`) that must fail: its status, and how long it took.
+fn put_requiring_leader(endpoint: &str) -> (tonic::Status, Duration) {
+    keel_tests::runtime().block_on(async {
+        let channel = Channel::from_shared(format!("http://{endpoint}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut request = tonic::Request::new(PutRequest {
+            key: b"el/lone".to_vec(),
+            value: b"x".to_vec(),
+            ..PutRequest::default()
+        });
+        request
+            .metadata_mut()
+            .insert("hasleader", "true".parse().unwrap());
+        request.set_timeout(Duration::from_secs(20));
+        let started = Instant::now();
+        let answer = KvClient::new(channel).put(request).await;
+        (answer.unwrap_err(), started.elapsed())
+    })
 }

@@ -13,6 +13,7 @@ pub mod lease;
 pub mod lock;
 pub mod maintenance;
 pub mod peer;
+pub mod require_leader;
 pub mod transport_status;
 pub mod watch;
 

@@ -253,9 +253,9 @@ fn check_all(c: &Checked<'_>) -> Result<bool, String> {
             c.members
         ));
     }
-    keel_jepsen::agreement::check(c.samples).map_err(|v| v.to_string())?;
     keel_jepsen::raft::check(c.observations, c.applied).map_err(|v| v.to_string())?;
     keel_jepsen::raft::check_final_applied(c.applied, c.live).map_err(|v| v.to_string())?;
+    keel_jepsen::agreement::check(c.samples).map_err(|v| v.to_string())?;
     keel_jepsen::watch::check(c.history, c.watches).map_err(|v| v.to_string())?;
     let linearizable = keel_jepsen::linearizability::check(c.history);
     let inconclusive = match linearizable {
