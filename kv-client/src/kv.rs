@@ -88,13 +88,20 @@ pub(crate) enum Span {
 }
 
 impl Span {
-    pub(crate) fn range_end(&self, key: &[u8]) -> Vec<u8> {
+    /// The request's `(key, range_end)` for `key`. As etcd's clientv3 has
+    /// it, an empty key with a prefix or from-key span means every key and
+    /// is sent as `("\0", "\0")`: the server refuses an empty key with
+    /// "key is not provided".
+    pub(crate) fn bounds(&self, key: Vec<u8>) -> (Vec<u8>, Vec<u8>) {
         match self {
-            Span::Key => Vec::new(),
-            Span::End(end) => end.clone(),
-            Span::Prefix if key.is_empty() => vec![0],
-            Span::Prefix => prefix_end(key),
-            Span::FromKey => vec![0],
+            Span::Key => (key, Vec::new()),
+            Span::End(end) => (key, end.clone()),
+            Span::Prefix | Span::FromKey if key.is_empty() => (vec![0], vec![0]),
+            Span::Prefix => {
+                let end = prefix_end(&key);
+                (key, end)
+            }
+            Span::FromKey => (key, vec![0]),
         }
     }
 }
@@ -179,9 +186,10 @@ impl GetOptions {
     }
 
     fn into_request(self, key: Vec<u8>) -> RangeRequest {
+        let (key, range_end) = self.span.bounds(key);
         RangeRequest {
-            range_end: self.span.range_end(&key),
             key,
+            range_end,
             ..self.request
         }
     }
@@ -253,9 +261,10 @@ impl DeleteOptions {
     }
 
     fn into_request(self, key: Vec<u8>) -> DeleteRangeRequest {
+        let (key, range_end) = self.span.bounds(key);
         DeleteRangeRequest {
-            range_end: self.span.range_end(&key),
             key,
+            range_end,
             prev_kv: self.prev_kv,
         }
     }
@@ -339,7 +348,8 @@ impl Compare {
     /// Applies the condition to every key starting with the key.
     #[must_use]
     pub fn with_prefix(mut self) -> Self {
-        self.0.range_end = Span::Prefix.range_end(&self.0.key);
+        let key = std::mem::take(&mut self.0.key);
+        (self.0.key, self.0.range_end) = Span::Prefix.bounds(key);
         self
     }
 }
@@ -537,8 +547,16 @@ mod tests {
         assert_eq!(request.range_end, b"k0");
         assert_eq!(request.limit, 3);
         assert!(request.serializable);
+        // etcd's clientv3 sends "every key" as ("\0", "\0"): the server
+        // refuses an empty key.
         let every = GetOptions::new().with_prefix().into_request(Vec::new());
-        assert_eq!(every.range_end, b"\0");
+        assert_eq!((every.key, every.range_end), (vec![0], vec![0]));
+        let from_start = GetOptions::new().with_from_key().into_request(Vec::new());
+        assert_eq!((from_start.key, from_start.range_end), (vec![0], vec![0]));
+        let deletes = DeleteOptions::new().with_prefix().into_request(Vec::new());
+        assert_eq!((deletes.key, deletes.range_end), (vec![0], vec![0]));
+        let compare = Compare::version("", CompareOp::Greater, 0).with_prefix();
+        assert_eq!((compare.0.key, compare.0.range_end), (vec![0], vec![0]));
         let single = GetOptions::new().into_request(b"k".to_vec());
         assert!(single.range_end.is_empty());
     }

@@ -90,9 +90,10 @@ impl WatchOptions {
     }
 
     fn create_request(&self, key: &[u8], start_revision: i64) -> WatchCreateRequest {
+        let (key, range_end) = self.span.bounds(key.to_vec());
         WatchCreateRequest {
-            key: key.to_vec(),
-            range_end: self.span.range_end(key),
+            key,
+            range_end,
             start_revision,
             ..self.request.clone()
         }

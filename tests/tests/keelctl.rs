@@ -81,6 +81,10 @@ const READS: &[&[&str]] = &[
     &["get", "fruit/", "--prefix", "--limit", "2"],
     &["get", "fruit/apple", "fruit/cherry"],
     &["get", "fruit/b", "--from-key"],
+    // etcdctl's idiom for every key: clientv3 sends the empty key as "\0".
+    &["get", "", "--prefix"],
+    &["get", "", "--prefix", "--keys-only", "-w", "json"],
+    &["get", "", "--from-key", "--limit", "2"],
     &["get", "fruit/apple", "--rev", "2"],
     &["get", "fruit/", "--prefix", "--consistency", "s"],
     &["get", "missing"],
@@ -244,8 +248,16 @@ pub fn txn_prints_as_etcdctl_prints_it(flavor: Flavor) {
         "version(\"k\") = \"x\"\n\n\n",
         "size(\"k\") = \"1\"\n\n\n",
         "\nfrob k\n\n",
+        // Input that ends before the failure requests' blank line is
+        // etcdctl's "Error: EOF", exit 3.
+        "",
+        "version(\"k\") = \"0\"",
+        "version(\"k\") = \"0\"\n\nput k v\n",
+        "version(\"k\") = \"0\"\n\nput k v\n\nput k w\n",
+        "version(\"k\") = \"0\"\n\n\nput k w",
     ] {
         let expected = etcdctl.run_with_stdin(&["txn"], bad.as_bytes());
+        assert_ne!(expected.code(), Some(0), "etcdctl refuses {bad:?}");
         let got = keelctl.run_with_stdin(&["txn"], bad.as_bytes());
         assert_eq!(
             ending(&got),

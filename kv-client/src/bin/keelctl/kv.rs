@@ -1,7 +1,7 @@
 //! The key-value commands: put, get, del, txn, compaction and watch.
 
 use std::fmt::Write as _;
-use std::io::{BufRead as _, Write as _};
+use std::io::Write as _;
 
 use clap::Parser;
 use keel_client::proto::etcdserverpb::{
@@ -335,38 +335,48 @@ pub struct TxnArgs {
 /// `txn`: reads compares, success requests and failure requests from
 /// standard input, each part ended by a blank line, as etcdctl does.
 pub async fn txn(context: &Context, args: TxnArgs) -> Outcome {
-    let stdin = std::io::stdin();
-    let mut lines = stdin.lock().lines();
-    let mut part = |prompt: &str| -> Result<Vec<String>, Failure> {
+    let prompt = |text: &str| {
         if args.interactive {
-            eprintln!("{prompt}");
+            eprintln!("{text}");
         }
-        let mut part = Vec::new();
-        for line in lines.by_ref() {
-            let line = line.map_err(|e| Failure::invalid(format!("reading the txn: {e}")))?;
-            let line = line.trim();
-            if line.is_empty() {
-                break;
-            }
-            part.push(line.to_owned());
-        }
-        Ok(part)
     };
-    let compares = part("compares:")?
-        .iter()
-        .map(|line| parse_compare(line))
-        .collect::<Result<Vec<_>, _>>()?;
-    let success = part("success requests (get, put, del):")?
-        .iter()
-        .map(|line| parse_request(line))
-        .collect::<Result<Vec<_>, _>>()?;
-    let failure = part("failure requests (get, put, del):")?
-        .iter()
-        .map(|line| parse_request(line))
-        .collect::<Result<Vec<_>, _>>()?;
-    let txn = Txn::new().when(compares).and_then(success).or_else(failure);
+    let txn = {
+        let mut input = std::io::stdin().lock();
+        prompt("compares:");
+        let compares = read_txn_part(&mut input, parse_compare)?;
+        prompt("success requests (get, put, del):");
+        let success = read_txn_part(&mut input, parse_request)?;
+        prompt("failure requests (get, put, del):");
+        let failure = read_txn_part(&mut input, parse_request)?;
+        Txn::new().when(compares).and_then(success).or_else(failure)
+    };
     let answer = context.client().await?.txn(txn).await?;
     print_txn(context.format, &answer)
+}
+
+/// Reads one part of a txn up to its blank line, parsing each line as it
+/// is read (so a malformed line fails before what follows is read, as in
+/// etcdctl). Input that ends first, a last line without its newline
+/// included, is etcdctl's `Error: EOF`.
+fn read_txn_part<T>(
+    input: &mut impl std::io::BufRead,
+    parse: fn(&str) -> Result<T, Failure>,
+) -> Result<Vec<T>, Failure> {
+    let mut parsed = Vec::new();
+    loop {
+        let mut line = String::new();
+        let read = input
+            .read_line(&mut line)
+            .map_err(|e| Failure::invalid(format!("reading the txn: {e}")))?;
+        if read == 0 || !line.ends_with('\n') {
+            return Err(Failure::invalid("EOF"));
+        }
+        let line = line.trim();
+        if line.is_empty() {
+            return Ok(parsed);
+        }
+        parsed.push(parse(line)?);
+    }
 }
 
 fn print_txn(format: Format, answer: &TxnResponse) -> Outcome {
