@@ -26,7 +26,15 @@ sim() {
     RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR="$KEEL_SIM_TARGET_DIR" \
         cargo test --release --locked "$@"
 }
-# The seed sweep: every scenario on KEEL_SIM_SEEDS seeds from 1.
+# The seed sweep: every scenario on KEEL_SIM_SEEDS seeds from 1, and the
+# regression runs (tests/sim/tests/regressions.rs).
 MADSIM_TEST_SEED=1 MADSIM_TEST_NUM="${KEEL_SIM_SEEDS:-2}" sim -p keel-sim -p keel-jepsen
+# New ground on every commit: KEEL_SIM_NEW_SEEDS seeds from one drawn from
+# the commit's hash (or the time, outside a git checkout), printed so that
+# a failure replays with MADSIM_TEST_SEED=<seed> (docs/testing.md).
+new_seed=$(git rev-parse HEAD 2>/dev/null | cut -c1-8 || true)
+new_seed=$((16#${new_seed:-$(printf '%x' "$(date +%s)")} % 1000000000 + 1000))
+echo "simulation: new seeds from $new_seed (${KEEL_SIM_NEW_SEEDS:-3} per scenario)"
+MADSIM_TEST_SEED="$new_seed" MADSIM_TEST_NUM="${KEEL_SIM_NEW_SEEDS:-3}" sim -p keel-sim --test scenarios
 # Determinism: the same seed twice gives the same run, event for event.
 MADSIM_TEST_SEED=7 MADSIM_TEST_CHECK_DETERMINISM=1 sim -p keel-sim --test scenarios -- kill_restart_3 mixed_5

@@ -9,7 +9,8 @@
 //!
 //! ```text
 //!   history ─┬─ linearizability   Wing–Gong search, Lowe's memo, over model::EtcdModel
-//!            │                    (per-key projections first: small witnesses)
+//!            │                    (per-key projections first: small witnesses), after
+//!            │                    resolve settled the unknown writes the watches show
 //!            ├─ watch             ordered, unique, atomic, reliable, resumable,
 //!            │                    prev_kv, progress never ahead, agrees with acked writes
 //!            ├─ agreement         HashKV equal at equal revisions
@@ -27,6 +28,7 @@ pub mod linearizability;
 pub mod liveness;
 pub mod model;
 pub mod raft;
+pub mod resolve;
 pub mod watch;
 
 use std::fmt;

@@ -10,12 +10,13 @@ use keel_jepsen::history::{
     Applied, HashKvSample, History, Operation, Outcome, RaftObservation, Request, Response,
     WatchRecord,
 };
+use keel_jepsen::resolve::Resolved;
 use madsim::rand::Rng;
 
 use crate::cluster::{client_options, Cluster};
 use crate::nemesis::{self, Nemesis};
 use crate::recorder::{Observe, Recorder};
-use crate::workload::{self, Log};
+use crate::workload::{self, Drain, Log};
 
 /// How a run is set up.
 #[derive(Debug, Clone, Copy)]
@@ -98,6 +99,11 @@ pub struct Summary {
     pub snapshot_installs: usize,
     /// Whether the linearizability search gave up (too big to decide).
     pub linearizability_inconclusive: bool,
+    /// Writes of unknown outcome the watches showed to have happened or
+    /// not (`keel_jepsen::resolve`).
+    pub unknown_writes_settled: usize,
+    /// Operations of unknown outcome the search had to leave open.
+    pub unknown_left: usize,
 }
 
 /// Runs `plan` in the current simulation; the seed is the runtime's.
@@ -127,23 +133,26 @@ pub async fn run(plan: Plan) -> Result<Summary, Failure> {
     let heal_ns = start_ns + plan.faults_for.as_nanos() as u64;
     let stop_ns = heal_ns + HEALED_FOR.as_nanos() as u64;
 
-    let mut tasks = Vec::new();
-    tasks.push(client_node.spawn(workload::run_clients(
+    let clients = client_node.spawn(workload::run_clients(
         endpoints.clone(),
         plan.clients,
         Arc::clone(&recorder),
         Arc::clone(&log),
         stop_ns,
-    )));
-    for watcher in 0..WATCHERS {
-        tasks.push(client_node.spawn(workload::run_watcher(
-            endpoints.clone(),
-            watcher,
-            Arc::clone(&recorder),
-            Arc::clone(&log),
-            stop_ns,
-        )));
-    }
+    ));
+    let drain = Arc::new(Drain::default());
+    let watchers: Vec<_> = (0..WATCHERS)
+        .map(|watcher| {
+            client_node.spawn(workload::run_watcher(
+                endpoints.clone(),
+                watcher,
+                Arc::clone(&recorder),
+                Arc::clone(&log),
+                stop_ns,
+                Arc::clone(&drain),
+            ))
+        })
+        .collect();
     let cluster = Arc::new(tokio::sync::Mutex::new(cluster));
     let members = nemesis::run(
         plan.nemesis,
@@ -162,14 +171,7 @@ pub async fn run(plan: Plan) -> Result<Summary, Failure> {
         ))
         .await
         .unwrap_or_default();
-    for task in tasks {
-        let _ = task.await;
-    }
-
-    let history = History {
-        operations: log.operations.lock().clone(),
-    };
-    let watches = log.watches.lock().clone();
+    let _ = clients.await;
     let cluster = cluster.lock().await;
     let samples = client_node
         .spawn(hash_samples(
@@ -180,6 +182,16 @@ pub async fn run(plan: Plan) -> Result<Summary, Failure> {
         ))
         .await
         .unwrap_or_default();
+    // The watchers go on until they have every event through the revision
+    // the members settled on.
+    drain.settle(samples.first().map(|sample| sample.revision));
+    for watcher in watchers {
+        let _ = watcher.await;
+    }
+    let history = History {
+        operations: log.operations.lock().clone(),
+    };
+    let watches = log.watches.lock().clone();
     let live: Vec<u64> = members
         .iter()
         .map(|&i| cluster.members[i].member_id)
@@ -199,8 +211,8 @@ pub async fn run(plan: Plan) -> Result<Summary, Failure> {
         history: &history,
         watches: &watches,
     });
-    let inconclusive = match checked {
-        Ok(inconclusive) => inconclusive,
+    let (inconclusive, resolved) = match checked {
+        Ok(verdict) => verdict,
         Err(violation) => {
             keel_server::observe::set_observer(None);
             let saved = save(seed, &plan, &history, &watches);
@@ -225,6 +237,8 @@ pub async fn run(plan: Plan) -> Result<Summary, Failure> {
             })
             .count(),
         linearizability_inconclusive: inconclusive,
+        unknown_writes_settled: resolved.happened + resolved.dropped,
+        unknown_left: resolved.unknown,
     })
 }
 
@@ -242,8 +256,9 @@ struct Checked<'a> {
 }
 
 /// Runs every checker in order; answers whether linearizability was
-/// inconclusive, or the first violation.
-fn check_all(c: &Checked<'_>) -> Result<bool, String> {
+/// inconclusive and how many unknown outcomes were settled, or the first
+/// violation.
+fn check_all(c: &Checked<'_>) -> Result<(bool, Resolved), String> {
     keel_jepsen::liveness::check(c.heal_ns, c.probes, LIVENESS_BOUND.as_nanos() as u64)
         .map_err(|v| v.to_string())?;
     if c.samples.len() != c.members {
@@ -257,13 +272,16 @@ fn check_all(c: &Checked<'_>) -> Result<bool, String> {
     keel_jepsen::raft::check_final_applied(c.applied, c.live).map_err(|v| v.to_string())?;
     keel_jepsen::agreement::check(c.samples).map_err(|v| v.to_string())?;
     keel_jepsen::watch::check(c.history, c.watches).map_err(|v| v.to_string())?;
-    let linearizable = keel_jepsen::linearizability::check(c.history);
+    // Unknown writes the watches settle are settled first: with them all
+    // left open the search can grow past its budget.
+    let (settled, resolved) = keel_jepsen::resolve::resolve(c.history, c.watches);
+    let linearizable = keel_jepsen::linearizability::check(&settled);
     let inconclusive = match linearizable {
         keel_jepsen::linearizability::Verdict::Linearizable => false,
         keel_jepsen::linearizability::Verdict::Inconclusive => true,
         keel_jepsen::linearizability::Verdict::Violation(v) => return Err(v.to_string()),
     };
-    Ok(inconclusive)
+    Ok((inconclusive, resolved))
 }
 
 /// Saves a failed run's history and watch records as JSON, for study and

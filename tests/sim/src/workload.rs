@@ -306,6 +306,7 @@ pub async fn run_watcher(
     recorder: Arc<Recorder>,
     log: Arc<Log>,
     stop_ns: u64,
+    drain: Arc<Drain>,
 ) {
     let Some(client) = connect(endpoints, &recorder, stop_ns).await else {
         return;
@@ -324,19 +325,40 @@ pub async fn run_watcher(
         prev_kv: true,
         responses: Vec::new(),
     };
+    let drain_until_ns = stop_ns + DRAIN_MAX.as_nanos() as u64;
+    let mut through = 0;
     loop {
-        let left = Duration::from_nanos(stop_ns.saturating_sub(recorder.now_ns()));
-        let Ok(next) = tokio::time::timeout(left, watch.next()).await else {
-            break;
+        let now_ns = recorder.now_ns();
+        let wait = if now_ns < stop_ns {
+            Duration::from_nanos(stop_ns - now_ns)
+        } else {
+            // Past the workload: ask for progress until the stream has
+            // reached the revision the members settled on.
+            if drain.reached(through) || now_ns >= drain_until_ns {
+                break;
+            }
+            watch.request_progress();
+            DRAIN_TICK
+        };
+        let Ok(next) = tokio::time::timeout(wait, watch.next()).await else {
+            continue;
         };
         match next {
-            Some(Ok(update)) => record.responses.push(WatchResponse {
-                header_revision: update.revision,
-                events: update.events.iter().map(event_of).collect(),
-                compact_revision: 0,
-                canceled: false,
-                received_ns: recorder.now_ns(),
-            }),
+            Some(Ok(update)) => {
+                let last_event = update
+                    .events
+                    .iter()
+                    .filter_map(|e| e.kv.as_ref().map(|kv| kv.mod_revision))
+                    .max();
+                through = through.max(last_event.unwrap_or(update.revision));
+                record.responses.push(WatchResponse {
+                    header_revision: update.revision,
+                    events: update.events.iter().map(event_of).collect(),
+                    compact_revision: 0,
+                    canceled: false,
+                    received_ns: recorder.now_ns(),
+                });
+            }
             Some(Err(Error::Compacted {
                 compact_revision, ..
             })) => {
@@ -353,6 +375,39 @@ pub async fn run_watcher(
         }
     }
     log.watches.lock().push(record);
+}
+
+/// How long watchers go on after the workload stops, at most, to reach
+/// the revision the members settle on: the quiesce's bound and a margin.
+const DRAIN_MAX: Duration = Duration::from_secs(30);
+/// How often a draining watcher asks for a progress notification.
+const DRAIN_TICK: Duration = Duration::from_millis(200);
+
+/// The revision the members settled on once the workload stopped, which
+/// the watchers drain to, so that their records hold every write the
+/// linearizability checker may have to account for
+/// (`keel_jepsen::resolve`).
+#[derive(Default)]
+pub struct Drain {
+    /// 0 until the members settle; -1 if they never do (stop at once).
+    settled: std::sync::atomic::AtomicI64,
+}
+
+impl Drain {
+    /// Sets the revision to drain to (`None`: the members did not settle).
+    pub fn settle(&self, revision: Option<i64>) {
+        self.settled
+            .store(revision.unwrap_or(-1), std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether a watcher whose stream is complete through `through` is done.
+    fn reached(&self, through: i64) -> bool {
+        match self.settled.load(std::sync::atomic::Ordering::SeqCst) {
+            0 => false,
+            -1 => true,
+            settled => through >= settled,
+        }
+    }
 }
 
 fn event_of(event: &keel_client::proto::mvccpb::Event) -> WatchEvent {
