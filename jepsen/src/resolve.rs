@@ -24,8 +24,13 @@
 //! at a revision above every one observed, where no answer depends on it:
 //! placing it last or never is the same to the search. Values must be
 //! unique per write (the workloads make them so); a value written twice is
-//! left unknown. Deletes, lease grants and revokes stay unknown: their
-//! events do not name the request that made them.
+//! left unknown.
+//!
+//! Deletes and lease grants carry no unique value, but two of them can be
+//! shown to have changed nothing: a delete whose key shows, after its
+//! call, no delete event that a definite answer does not account for (it
+//! never ran, or found the key gone), and a grant of a lease no other
+//! operation names. Both are dropped. Revokes stay unknown.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -133,6 +138,56 @@ fn highest_observed(history: &History) -> i64 {
         .unwrap_or(0)
 }
 
+/// Delete events no definite answer accounts for (a delete that removed
+/// the key at that revision, or a revoke at it): `(key, received_ns)`.
+fn unexplained_deletes(history: &History, watches: &[WatchRecord]) -> Vec<(String, u64)> {
+    let mut explained: BTreeSet<(&str, i64)> = BTreeSet::new();
+    let mut revoked_at: BTreeSet<i64> = BTreeSet::new();
+    for op in &history.operations {
+        match (&op.request, &op.outcome) {
+            (Request::Delete { key }, Outcome::Ok(Response::Delete { revision, deleted }))
+                if *deleted > 0 =>
+            {
+                explained.insert((key, *revision));
+            }
+            (Request::LeaseRevoke { .. }, Outcome::Ok(Response::LeaseRevoke { revision })) => {
+                revoked_at.insert(*revision);
+            }
+            _ => {}
+        }
+    }
+    let mut unexplained = Vec::new();
+    for response in watches.iter().flat_map(|w| &w.responses) {
+        for event in response
+            .events
+            .iter()
+            .filter(|e| e.kind == EventKind::Delete)
+        {
+            let revision = event.kv.mod_revision;
+            if !explained.contains(&(event.kv.key.as_str(), revision))
+                && !revoked_at.contains(&revision)
+            {
+                unexplained.push((event.kv.key.clone(), response.received_ns));
+            }
+        }
+    }
+    unexplained
+}
+
+/// How many operations name each lease.
+fn lease_mentions(history: &History) -> BTreeMap<i64, usize> {
+    let mut mentions = BTreeMap::new();
+    for op in &history.operations {
+        let lease = match &op.request {
+            Request::Put { lease, .. } if *lease != 0 => *lease,
+            Request::LeaseGrant { id, .. } | Request::LeaseRevoke { id } => *id,
+            _ => continue,
+        };
+        *mentions.entry(lease).or_default() += 1;
+    }
+    mentions
+}
+
 /// `history` with the unknown writes the watches settle settled (see the
 /// module docs), and what was done.
 pub fn resolve(history: &History, watches: &[WatchRecord]) -> (History, Resolved) {
@@ -142,6 +197,8 @@ pub fn resolve(history: &History, watches: &[WatchRecord]) -> (History, Resolved
         .into_iter()
         .filter(|coverage| coverage.through >= observed)
         .collect();
+    let unexplained = unexplained_deletes(history, watches);
+    let mentions = lease_mentions(history);
     let mut written: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     for op in &history.operations {
         if let Request::Put { key, value, .. } | Request::CompareAndPut { key, value, .. } =
@@ -160,6 +217,24 @@ pub fn resolve(history: &History, watches: &[WatchRecord]) -> (History, Resolved
         let (key, value, compare) = match &op.request {
             Request::Put { key, value, .. } => (key.as_str(), value.as_str(), false),
             Request::CompareAndPut { key, value, .. } => (key.as_str(), value.as_str(), true),
+            // A delete that removed nothing changed nothing: one whose key
+            // shows no delete event after its call that a definite answer
+            // does not account for can be dropped.
+            Request::Delete { key }
+                if complete.iter().any(|c| c.contains(key))
+                    && !unexplained
+                        .iter()
+                        .any(|(deleted, at)| deleted == key && *at >= op.call_ns) =>
+            {
+                resolved.dropped += 1;
+                continue;
+            }
+            // A grant of a lease no other operation names changes nothing
+            // any answer depends on.
+            Request::LeaseGrant { id, .. } if mentions.get(id) == Some(&1) => {
+                resolved.dropped += 1;
+                continue;
+            }
             _ => {
                 resolved.unknown += 1;
                 operations.push(op.clone());
@@ -298,6 +373,84 @@ mod tests {
         assert_eq!(b.outcome, Outcome::Ok(Response::Put { revision: 3 }));
         assert_eq!(b.return_ns, 100, "returned by the time its event arrived");
         assert_eq!(settled.operations.len(), 3, "c dropped");
+        assert_eq!(check(&settled), Verdict::Linearizable);
+    }
+
+    #[test]
+    fn a_delete_that_removed_nothing_and_an_unused_grant_are_dropped() {
+        let delete = |client, call_ns| Operation {
+            client,
+            call_ns,
+            return_ns: call_ns + 10,
+            request: Request::Delete { key: "k".into() },
+            outcome: Outcome::Unknown,
+        };
+        let grant = |client, id| Operation {
+            client,
+            call_ns: 40,
+            return_ns: 50,
+            request: Request::LeaseGrant { id, ttl_secs: 60 },
+            outcome: Outcome::Unknown,
+        };
+        let mut history = History {
+            operations: vec![
+                put(1, 0, "a", Outcome::Ok(Response::Put { revision: 2 })),
+                delete(2, 20),
+                grant(3, 7),
+                grant(4, 8),
+                put(5, 60, "b", Outcome::Ok(Response::Put { revision: 3 })),
+            ],
+        };
+        // Lease 8 is named again later: its grant's outcome matters.
+        if let Request::Put { lease, .. } = &mut history.operations[4].request {
+            *lease = 8;
+        }
+        let watches = [watch(&[("a", 2, 15), ("b", 3, 70)], 3)];
+        let (settled, resolved) = resolve(&history, &watches);
+        assert_eq!(resolved.dropped, 2, "{settled:?}");
+        assert_eq!(resolved.unknown, 1);
+        assert!(settled
+            .operations
+            .iter()
+            .all(|op| !matches!(op.request, Request::Delete { .. })));
+    }
+
+    #[test]
+    fn a_delete_an_unexplained_event_may_be_stays_unknown() {
+        let mut watches = [watch(&[("a", 2, 15)], 3)];
+        watches[0].responses.insert(
+            1,
+            WatchResponse {
+                header_revision: 3,
+                events: vec![WatchEvent {
+                    kind: EventKind::Delete,
+                    kv: KeyValue {
+                        key: "k".into(),
+                        mod_revision: 3,
+                        ..KeyValue::default()
+                    },
+                    prev_kv: None,
+                }],
+                compact_revision: 0,
+                canceled: false,
+                received_ns: 40,
+            },
+        );
+        let history = History {
+            operations: vec![
+                put(1, 0, "a", Outcome::Ok(Response::Put { revision: 2 })),
+                Operation {
+                    client: 2,
+                    call_ns: 20,
+                    return_ns: 30,
+                    request: Request::Delete { key: "k".into() },
+                    outcome: Outcome::Unknown,
+                },
+                get(50, 3, None, 0),
+            ],
+        };
+        let (settled, resolved) = resolve(&history, &watches);
+        assert_eq!(resolved.unknown, 1);
         assert_eq!(check(&settled), Verdict::Linearizable);
     }
 

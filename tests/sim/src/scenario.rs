@@ -222,6 +222,9 @@ pub async fn run(plan: Plan) -> Result<Summary, Failure> {
         }
     };
     keel_server::observe::set_observer(None);
+    if std::env::var_os("KEEL_SIM_SAVE_ALL").is_some() {
+        save(seed, &plan, &history, &watches);
+    }
     Ok(Summary {
         operations: history.operations.len(),
         succeeded: history
@@ -285,7 +288,8 @@ fn check_all(c: &Checked<'_>) -> Result<(bool, Resolved), String> {
 }
 
 /// Saves a failed run's history and watch records as JSON, for study and
-/// for checking again (`KEEL_SIM_SAVE_DIR`, else the temporary directory).
+/// for checking again (`KEEL_SIM_SAVE_DIR`, else the temporary directory);
+/// with `KEEL_SIM_SAVE_ALL` set, every run's.
 fn save(
     seed: u64,
     plan: &Plan,

@@ -107,8 +107,12 @@ impl Worker {
             }
             80..=86 if self.leases.len() < LEASES_PER_CLIENT_MAX => {
                 self.lease_serial += 1;
+                // Each worker's own range of ids (its ids are its index
+                // plus multiples of the stride), so that two workers never
+                // grant the same lease.
+                let worker = (self.id % self.stride) as i64;
                 Request::LeaseGrant {
-                    id: (self.stride as i64 + 1) * 1_000_000 + self.lease_serial,
+                    id: (worker + 1) * 1_000_000 + self.lease_serial,
                     ttl_secs: LEASE_TTL_SECS,
                 }
             }
