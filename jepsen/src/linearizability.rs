@@ -20,7 +20,8 @@
 //! against [`KeyModel`], a relaxation of the whole model; a projection that
 //! fails proves the history is not linearizable, and its witness is small.
 //! The whole history is then checked against [`EtcdModel`]. A search that
-//! runs past its step budget answers [`Verdict::Inconclusive`].
+//! runs past its step budget or its memo bound answers
+//! [`Verdict::Inconclusive`].
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
@@ -33,6 +34,11 @@ use crate::Violation;
 
 /// Steps (states tried) one search may take before giving up.
 pub const STEP_BUDGET: u64 = 4_000_000;
+/// Entries the memo may hold before the search gives up as inconclusive:
+/// each step may add one per candidate, and a sweep that let one search
+/// grow its memo to 24 GiB was killed for memory. At 32 bytes a key this
+/// is about 1 GiB with the table's slack.
+pub const MEMO_ENTRIES_MAX: usize = 24_000_000;
 
 /// The checker's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -312,7 +318,7 @@ fn search<M: Model>(operations: &[&Operation], initial: &M, budget: u64) -> Sear
             continue;
         };
         steps += 1;
-        if steps > budget {
+        if steps > budget || seen.len() > MEMO_ENTRIES_MAX {
             return Search::OutOfBudget;
         }
         let mut low = frame.low;
