@@ -20,7 +20,7 @@
 //! against [`KeyModel`], a relaxation of the whole model; a projection that
 //! fails proves the history is not linearizable, and its witness is small.
 //! The whole history is then checked against [`EtcdModel`]. A search that
-//! runs past its step budget or its memo bound answers
+//! runs past its step budget or its memory bounds answers
 //! [`Verdict::Inconclusive`].
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -39,6 +39,11 @@ pub const STEP_BUDGET: u64 = 4_000_000;
 /// grow its memo to 24 GiB was killed for memory. At 32 bytes a key this
 /// is about 1 GiB with the table's slack.
 pub const MEMO_ENTRIES_MAX: usize = 24_000_000;
+/// Model states the search may hold on its stack (alternatives not yet
+/// tried, each a copy of the store) before it gives up as inconclusive: a
+/// deep search with many candidates per level held 10 GiB of them. A state
+/// of the workload's store is about a kilobyte.
+pub const STATES_HELD_MAX: usize = 1_000_000;
 
 /// The checker's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -301,6 +306,7 @@ fn search<M: Model>(operations: &[&Operation], initial: &M, budget: u64) -> Sear
     if alternatives.is_empty() {
         note_stuck(&path, &candidates, initial, 0);
     }
+    let mut held = alternatives.len();
     let mut frames = vec![Frame {
         alternatives,
         low: 0,
@@ -317,8 +323,9 @@ fn search<M: Model>(operations: &[&Operation], initial: &M, budget: u64) -> Sear
             }
             continue;
         };
+        held -= 1;
         steps += 1;
-        if steps > budget || seen.len() > MEMO_ENTRIES_MAX {
+        if steps > budget || seen.len() > MEMO_ENTRIES_MAX || held > STATES_HELD_MAX {
             return Search::OutOfBudget;
         }
         let mut low = frame.low;
@@ -338,6 +345,7 @@ fn search<M: Model>(operations: &[&Operation], initial: &M, budget: u64) -> Sear
         if alternatives.is_empty() {
             note_stuck(&path, &candidates, &next, placed_definite);
         }
+        held += alternatives.len();
         frames.push(Frame { alternatives, low });
     }
     Search::Stuck(best.unwrap_or(Stuck {
