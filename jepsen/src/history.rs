@@ -214,6 +214,21 @@ pub struct WatchResponse {
     pub received_ns: u64,
 }
 
+impl WatchResponse {
+    /// The revision through which the stream is complete once this
+    /// response arrived: its last event's, or a progress notification's
+    /// header revision (a response with events may be sent before later
+    /// events of the header's revision range, so its header promises
+    /// nothing).
+    pub fn complete_through(&self) -> i64 {
+        self.events
+            .iter()
+            .map(|event| event.kv.mod_revision)
+            .max()
+            .unwrap_or(self.header_revision)
+    }
+}
+
 /// Everything one watcher received.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WatchRecord {

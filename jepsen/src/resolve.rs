@@ -84,8 +84,7 @@ fn coverages(watches: &[WatchRecord]) -> Vec<Coverage<'_>> {
                 if response.canceled {
                     break;
                 }
-                let last_event = response.events.iter().map(|e| e.kv.mod_revision).max();
-                through = through.max(last_event.unwrap_or(response.header_revision));
+                through = through.max(response.complete_through());
             }
             Coverage {
                 key: &watch.key,
@@ -307,6 +306,35 @@ mod tests {
         }
     }
 
+    fn unknown_delete(client: u64, call_ns: u64) -> Operation {
+        Operation {
+            client,
+            call_ns,
+            return_ns: call_ns + 10,
+            request: Request::Delete { key: "k".into() },
+            outcome: Outcome::Unknown,
+        }
+    }
+
+    /// A response with the delete of `k` at revision 3, received at 40.
+    fn k_deleted_at_3(prev_kv: Option<KeyValue>) -> WatchResponse {
+        WatchResponse {
+            header_revision: 3,
+            events: vec![WatchEvent {
+                kind: EventKind::Delete,
+                kv: KeyValue {
+                    key: "k".into(),
+                    mod_revision: 3,
+                    ..KeyValue::default()
+                },
+                prev_kv,
+            }],
+            compact_revision: 0,
+            canceled: false,
+            received_ns: 40,
+        }
+    }
+
     fn watch(events: &[(&str, i64, u64)], progress: i64) -> WatchRecord {
         let mut responses: Vec<WatchResponse> = events
             .iter()
@@ -375,13 +403,6 @@ mod tests {
 
     #[test]
     fn a_delete_that_removed_nothing_and_an_unused_grant_are_dropped() {
-        let delete = |client, call_ns| Operation {
-            client,
-            call_ns,
-            return_ns: call_ns + 10,
-            request: Request::Delete { key: "k".into() },
-            outcome: Outcome::Unknown,
-        };
         let grant = |client, id| Operation {
             client,
             call_ns: 40,
@@ -392,7 +413,7 @@ mod tests {
         let mut history = History {
             operations: vec![
                 put(1, 0, "a", Outcome::Ok(Response::Put { revision: 2 })),
-                delete(2, 20),
+                unknown_delete(2, 20),
                 grant(3, 7),
                 grant(4, 8),
                 put(5, 60, "b", Outcome::Ok(Response::Put { revision: 3 })),
@@ -415,34 +436,11 @@ mod tests {
     #[test]
     fn a_delete_an_unexplained_event_may_be_stays_unknown() {
         let mut watches = [watch(&[("a", 2, 15)], 3)];
-        watches[0].responses.insert(
-            1,
-            WatchResponse {
-                header_revision: 3,
-                events: vec![WatchEvent {
-                    kind: EventKind::Delete,
-                    kv: KeyValue {
-                        key: "k".into(),
-                        mod_revision: 3,
-                        ..KeyValue::default()
-                    },
-                    prev_kv: None,
-                }],
-                compact_revision: 0,
-                canceled: false,
-                received_ns: 40,
-            },
-        );
+        watches[0].responses.insert(1, k_deleted_at_3(None));
         let history = History {
             operations: vec![
                 put(1, 0, "a", Outcome::Ok(Response::Put { revision: 2 })),
-                Operation {
-                    client: 2,
-                    call_ns: 20,
-                    return_ns: 30,
-                    request: Request::Delete { key: "k".into() },
-                    outcome: Outcome::Unknown,
-                },
+                unknown_delete(2, 20),
                 get(50, 3, None, 0),
             ],
         };
@@ -459,31 +457,17 @@ mod tests {
         // delete's cause dropped the delete, so a later read of no key
         // looked impossible.
         let mut watches = [watch(&[("a", 2, 15)], 3)];
-        watches[0].responses.insert(
-            1,
-            WatchResponse {
-                header_revision: 3,
-                events: vec![WatchEvent {
-                    kind: EventKind::Delete,
-                    kv: KeyValue {
-                        key: "k".into(),
-                        mod_revision: 3,
-                        ..KeyValue::default()
-                    },
-                    prev_kv: Some(KeyValue {
-                        key: "k".into(),
-                        value: "a".into(),
-                        create_revision: 2,
-                        mod_revision: 2,
-                        version: 1,
-                        lease: 0,
-                    }),
-                }],
-                compact_revision: 0,
-                canceled: false,
-                received_ns: 40,
-            },
-        );
+        let prev_kv = KeyValue {
+            key: "k".into(),
+            value: "a".into(),
+            create_revision: 2,
+            mod_revision: 2,
+            version: 1,
+            lease: 0,
+        };
+        watches[0]
+            .responses
+            .insert(1, k_deleted_at_3(Some(prev_kv)));
         let history = History {
             operations: vec![
                 Operation {
@@ -497,13 +481,7 @@ mod tests {
                     outcome: Outcome::Ok(Response::LeaseGrant { revision: 1 }),
                 },
                 put(1, 0, "a", Outcome::Ok(Response::Put { revision: 2 })),
-                Operation {
-                    client: 2,
-                    call_ns: 20,
-                    return_ns: 30,
-                    request: Request::Delete { key: "k".into() },
-                    outcome: Outcome::Unknown,
-                },
+                unknown_delete(2, 20),
                 Operation {
                     client: 3,
                     call_ns: 25,

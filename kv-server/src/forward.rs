@@ -94,12 +94,7 @@ where
             other => return other,
         }
     }
-    let leader = node.leadership().leader.ok_or(EtcdError::NoLeader)?;
-    if leader == node.member_id() {
-        // Leadership came here while the request was on its way; nothing
-        // was proposed, so it may be tried again, here.
-        return Err(EtcdError::NoLeader);
-    }
+    let leader = node.leader_elsewhere()?;
     let bytes = node
         .forward_to(leader, method, request.encode_to_vec())
         .await?;

@@ -39,6 +39,15 @@ pub struct Leadership {
     pub leader: Option<u64>,
 }
 
+impl Leadership {
+    fn of(metrics: &openraft::RaftMetrics<crate::raft::TypeConfig>) -> Self {
+        Self {
+            term: metrics.current_term,
+            leader: metrics.current_leader,
+        }
+    }
+}
+
 /// What a member needs to start.
 #[derive(Debug, Clone)]
 pub struct NodeOptions {
@@ -391,11 +400,16 @@ impl Node {
 
     /// The term this member is in and the leader it knows in it.
     pub fn leadership(&self) -> Leadership {
-        let metrics = self.raft.metrics();
-        let metrics = metrics.borrow_watched();
-        Leadership {
-            term: metrics.current_term,
-            leader: metrics.current_leader,
+        Leadership::of(&self.raft.metrics().borrow_watched())
+    }
+
+    /// The leader, if it is another member; etcd's "no leader" when none is
+    /// known or leadership came here (a request found so was not sent yet,
+    /// so it may be tried again on this member).
+    pub fn leader_elsewhere(&self) -> Result<u64, EtcdError> {
+        match self.leadership().leader {
+            Some(leader) if leader != self.member_id => Ok(leader),
+            _ => Err(EtcdError::NoLeader),
         }
     }
 
@@ -407,10 +421,7 @@ impl Node {
             .raft
             .wait(Some(wait))
             .metrics(
-                |m| {
-                    m.current_leader.is_some()
-                        && (m.current_term, m.current_leader) != (seen.term, seen.leader)
-                },
+                |m| m.current_leader.is_some() && Leadership::of(m) != seen,
                 "a new leader is known",
             )
             .await;
@@ -614,12 +625,7 @@ impl Node {
                 Err(RaftError::Fatal(_)) => return Err(EtcdError::Stopped),
             }
         }
-        let leader = self.leadership().leader.ok_or(EtcdError::NoLeader)?;
-        if leader == self.member_id {
-            // Leadership came here meanwhile: no read index was asked for,
-            // so the round may simply run again.
-            return Err(EtcdError::NoLeader);
-        }
+        let leader = self.leader_elsewhere()?;
         let mut client = self.peer(leader).ok_or(EtcdError::NoLeader)?;
         let request = keelpb::ReadIndexRequest {
             from_node_id: self.member_id,

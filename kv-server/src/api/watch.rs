@@ -116,10 +116,8 @@ impl Watch for WatchApi {
         request: Request<Streaming<pb::WatchRequest>>,
     ) -> Result<Response<Self::WatchStream>, Status> {
         self.node.refuse_learner()?;
-        let requires_leader = request
-            .metadata()
-            .get("hasleader")
-            .is_some_and(|value| value == "true");
+        let requires_leader =
+            crate::api::require_leader::requires_leader(request.metadata().as_ref());
         if requires_leader && !self.node.has_leader() {
             return Err(EtcdError::NoLeader.into());
         }

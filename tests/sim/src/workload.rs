@@ -349,19 +349,15 @@ pub async fn run_watcher(
         };
         match next {
             Some(Ok(update)) => {
-                let last_event = update
-                    .events
-                    .iter()
-                    .filter_map(|e| e.kv.as_ref().map(|kv| kv.mod_revision))
-                    .max();
-                through = through.max(last_event.unwrap_or(update.revision));
-                record.responses.push(WatchResponse {
+                let response = WatchResponse {
                     header_revision: update.revision,
                     events: update.events.iter().map(event_of).collect(),
                     compact_revision: 0,
                     canceled: false,
                     received_ns: recorder.now_ns(),
-                });
+                };
+                through = through.max(response.complete_through());
+                record.responses.push(response);
             }
             Some(Err(Error::Compacted {
                 compact_revision, ..
