@@ -8,6 +8,10 @@
 //! ```sh
 //! cargo run --release -p keel-jepsen --example recheck -- /tmp/keel-sim-*.json
 //! ```
+//!
+//! `--settled-only` skips the check as recorded (which can take a minute on
+//! an unknown-heavy history); `--unknown` lists the operations settling left
+//! unknown, with the watch events of their keys after their call.
 
 #![allow(
     clippy::disallowed_methods,
@@ -28,6 +32,76 @@ fn verdict_name(verdict: &Verdict) -> &'static str {
     }
 }
 
+/// Prints each unknown operation of `history`, then every delete event,
+/// and every put event with a lease, received after its call, of its key
+/// (or, for a revoke, of any key).
+fn print_unknown(history: &History, watches: &[WatchRecord]) {
+    use keel_jepsen::history::{EventKind, Outcome, Request};
+    let events: Vec<_> = watches
+        .iter()
+        .filter(|w| w.start_revision <= 1)
+        .take(1)
+        .flat_map(|w| &w.responses)
+        .flat_map(|r| r.events.iter().map(move |e| (r.received_ns, e)))
+        .collect();
+    for op in history
+        .operations
+        .iter()
+        .filter(|op| op.outcome == Outcome::Unknown)
+    {
+        println!(
+            "  unknown {:?} client {} call {} ms",
+            op.request,
+            op.client,
+            op.call_ns / 1_000_000
+        );
+        for (received_ns, event) in &events {
+            let relevant = *received_ns >= op.call_ns
+                && match &op.request {
+                    Request::Put { key, .. }
+                    | Request::CompareAndPut { key, .. }
+                    | Request::Delete { key } => *key == event.kv.key,
+                    Request::LeaseGrant { id, .. } | Request::LeaseRevoke { id } => {
+                        event.kv.lease == *id || event.kind == EventKind::Delete
+                    }
+                    Request::Get { .. } => false,
+                };
+            if relevant {
+                println!(
+                    "      {:?} {} rev {} lease {} at {} ms",
+                    event.kind,
+                    event.kv.key,
+                    event.kv.mod_revision,
+                    event.kv.lease,
+                    received_ns / 1_000_000
+                );
+            }
+        }
+        for other in &history.operations {
+            let names = match (&op.request, &other.request) {
+                (
+                    Request::LeaseGrant { id, .. } | Request::LeaseRevoke { id },
+                    Request::Put { lease, .. },
+                ) => lease == id,
+                (
+                    Request::LeaseGrant { id, .. } | Request::LeaseRevoke { id },
+                    Request::LeaseGrant { id: other, .. } | Request::LeaseRevoke { id: other },
+                ) => other == id,
+                _ => false,
+            };
+            if names && !std::ptr::eq(op, other) {
+                println!(
+                    "      op {:?} -> {:?} call {} ret {} ms",
+                    other.request,
+                    other.outcome,
+                    other.call_ns / 1_000_000,
+                    other.return_ns / 1_000_000
+                );
+            }
+        }
+    }
+}
+
 fn main() {
     let mut counts = [[0usize; 3]; 2];
     let index = |verdict: &Verdict| match verdict {
@@ -35,8 +109,11 @@ fn main() {
         Verdict::Inconclusive => 1,
         Verdict::Violation(_) => 2,
     };
-    for path in std::env::args().skip(1) {
-        let text = match std::fs::read(&path) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let settled_only = args.iter().any(|a| a == "--settled-only");
+    let show_unknown = args.iter().any(|a| a == "--unknown");
+    for path in args.iter().filter(|a| !a.starts_with("--")) {
+        let text = match std::fs::read(path) {
             Ok(text) => text,
             Err(error) => {
                 eprintln!("{path}: {error}");
@@ -51,12 +128,19 @@ fn main() {
             }
         };
         let started = Instant::now();
-        let raw = check(&history);
+        let raw = if settled_only {
+            Verdict::Inconclusive
+        } else {
+            check(&history)
+        };
         let raw_took = started.elapsed();
         let started = Instant::now();
         let (settled, resolved) = resolve(&history, &watches);
         let after = check(&settled);
         let after_took = started.elapsed();
+        if show_unknown {
+            print_unknown(&settled, &watches);
+        }
         counts[0][index(&raw)] += 1;
         counts[1][index(&after)] += 1;
         println!(

@@ -26,15 +26,40 @@
 //! unique per write (the workloads make them so); a value written twice is
 //! left unknown.
 //!
-//! Deletes and lease grants carry no unique value, but two of them can be
-//! shown to have changed nothing: a delete whose key shows, after its
-//! call, no delete event that a definite delete does not account for (it
-//! never ran, or found the key gone), and a grant of a lease no other
-//! operation names. Both are dropped. Revokes stay unknown.
+//! Deletes, revokes and grants carry no unique value; they are settled by
+//! what made each delete event. A revision is one request's, so a delete
+//! event has exactly one cause: a definite delete of its key that answered
+//! its revision, or else one of its candidates, the unknown deletes of the
+//! key and the revokes of the lease the key held (from the event's
+//! `prev_kv`, or the key's last put in a stream from the first revision),
+//! called before the event arrived:
+//!
+//! ```text
+//!   unknown delete or revoke
+//!     ├─ the only candidate of events at revision r, first
+//!     │  received at t ───────────► it happened: answered with r, returned by t
+//!     ├─ no event's candidate, and every key it could delete is in a
+//!     │  complete watch ──────────► it deleted nothing: dropped (a revoke
+//!     │                             only if no definite answer naming its
+//!     │                             lease returned after its call)
+//!     └─ otherwise ───────────────► left unknown
+//!
+//!   unknown grant: every definite answer naming the lease is "not found",
+//!   and no watcher saw a key put with it ───► dropped
+//! ```
+//!
+//! A delete or revoke that deleted nothing changed nothing but, for a
+//! revoke, its lease's life, which no later answer observed. A grant
+//! whose lease was never found and never held a key did the same. A lease
+//! that may have expired before an event arrived (its TTL passed since
+//! its grant was called) is a cause outside the history: such an event
+//! settles nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::history::{EventKind, History, Outcome, Request, Response, WatchRecord};
+use crate::history::{
+    EventKind, History, LeaseId, Operation, Outcome, Request, Response, WatchRecord,
+};
 
 /// What [`resolve`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -137,51 +162,272 @@ fn highest_observed(history: &History) -> i64 {
         .unwrap_or(0)
 }
 
-/// Delete events no definite delete accounts for: `(key, received_ns)`.
-/// A delete that removed the key accounts for the event at its revision.
-/// A revoke never does: one that deleted nothing answers the current
-/// revision, which may be that of a delete event made by another request
-/// (compaction_3, seed 30198: an unknown delete removed k7 at revision 43,
-/// and a revoke of k7's lease, sent after the event was seen, found no key
-/// and answered 43), and its answer does not say which.
-fn unexplained_deletes(history: &History, watches: &[WatchRecord]) -> Vec<(String, u64)> {
-    let mut deleted_at: BTreeSet<(&str, i64)> = BTreeSet::new();
-    for op in &history.operations {
-        if let (Request::Delete { key }, Outcome::Ok(Response::Delete { revision, deleted })) =
-            (&op.request, &op.outcome)
-        {
-            if *deleted > 0 {
-                deleted_at.insert((key, *revision));
-            }
-        }
-    }
-    let mut unexplained = Vec::new();
-    for response in watches.iter().flat_map(|w| &w.responses) {
-        for event in response
-            .events
-            .iter()
-            .filter(|e| e.kind == EventKind::Delete)
-        {
-            if !deleted_at.contains(&(event.kv.key.as_str(), event.kv.mod_revision)) {
-                unexplained.push((event.kv.key.clone(), response.received_ns));
-            }
-        }
-    }
-    unexplained
+/// A delete event, as first received by any watcher.
+struct Deletion<'a> {
+    key: &'a str,
+    revision: i64,
+    received_ns: u64,
+    /// The lease the key held when it was deleted (`None`: not known).
+    lease: Option<LeaseId>,
 }
 
-/// How many operations name each lease.
-fn lease_mentions(history: &History) -> BTreeMap<i64, usize> {
-    let mut mentions = BTreeMap::new();
-    for op in &history.operations {
+/// Every delete event the watchers received, once each, with the lease its
+/// key held: from the event's `prev_kv`, or else from the key's last put
+/// before it in a stream that started at the first revision (such a
+/// stream has every event of its range, in order, until it is cancelled).
+fn deletions(watches: &[WatchRecord]) -> Vec<Deletion<'_>> {
+    let mut found: BTreeMap<(&str, i64), Deletion<'_>> = BTreeMap::new();
+    for watch in watches {
+        let mut leases: BTreeMap<&str, LeaseId> = BTreeMap::new();
+        let whole = watch.start_revision <= 1;
+        for response in &watch.responses {
+            if response.canceled {
+                break;
+            }
+            for event in &response.events {
+                let key = event.kv.key.as_str();
+                if event.kind == EventKind::Put {
+                    leases.insert(key, event.kv.lease);
+                    continue;
+                }
+                let lease = event
+                    .prev_kv
+                    .as_ref()
+                    .map(|prev| prev.lease)
+                    .or_else(|| whole.then(|| leases.get(key).copied()).flatten());
+                leases.remove(key);
+                let deletion = found
+                    .entry((key, event.kv.mod_revision))
+                    .or_insert(Deletion {
+                        key,
+                        revision: event.kv.mod_revision,
+                        received_ns: response.received_ns,
+                        lease,
+                    });
+                deletion.received_ns = deletion.received_ns.min(response.received_ns);
+                deletion.lease = deletion.lease.or(lease);
+            }
+        }
+    }
+    found.into_values().collect()
+}
+
+/// Which operations may have made each delete event: a definite delete of
+/// the key that answered the event's revision makes it alone; otherwise
+/// the unknown deletes of the key, and the revokes of the lease the key
+/// held (definite ones that answered the event's revision, unknown ones),
+/// called before the event arrived. A lease that may have expired by then
+/// is a cause outside the history: its event gets no operation alone.
+/// Answers, per operation index, the events it is a candidate for, and
+/// those it alone can have made, as `(revision, received_ns)`.
+fn causes(history: &History, watches: &[WatchRecord]) -> Causes {
+    let mut causes = Causes::default();
+    for deletion in deletions(watches) {
+        let mut candidates = Vec::new();
+        let mut certain = false;
+        let mut may_expire = false;
+        for (index, op) in history.operations.iter().enumerate() {
+            let called_before = op.call_ns <= deletion.received_ns;
+            let holds = |id: &LeaseId| deletion.lease.is_none_or(|lease| lease == *id);
+            match (&op.request, &op.outcome) {
+                (Request::Delete { key }, Outcome::Ok(Response::Delete { revision, deleted }))
+                    if key == deletion.key && *revision == deletion.revision && *deleted > 0 =>
+                {
+                    certain = true;
+                }
+                (Request::Delete { key }, Outcome::Unknown)
+                    if key == deletion.key && called_before =>
+                {
+                    candidates.push(index);
+                }
+                (Request::LeaseRevoke { id }, Outcome::Ok(Response::LeaseRevoke { revision }))
+                    if holds(id) && *revision == deletion.revision =>
+                {
+                    candidates.push(index);
+                }
+                (Request::LeaseRevoke { id }, Outcome::Unknown) if holds(id) && called_before => {
+                    candidates.push(index);
+                }
+                (Request::LeaseGrant { id, ttl_secs }, _) if holds(id) => {
+                    let expires_ns = u64::try_from(*ttl_secs)
+                        .unwrap_or(0)
+                        .saturating_mul(1_000_000_000);
+                    may_expire |= op.call_ns.saturating_add(expires_ns) <= deletion.received_ns;
+                }
+                _ => {}
+            }
+        }
+        if certain {
+            continue;
+        }
+        let at = (deletion.revision, deletion.received_ns);
+        if let ([only], false) = (candidates.as_slice(), may_expire) {
+            causes.alone.entry(*only).or_default().push(at);
+        }
+        for index in candidates {
+            causes.candidate.entry(index).or_default().push(at);
+        }
+    }
+    causes
+}
+
+/// What [`causes`] found.
+#[derive(Default)]
+struct Causes {
+    /// Per operation, the delete events it may have made.
+    candidate: BTreeMap<usize, Vec<(i64, u64)>>,
+    /// Per operation, the delete events nothing else can have made.
+    alone: BTreeMap<usize, Vec<(i64, u64)>>,
+}
+
+impl Causes {
+    /// The revision, and the first arrival, of the one revision at which
+    /// operation `index` alone deleted keys; `None` if there is none (or,
+    /// impossibly, several: left to the checkers).
+    fn made(&self, index: usize) -> Option<(i64, u64)> {
+        let events = self.alone.get(&index)?;
+        let revision = events.first()?.0;
+        if events.iter().any(|&(other, _)| other != revision) {
+            return None;
+        }
+        events
+            .iter()
+            .map(|&(_, received_ns)| received_ns)
+            .min()
+            .map(|at| (revision, at))
+    }
+
+    fn made_nothing(&self, index: usize) -> bool {
+        !self.candidate.contains_key(&index)
+    }
+}
+
+/// Per lease, the operations that name it (puts with it, its grants and
+/// revokes), by index.
+fn naming(history: &History) -> BTreeMap<LeaseId, Vec<usize>> {
+    let mut naming: BTreeMap<LeaseId, Vec<usize>> = BTreeMap::new();
+    for (index, op) in history.operations.iter().enumerate() {
         let lease = match &op.request {
             Request::Put { lease, .. } if *lease != 0 => *lease,
             Request::LeaseGrant { id, .. } | Request::LeaseRevoke { id } => *id,
             _ => continue,
         };
-        *mentions.entry(lease).or_default() += 1;
+        naming.entry(lease).or_default().push(index);
     }
-    mentions
+    naming
+}
+
+/// The leases some watcher saw a key put with.
+fn leases_seen(watches: &[WatchRecord]) -> BTreeSet<LeaseId> {
+    watches
+        .iter()
+        .flat_map(|w| &w.responses)
+        .flat_map(|r| &r.events)
+        .filter(|e| e.kind == EventKind::Put && e.kv.lease != 0)
+        .map(|e| e.kv.lease)
+        .collect()
+}
+
+/// Everything [`resolve`] reads besides the operation at hand.
+struct Evidence<'a> {
+    history: &'a History,
+    complete: Vec<Coverage<'a>>,
+    causes: Causes,
+    naming: BTreeMap<LeaseId, Vec<usize>>,
+    leases_seen: BTreeSet<LeaseId>,
+}
+
+impl Evidence<'_> {
+    fn covered(&self, key: &str) -> bool {
+        self.complete.iter().any(|c| c.contains(key))
+    }
+
+    /// The other operations that name `lease`.
+    fn others_naming(&self, lease: LeaseId, index: usize) -> impl Iterator<Item = &Operation> {
+        self.naming
+            .get(&lease)
+            .into_iter()
+            .flatten()
+            .filter(move |&&other| other != index)
+            .map(|&other| &self.history.operations[other])
+    }
+
+    /// Whether a put with `lease` that took effect would be in a complete
+    /// watch: every key put with it is covered.
+    fn puts_with_visible(&self, lease: LeaseId, index: usize) -> bool {
+        self.others_naming(lease, index)
+            .all(|op| match &op.request {
+                Request::Put { key, .. } => self.covered(key),
+                _ => true,
+            })
+    }
+
+    /// What to do with the unknown operation `index`.
+    fn settle(&self, index: usize) -> Settled {
+        let op = &self.history.operations[index];
+        match &op.request {
+            Request::Delete { key } => {
+                if let Some((revision, at)) = self.causes.made(index) {
+                    Settled::Happened(
+                        Response::Delete {
+                            revision,
+                            deleted: 1,
+                        },
+                        at,
+                    )
+                } else if self.causes.made_nothing(index) && self.covered(key) {
+                    Settled::Dropped
+                } else {
+                    Settled::Unknown
+                }
+            }
+            Request::LeaseRevoke { id } => {
+                if let Some((revision, at)) = self.causes.made(index) {
+                    return Settled::Happened(Response::LeaseRevoke { revision }, at);
+                }
+                // A revoke that deleted nothing only ended its lease: no
+                // answer depends on that if every other definite answer
+                // naming the lease came before its call.
+                let unobserved = self
+                    .others_naming(*id, index)
+                    .all(|other| other.outcome == Outcome::Unknown || other.return_ns < op.call_ns);
+                if self.causes.made_nothing(index)
+                    && unobserved
+                    && self.puts_with_visible(*id, index)
+                {
+                    Settled::Dropped
+                } else {
+                    Settled::Unknown
+                }
+            }
+            // A grant whose lease nothing ever used (every definite answer
+            // naming it is "not found", and no key was seen put with it)
+            // changed nothing an answer depends on.
+            Request::LeaseGrant { id, .. } => {
+                let unused = self.others_naming(*id, index).all(|other| {
+                    matches!(
+                        other.outcome,
+                        Outcome::Unknown | Outcome::Ok(Response::LeaseNotFound)
+                    )
+                });
+                if unused && !self.leases_seen.contains(id) && self.puts_with_visible(*id, index) {
+                    Settled::Dropped
+                } else {
+                    Settled::Unknown
+                }
+            }
+            _ => Settled::Unknown,
+        }
+    }
+}
+
+/// The fate of one unknown delete, revoke or grant.
+enum Settled {
+    /// It took effect with this answer, returned by this time.
+    Happened(Response, u64),
+    /// It changed nothing any answer depends on.
+    Dropped,
+    Unknown,
 }
 
 /// `history` with the unknown writes the watches settle settled (see the
@@ -189,12 +435,16 @@ fn lease_mentions(history: &History) -> BTreeMap<i64, usize> {
 pub fn resolve(history: &History, watches: &[WatchRecord]) -> (History, Resolved) {
     let seen = seen_puts(watches);
     let observed = highest_observed(history);
-    let complete: Vec<Coverage<'_>> = coverages(watches)
-        .into_iter()
-        .filter(|coverage| coverage.through >= observed)
-        .collect();
-    let unexplained = unexplained_deletes(history, watches);
-    let mentions = lease_mentions(history);
+    let evidence = Evidence {
+        history,
+        complete: coverages(watches)
+            .into_iter()
+            .filter(|coverage| coverage.through >= observed)
+            .collect(),
+        causes: causes(history, watches),
+        naming: naming(history),
+        leases_seen: leases_seen(watches),
+    };
     let mut written: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     for op in &history.operations {
         if let Request::Put { key, value, .. } | Request::CompareAndPut { key, value, .. } =
@@ -205,7 +455,7 @@ pub fn resolve(history: &History, watches: &[WatchRecord]) -> (History, Resolved
     }
     let mut resolved = Resolved::default();
     let mut operations = Vec::with_capacity(history.operations.len());
-    for op in &history.operations {
+    for (index, op) in history.operations.iter().enumerate() {
         if op.outcome != Outcome::Unknown {
             operations.push(op.clone());
             continue;
@@ -213,27 +463,21 @@ pub fn resolve(history: &History, watches: &[WatchRecord]) -> (History, Resolved
         let (key, value, compare) = match &op.request {
             Request::Put { key, value, .. } => (key.as_str(), value.as_str(), false),
             Request::CompareAndPut { key, value, .. } => (key.as_str(), value.as_str(), true),
-            // A delete that removed nothing changed nothing: one whose key
-            // shows no delete event after its call that a definite answer
-            // does not account for can be dropped.
-            Request::Delete { key }
-                if complete.iter().any(|c| c.contains(key))
-                    && !unexplained
-                        .iter()
-                        .any(|(deleted, at)| deleted == key && *at >= op.call_ns) =>
-            {
-                resolved.dropped += 1;
-                continue;
-            }
-            // A grant of a lease no other operation names changes nothing
-            // any answer depends on.
-            Request::LeaseGrant { id, .. } if mentions.get(id) == Some(&1) => {
-                resolved.dropped += 1;
-                continue;
-            }
             _ => {
-                resolved.unknown += 1;
-                operations.push(op.clone());
+                match evidence.settle(index) {
+                    Settled::Happened(response, at) => {
+                        let mut settled = op.clone();
+                        settled.outcome = Outcome::Ok(response);
+                        settled.return_ns = at;
+                        operations.push(settled);
+                        resolved.happened += 1;
+                    }
+                    Settled::Dropped => resolved.dropped += 1,
+                    Settled::Unknown => {
+                        resolved.unknown += 1;
+                        operations.push(op.clone());
+                    }
+                }
                 continue;
             }
         };
@@ -256,7 +500,7 @@ pub fn resolve(history: &History, watches: &[WatchRecord]) -> (History, Resolved
                 operations.push(settled);
                 resolved.happened += 1;
             }
-            None if unique && complete.iter().any(|c| c.contains(key)) => resolved.dropped += 1,
+            None if unique && evidence.covered(key) => resolved.dropped += 1,
             _ => {
                 resolved.unknown += 1;
                 operations.push(op.clone());
@@ -434,7 +678,7 @@ mod tests {
     }
 
     #[test]
-    fn a_delete_an_unexplained_event_may_be_stays_unknown() {
+    fn the_one_delete_that_can_have_made_an_event_made_it() {
         let mut watches = [watch(&[("a", 2, 15)], 3)];
         watches[0].responses.insert(1, k_deleted_at_3(None));
         let history = History {
@@ -445,8 +689,192 @@ mod tests {
             ],
         };
         let (settled, resolved) = resolve(&history, &watches);
+        assert_eq!(resolved.happened, 1);
+        let delete = &settled.operations[1];
+        assert_eq!(
+            delete.outcome,
+            Outcome::Ok(Response::Delete {
+                revision: 3,
+                deleted: 1
+            })
+        );
+        assert_eq!(delete.return_ns, 40);
+        assert_eq!(check(&settled), Verdict::Linearizable);
+    }
+
+    #[test]
+    fn deletes_that_each_may_have_made_an_event_stay_unknown() {
+        let mut watches = [watch(&[("a", 2, 15)], 3)];
+        watches[0].responses.insert(1, k_deleted_at_3(None));
+        let history = History {
+            operations: vec![
+                put(1, 0, "a", Outcome::Ok(Response::Put { revision: 2 })),
+                unknown_delete(2, 20),
+                unknown_delete(3, 25),
+                get(50, 3, None, 0),
+            ],
+        };
+        let (settled, resolved) = resolve(&history, &watches);
+        assert_eq!(resolved.unknown, 2);
+        assert_eq!(check(&settled), Verdict::Linearizable);
+    }
+
+    fn lease_op(client: u64, call_ns: u64, request: Request, outcome: Outcome) -> Operation {
+        Operation {
+            client,
+            call_ns,
+            return_ns: call_ns + 5,
+            request,
+            outcome,
+        }
+    }
+
+    /// `a` put with lease 9 at revision 2, then `k` deleted at revision 3
+    /// (the watch does not carry prev_kv: the lease comes from the put).
+    fn leased_then_deleted() -> [WatchRecord; 1] {
+        let mut watches = [watch(&[("a", 2, 15)], 3)];
+        watches[0].responses[0].events[0].kv.lease = 9;
+        watches[0].responses.insert(1, k_deleted_at_3(None));
+        watches
+    }
+
+    fn grant_9(outcome: Outcome) -> Operation {
+        lease_op(
+            7,
+            0,
+            Request::LeaseGrant {
+                id: 9,
+                ttl_secs: 60,
+            },
+            outcome,
+        )
+    }
+
+    fn put_with_9() -> Operation {
+        let mut put = put(1, 6, "a", Outcome::Ok(Response::Put { revision: 2 }));
+        if let Request::Put { lease, .. } = &mut put.request {
+            *lease = 9;
+        }
+        put
+    }
+
+    #[test]
+    fn the_revoke_of_the_lease_a_deleted_key_held_made_the_event() {
+        let history = History {
+            operations: vec![
+                grant_9(Outcome::Ok(Response::LeaseGrant { revision: 1 })),
+                put_with_9(),
+                lease_op(7, 20, Request::LeaseRevoke { id: 9 }, Outcome::Unknown),
+                get(50, 3, None, 0),
+            ],
+        };
+        let (settled, resolved) = resolve(&history, &leased_then_deleted());
+        assert_eq!(resolved.happened, 1);
+        assert_eq!(
+            settled.operations[2].outcome,
+            Outcome::Ok(Response::LeaseRevoke { revision: 3 })
+        );
+        assert_eq!(check(&settled), Verdict::Linearizable);
+    }
+
+    #[test]
+    fn a_lease_that_may_have_expired_leaves_its_revoke_unknown() {
+        let mut history = History {
+            operations: vec![
+                grant_9(Outcome::Ok(Response::LeaseGrant { revision: 1 })),
+                put_with_9(),
+                lease_op(7, 20, Request::LeaseRevoke { id: 9 }, Outcome::Unknown),
+            ],
+        };
+        let mut watches = leased_then_deleted();
+        // The delete event arrives 61 s after the 60 s lease was granted.
+        watches[0].responses[1].received_ns = 61_000_000_000;
+        let (_, resolved) = resolve(&history, &watches);
+        assert_eq!(resolved.unknown, 1);
+        // Without the expiry, the revoke alone explains it.
+        if let Request::LeaseGrant { ttl_secs, .. } = &mut history.operations[0].request {
+            *ttl_secs = 3600;
+        }
+        let (_, resolved) = resolve(&history, &watches);
+        assert_eq!(resolved.happened, 1);
+    }
+
+    #[test]
+    fn a_revoke_after_its_keys_were_deleted_is_dropped() {
+        // The definite delete made revision 3, so the revoke came after
+        // it, when the lease held no key, or never: it changed nothing any
+        // answer depends on.
+        let history = History {
+            operations: vec![
+                grant_9(Outcome::Ok(Response::LeaseGrant { revision: 1 })),
+                put_with_9(),
+                Operation {
+                    client: 2,
+                    call_ns: 18,
+                    return_ns: 45,
+                    request: Request::Delete { key: "k".into() },
+                    outcome: Outcome::Ok(Response::Delete {
+                        revision: 3,
+                        deleted: 1,
+                    }),
+                },
+                lease_op(7, 20, Request::LeaseRevoke { id: 9 }, Outcome::Unknown),
+                get(50, 3, None, 0),
+            ],
+        };
+        let (settled, resolved) = resolve(&history, &leased_then_deleted());
+        assert_eq!(resolved.dropped, 1, "{settled:?}");
+        assert_eq!(check(&settled), Verdict::Linearizable);
+    }
+
+    #[test]
+    fn a_revoke_a_later_answer_may_depend_on_stays_unknown() {
+        // A definite put with lease 9 returned after the revoke was called:
+        // whether the revoke came first decides its answer.
+        let mut late_put = put_with_9();
+        late_put.call_ns = 30;
+        late_put.return_ns = 35;
+        late_put.outcome = Outcome::Ok(Response::LeaseNotFound);
+        let history = History {
+            operations: vec![
+                grant_9(Outcome::Ok(Response::LeaseGrant { revision: 1 })),
+                lease_op(7, 20, Request::LeaseRevoke { id: 9 }, Outcome::Unknown),
+                late_put,
+            ],
+        };
+        let (settled, resolved) = resolve(&history, &[watch(&[], 1)]);
         assert_eq!(resolved.unknown, 1);
         assert_eq!(check(&settled), Verdict::Linearizable);
+    }
+
+    #[test]
+    fn a_grant_of_a_lease_never_found_is_dropped() {
+        let mut refused = put_with_9();
+        refused.outcome = Outcome::Ok(Response::LeaseNotFound);
+        let history = History {
+            operations: vec![grant_9(Outcome::Unknown), refused],
+        };
+        let (settled, resolved) = resolve(&history, &[watch(&[], 1)]);
+        assert_eq!(resolved.dropped, 1);
+        assert_eq!(settled.operations.len(), 1);
+        assert_eq!(check(&settled), Verdict::Linearizable);
+        // Once a key was seen put with the lease, the grant happened.
+        let mut used = put_with_9();
+        used.outcome = Outcome::Unknown;
+        let history = History {
+            operations: vec![grant_9(Outcome::Unknown), used],
+        };
+        let mut watches = leased_then_deleted();
+        watches[0].responses.remove(1);
+        let (_, resolved) = resolve(&history, &watches);
+        assert_eq!(
+            resolved,
+            Resolved {
+                happened: 1,
+                dropped: 0,
+                unknown: 1
+            }
+        );
     }
 
     #[test]

@@ -56,5 +56,6 @@ scenarios! {
     // Seed 1 (in the CI sweep) found a stale read after a leader's restart
     // (Node::read_index, docs/testing.md): the regression test for it.
     compaction_3: 3, Nemesis::Compaction;
+    mixed_3: 3, Nemesis::Mixed;
     mixed_5: 5, Nemesis::Mixed;
 }
