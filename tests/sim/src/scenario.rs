@@ -69,6 +69,9 @@ pub struct Failure {
     pub violation: String,
     /// Where the run's history and watch records were saved (JSON).
     pub saved: Option<std::path::PathBuf>,
+    /// The linearizability search gave up: a limit of the checker, not a
+    /// violation, yet a run no checker decided proves nothing, so it fails.
+    pub inconclusive: bool,
 }
 
 impl std::fmt::Display for Failure {
@@ -97,8 +100,6 @@ pub struct Summary {
     pub watch_responses: usize,
     /// Snapshots members installed after their first start.
     pub snapshot_installs: usize,
-    /// Whether the linearizability search gave up (too big to decide).
-    pub linearizability_inconclusive: bool,
     /// Writes of unknown outcome the watches showed to have happened or
     /// not (`keel_jepsen::resolve`).
     pub unknown_writes_settled: usize,
@@ -114,6 +115,7 @@ pub async fn run(plan: Plan) -> Result<Summary, Failure> {
         plan: format!("{plan:?}"),
         violation,
         saved: None,
+        inconclusive: false,
     };
     let recorder = Recorder::new();
     keel_server::observe::set_observer(Some(Arc::new(Observe(Arc::clone(&recorder)))));
@@ -211,13 +213,24 @@ pub async fn run(plan: Plan) -> Result<Summary, Failure> {
         history: &history,
         watches: &watches,
     });
-    let (inconclusive, resolved) = match checked {
-        Ok(verdict) => verdict,
-        Err(violation) => {
+    let resolved = match checked {
+        Ok(resolved) => resolved,
+        Err(unchecked) => {
             keel_server::observe::set_observer(None);
-            let saved = save(seed, &plan, &history, &watches);
+            let (violation, inconclusive) = match unchecked {
+                Unchecked::Violation(violation) => (violation, false),
+                Unchecked::Inconclusive(resolved) => (
+                    format!(
+                        "linearizability inconclusive: the search gave up with {} operations \
+                         of unknown outcome left open ({resolved:?})",
+                        resolved.unknown
+                    ),
+                    true,
+                ),
+            };
             let mut failure = fail(violation);
-            failure.saved = saved;
+            failure.saved = save(seed, &plan, &history, &watches);
+            failure.inconclusive = inconclusive;
             return Err(failure);
         }
     };
@@ -239,7 +252,6 @@ pub async fn run(plan: Plan) -> Result<Summary, Failure> {
                 matches!(a, keel_jepsen::history::Applied::Snapshot { incarnation, .. } if *incarnation >= 1)
             })
             .count(),
-        linearizability_inconclusive: inconclusive,
         unknown_writes_settled: resolved.happened + resolved.dropped,
         unknown_left: resolved.unknown,
     })
@@ -258,10 +270,23 @@ struct Checked<'a> {
     watches: &'a [WatchRecord],
 }
 
-/// Runs every checker in order; answers whether linearizability was
-/// inconclusive and how many unknown outcomes were settled, or the first
-/// violation.
-fn check_all(c: &Checked<'_>) -> Result<(bool, Resolved), String> {
+/// Why [`check_all`] did not pass a run.
+enum Unchecked {
+    /// A property does not hold.
+    Violation(String),
+    /// The linearizability search gave up, after settling this much.
+    Inconclusive(Resolved),
+}
+
+impl From<String> for Unchecked {
+    fn from(violation: String) -> Self {
+        Self::Violation(violation)
+    }
+}
+
+/// Runs every checker in order; answers how many unknown outcomes were
+/// settled before the linearizability search, or why the run fails.
+fn check_all(c: &Checked<'_>) -> Result<Resolved, Unchecked> {
     keel_jepsen::liveness::check(c.heal_ns, c.probes, LIVENESS_BOUND.as_nanos() as u64)
         .map_err(|v| v.to_string())?;
     if c.samples.len() != c.members {
@@ -269,7 +294,8 @@ fn check_all(c: &Checked<'_>) -> Result<(bool, Resolved), String> {
             "quiesce: {} of {} members answered HashKV at one revision within {QUIESCE_MAX:?}",
             c.samples.len(),
             c.members
-        ));
+        )
+        .into());
     }
     keel_jepsen::raft::check(c.observations, c.applied).map_err(|v| v.to_string())?;
     keel_jepsen::raft::check_final_applied(c.applied, c.live).map_err(|v| v.to_string())?;
@@ -278,13 +304,13 @@ fn check_all(c: &Checked<'_>) -> Result<(bool, Resolved), String> {
     // Unknown writes the watches settle are settled first: with them all
     // left open the search can grow past its budget.
     let (settled, resolved) = keel_jepsen::resolve::resolve(c.history, c.watches);
-    let linearizable = keel_jepsen::linearizability::check(&settled);
-    let inconclusive = match linearizable {
-        keel_jepsen::linearizability::Verdict::Linearizable => false,
-        keel_jepsen::linearizability::Verdict::Inconclusive => true,
-        keel_jepsen::linearizability::Verdict::Violation(v) => return Err(v.to_string()),
-    };
-    Ok((inconclusive, resolved))
+    match keel_jepsen::linearizability::check(&settled) {
+        keel_jepsen::linearizability::Verdict::Linearizable => Ok(resolved),
+        keel_jepsen::linearizability::Verdict::Inconclusive => {
+            Err(Unchecked::Inconclusive(resolved))
+        }
+        keel_jepsen::linearizability::Verdict::Violation(v) => Err(v.to_string().into()),
+    }
 }
 
 /// Saves a failed run's history and watch records as JSON, for study and
