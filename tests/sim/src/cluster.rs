@@ -192,6 +192,17 @@ impl Cluster {
         member.paused = false;
     }
 
+    /// Stops every member at the end of a run, so that madsim frees their
+    /// tasks.
+    pub fn stop_all(&mut self) {
+        for member in &mut self.members {
+            if let Some(id) = member.node_id() {
+                self.handle.kill(id);
+            }
+            member.alive = false;
+        }
+    }
+
     /// Starts a killed member again on what its disk kept.
     pub fn restart(&mut self, index: usize) {
         let member = &mut self.members[index];

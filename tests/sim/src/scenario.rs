@@ -174,7 +174,7 @@ pub async fn run(plan: Plan) -> Result<Summary, Failure> {
         .await
         .unwrap_or_default();
     let _ = clients.await;
-    let cluster = cluster.lock().await;
+    let mut cluster = cluster.lock().await;
     let samples = client_node
         .spawn(hash_samples(
             members
@@ -198,7 +198,13 @@ pub async fn run(plan: Plan) -> Result<Summary, Failure> {
         .iter()
         .map(|&i| cluster.members[i].member_id)
         .collect();
+    cluster.stop_all();
     drop(cluster);
+    // madsim frees a node's tasks only when its executor next runs them
+    // after the kill; a run's tasks left at the end of its runtime are
+    // never freed (15 MB a run, 4 GB over a sweep of 200 seeds).
+    madsim::runtime::Handle::current().kill(client_node.id());
+    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
 
     let observations = recorder.observations();
     let applied = recorder.applied();
