@@ -1,0 +1,27 @@
+//! Kubernetes' objects as keel keeps them: the first layer of keel's
+//! orchestration half, under every component that reads or writes objects
+//! (the client runtime, the HTTP front, and later the scheduler,
+//! controllers and kubelet).
+//!
+//! ```text
+//!   manifest / request body (JSON)
+//!        │ decode into k8s-openapi's types (Kubernetes 1.33)
+//!        ▼
+//!   defaults ─► validation ─► object JSON under its key in keel
+//!                              /registry/<resource>/<namespace>/<name>
+//!                              resourceVersion = the key's mod_revision
+//! ```
+//!
+//! - [`resources`]: the kinds keel serves, their scope, names, and their
+//!   keys, laid out as kube-apiserver lays them out in etcd.
+//! - [`defaults`]: kube-apiserver's defaulting of each kind.
+//!
+//! Objects are Kubernetes' own types from `k8s-openapi`, so real manifests
+//! decode unchanged and what keel stores reads back as Kubernetes would
+//! write it.
+
+pub mod defaults;
+pub mod resources;
+
+pub use k8s_openapi;
+pub use resources::{ResourceInfo, RESOURCES};
