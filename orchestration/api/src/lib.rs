@@ -15,12 +15,15 @@
 //! - [`resources`]: the kinds keel serves, their scope, names, and their
 //!   keys, laid out as kube-apiserver lays them out in etcd.
 //! - [`defaults`]: kube-apiserver's defaulting of each kind.
+//! - [`object`]: what the server sets on create and keeps on update, and
+//!   the JSON form an object takes in keel.
 //!
 //! Objects are Kubernetes' own types from `k8s-openapi`, so real manifests
 //! decode unchanged and what keel stores reads back as Kubernetes would
 //! write it.
 
 pub mod defaults;
+pub mod object;
 pub mod resources;
 
 pub use k8s_openapi;
