@@ -1,0 +1,495 @@
+//! A store of Kubernetes objects over keel, with kube-apiserver's storage
+//! semantics: an object is JSON under its key, its `resourceVersion` is the
+//! key's mod_revision, a create is a transaction guarded by "the key does
+//! not exist" (mod_revision 0), and an update or delete is a
+//! compare-and-swap on the mod_revision it was read at.
+//!
+//! ```text
+//!   create(obj) ─ defaults, uid, creationTimestamp ─► Txn[mod(key) = 0]      put
+//!   update(obj) ─ read old ─ rv given: must be old's ─► Txn[mod(key) = old]  put
+//!   update_with(f) ── read, f, CAS ── lost the race? read again (bounded)
+//!   delete(name, rv?) ─ read ──────────────────────► Txn[mod(key) = old]  delete
+//!   list(prefix, at, limit, continue) ─► one range at one revision
+//! ```
+//!
+//! Everything is over [`serde_json::Value`], for the HTTP front and for
+//! patches; [`Store::get_as`] and friends give k8s-openapi's types.
+
+use base64::Engine as _;
+use keel_api::object::{self, ObjectError};
+use keel_api::ResourceInfo;
+use keel_client::proto::etcdserverpb::response_op::Response as OpResponse;
+use keel_client::{Client, Compare, CompareOp, GetOptions, Txn, TxnOp};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// How many times [`Store::update_with`] reads again after losing a race
+/// before it answers Conflict.
+pub const UPDATE_ATTEMPTS_MAX: usize = 16;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No such object.
+    #[error("{resource} \"{name}\" not found")]
+    NotFound {
+        /// Plural resource ("pods").
+        resource: String,
+        /// The object's name.
+        name: String,
+    },
+    /// An object of that name exists.
+    #[error("{resource} \"{name}\" already exists")]
+    AlreadyExists {
+        /// Plural resource.
+        resource: String,
+        /// The object's name.
+        name: String,
+    },
+    /// The object changed since the resourceVersion the caller read.
+    #[error(
+        "Operation cannot be fulfilled on {resource} \"{name}\": the object has been modified; \
+         please apply your changes to the latest version and try again"
+    )]
+    Conflict {
+        /// Plural resource.
+        resource: String,
+        /// The object's name.
+        name: String,
+    },
+    /// The continue token is not one this store made, or its revision was
+    /// compacted.
+    #[error("{0}")]
+    BadContinue(String),
+    /// The revision asked for was compacted.
+    #[error("too old resource version: {requested} ({compacted})")]
+    Gone {
+        /// The revision asked for.
+        requested: i64,
+        /// The oldest revision keel still has.
+        compacted: i64,
+    },
+    /// The object is not of its kind, or not an object.
+    #[error(transparent)]
+    Object(#[from] ObjectError),
+    /// keel answered with an error (or did not answer).
+    #[error(transparent)]
+    Keel(#[from] keel_client::Error),
+}
+
+/// What a list answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct List {
+    /// The objects, in key order (namespace, then name).
+    pub items: Vec<Value>,
+    /// The revision the list was read at.
+    pub resource_version: i64,
+    /// Where the next page starts, if there is one.
+    pub continue_token: Option<String>,
+}
+
+/// How to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListOptions {
+    /// At most this many objects (0: all).
+    pub limit: i64,
+    /// A token from the previous page's [`List::continue_token`].
+    pub continue_token: Option<String>,
+    /// Read at this revision (0: the latest).
+    pub revision: i64,
+}
+
+/// The continue token, as kube-apiserver makes it: base64 of JSON with
+/// the list's revision and the key the next page starts at, relative to
+/// the list's prefix.
+#[derive(Serialize, Deserialize)]
+struct Continue {
+    #[serde(rename = "v")]
+    version: String,
+    #[serde(rename = "rv")]
+    revision: i64,
+    start: String,
+}
+
+const CONTINUE_VERSION: &str = "meta.k8s.io/v1";
+
+fn encode_continue(revision: i64, start: &str) -> String {
+    let token = Continue {
+        version: CONTINUE_VERSION.into(),
+        revision,
+        start: start.into(),
+    };
+    let json = serde_json::to_vec(&token).expect("a token serializes");
+    base64::engine::general_purpose::URL_SAFE.encode(json)
+}
+
+fn decode_continue(token: &str) -> Result<(i64, String), StoreError> {
+    let invalid = || StoreError::BadContinue("continue key is not valid".into());
+    let json = base64::engine::general_purpose::URL_SAFE
+        .decode(token)
+        .map_err(|_| invalid())?;
+    let token: Continue = serde_json::from_slice(&json).map_err(|_| invalid())?;
+    if token.version != CONTINUE_VERSION
+        || token.revision <= 0
+        || token.start.contains("..")
+        || token.start.starts_with('/')
+    {
+        return Err(invalid());
+    }
+    Ok((token.revision, token.start))
+}
+
+/// The name of an object, from its metadata.
+fn name_of(object: &Value) -> &str {
+    object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
+/// The resourceVersion an object carries (0: none).
+fn resource_version_of(object: &Value) -> Result<i64, ObjectError> {
+    match object.pointer("/metadata/resourceVersion") {
+        None | Some(Value::Null) => Ok(0),
+        Some(Value::String(rv)) if rv.is_empty() => Ok(0),
+        Some(Value::String(rv)) => rv
+            .parse::<i64>()
+            .ok()
+            .filter(|rv| *rv > 0)
+            .ok_or_else(|| ObjectError::Decode(format!("invalid resourceVersion {rv:?}"))),
+        Some(other) => Err(ObjectError::Decode(format!(
+            "metadata.resourceVersion must be a string, not {other}"
+        ))),
+    }
+}
+
+/// A new object's uid and creation time.
+fn stamp() -> (String, String) {
+    let uid = uuid::Uuid::new_v4().to_string();
+    let now = jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    (uid, now)
+}
+
+/// A store of objects in keel.
+#[derive(Clone)]
+pub struct Store {
+    client: Client,
+}
+
+impl Store {
+    /// A store over `client`.
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    /// The keel client underneath.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn not_found(resource: &ResourceInfo, name: &str) -> StoreError {
+        StoreError::NotFound {
+            resource: resource.plural.into(),
+            name: name.into(),
+        }
+    }
+
+    fn conflict(resource: &ResourceInfo, name: &str) -> StoreError {
+        StoreError::Conflict {
+            resource: resource.plural.into(),
+            name: name.into(),
+        }
+    }
+
+    /// The object `name` (in `namespace`, for a namespaced kind) and its
+    /// key's mod_revision, or `None`.
+    async fn read(
+        &self,
+        resource: &ResourceInfo,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<(Value, i64)>, StoreError> {
+        let answer = self.client.get(resource.key(namespace, name), None).await?;
+        match answer.kvs.first() {
+            None => Ok(None),
+            Some(kv) => Ok(Some((
+                object::from_stored(&kv.value, kv.mod_revision)?,
+                kv.mod_revision,
+            ))),
+        }
+    }
+
+    /// The object `name`.
+    pub async fn get(
+        &self,
+        resource: &ResourceInfo,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Value, StoreError> {
+        self.read(resource, namespace, name)
+            .await?
+            .map(|(object, _)| object)
+            .ok_or_else(|| Self::not_found(resource, name))
+    }
+
+    /// The object `name`, as k8s-openapi's type `K`.
+    pub async fn get_as<K: serde::de::DeserializeOwned>(
+        &self,
+        resource: &ResourceInfo,
+        namespace: &str,
+        name: &str,
+    ) -> Result<K, StoreError> {
+        let object = self.get(resource, namespace, name).await?;
+        serde_json::from_value(object)
+            .map_err(|error| StoreError::Object(ObjectError::Decode(error.to_string())))
+    }
+
+    /// The objects of `resource` in `namespace` (every namespace if empty),
+    /// at one revision, a page at a time.
+    pub async fn list(
+        &self,
+        resource: &ResourceInfo,
+        namespace: &str,
+        options: &ListOptions,
+    ) -> Result<List, StoreError> {
+        let prefix = resource.prefix(namespace);
+        let (revision, start) = match &options.continue_token {
+            Some(token) => {
+                let (revision, start) = decode_continue(token)?;
+                (revision, format!("{prefix}{start}"))
+            }
+            None => (options.revision, prefix.clone()),
+        };
+        let end = keel_client::prefix_end(prefix.as_bytes());
+        let mut get = GetOptions::new().with_range(end);
+        if revision > 0 {
+            get = get.with_revision(revision);
+        }
+        if options.limit > 0 {
+            get = get.with_limit(options.limit);
+        }
+        let answer = match self.client.get(start.as_bytes(), Some(get)).await {
+            Err(error) if error.etcd() == Some(keel_client::EtcdError::Compacted) => {
+                return Err(StoreError::Gone {
+                    requested: revision,
+                    compacted: 0,
+                });
+            }
+            answer => answer?,
+        };
+        let read_at = if revision > 0 {
+            revision
+        } else {
+            answer.header.as_ref().map_or(0, |h| h.revision)
+        };
+        let mut items = Vec::with_capacity(answer.kvs.len());
+        for kv in &answer.kvs {
+            items.push(object::from_stored(&kv.value, kv.mod_revision)?);
+        }
+        let continue_token = match answer.kvs.last() {
+            Some(last) if answer.more => {
+                let last = String::from_utf8_lossy(&last.key);
+                let next = format!("{}\0", &last[prefix.len()..]);
+                Some(encode_continue(read_at, &next))
+            }
+            _ => None,
+        };
+        Ok(List {
+            items,
+            resource_version: read_at,
+            continue_token,
+        })
+    }
+
+    /// Creates `object` (defaulted, with a new uid and creation time) in
+    /// `namespace`; answers it as stored, with its resourceVersion.
+    pub async fn create(
+        &self,
+        resource: &ResourceInfo,
+        namespace: &str,
+        mut object: Value,
+    ) -> Result<Value, StoreError> {
+        if resource_version_of(&object)? != 0 {
+            return Err(ObjectError::Decode(
+                "resourceVersion should not be set on objects to be created".into(),
+            )
+            .into());
+        }
+        object::apply_defaults(resource, &mut object)?;
+        let (uid, now) = stamp();
+        object::prepare_for_create(resource, &mut object, &uid, &now);
+        let name = name_of(&object).to_owned();
+        let key = resource.key(namespace, &name);
+        let txn = at_revision(&key, 0).and_then([TxnOp::put(
+            key.as_str(),
+            object::to_stored(&object),
+            None,
+        )]);
+        let answer = self.client.txn(txn).await?;
+        if !answer.succeeded {
+            return Err(StoreError::AlreadyExists {
+                resource: resource.plural.into(),
+                name,
+            });
+        }
+        let revision = answer.header.as_ref().map_or(0, |h| h.revision);
+        set_resource_version(&mut object, revision);
+        Ok(object)
+    }
+
+    /// Replaces the object of `object`'s name. With a resourceVersion, only
+    /// if the object is still at it (else Conflict); without one,
+    /// whatever it is at.
+    pub async fn update(
+        &self,
+        resource: &ResourceInfo,
+        namespace: &str,
+        object: Value,
+    ) -> Result<Value, StoreError> {
+        let expected = resource_version_of(&object)?;
+        let name = name_of(&object).to_owned();
+        // A race lost after a read at the expected revision shows as a new
+        // revision on the next read: Conflict, as the caller asked.
+        self.update_with(resource, namespace, &name, |_, revision| {
+            if expected != 0 && expected != revision {
+                return Err(Self::conflict(resource, &name));
+            }
+            Ok(object.clone())
+        })
+        .await
+    }
+
+    /// Reads the object `name`, lets `change` make its replacement from it
+    /// (and the revision it was read at), and writes that if the object did
+    /// not change meanwhile; reads again when it did, up to
+    /// [`UPDATE_ATTEMPTS_MAX`] times. `change` may fail to stop.
+    pub async fn update_with<F>(
+        &self,
+        resource: &ResourceInfo,
+        namespace: &str,
+        name: &str,
+        mut change: F,
+    ) -> Result<Value, StoreError>
+    where
+        F: FnMut(&Value, i64) -> Result<Value, StoreError>,
+    {
+        for _ in 0..UPDATE_ATTEMPTS_MAX {
+            let (current, revision) = self
+                .read(resource, namespace, name)
+                .await?
+                .ok_or_else(|| Self::not_found(resource, name))?;
+            let mut new = change(&current, revision)?;
+            if name_of(&new) != name {
+                return Err(ObjectError::Decode(format!(
+                    "the name of the object ({}) does not match the name on the URL ({name})",
+                    name_of(&new)
+                ))
+                .into());
+            }
+            object::apply_defaults(resource, &mut new)?;
+            object::prepare_for_update(resource, &current, &mut new);
+            if new == current {
+                // Nothing changed: kube-apiserver writes nothing either.
+                return Ok(current);
+            }
+            let key = resource.key(namespace, name);
+            let txn = at_revision(&key, revision).and_then([TxnOp::put(
+                key.as_str(),
+                object::to_stored(&new),
+                None,
+            )]);
+            let answer = self.client.txn(txn).await?;
+            if answer.succeeded {
+                let written = answer.header.as_ref().map_or(0, |h| h.revision);
+                set_resource_version(&mut new, written);
+                return Ok(new);
+            }
+        }
+        Err(Self::conflict(resource, name))
+    }
+
+    /// Deletes the object `name`, only if it is at `resource_version` when
+    /// one is given; answers the object as it was.
+    pub async fn delete(
+        &self,
+        resource: &ResourceInfo,
+        namespace: &str,
+        name: &str,
+        resource_version: Option<i64>,
+    ) -> Result<Value, StoreError> {
+        let (current, revision) = self
+            .read(resource, namespace, name)
+            .await?
+            .ok_or_else(|| Self::not_found(resource, name))?;
+        if resource_version.is_some_and(|rv| rv != revision) {
+            return Err(Self::conflict(resource, name));
+        }
+        let key = resource.key(namespace, name);
+        let txn = at_revision(&key, revision)
+            .and_then([TxnOp::delete(key.as_str(), None)])
+            .or_else([TxnOp::get(key.as_str(), None)]);
+        let answer = self.client.txn(txn).await?;
+        if answer.succeeded {
+            return Ok(current);
+        }
+        let gone = answer.responses.iter().all(|op| match &op.response {
+            Some(OpResponse::ResponseRange(range)) => range.kvs.is_empty(),
+            _ => true,
+        });
+        Err(if gone {
+            Self::not_found(resource, name)
+        } else {
+            Self::conflict(resource, name)
+        })
+    }
+}
+
+/// A transaction that runs only while `key` is at `revision` (0: while it
+/// does not exist).
+fn at_revision(key: &str, revision: i64) -> Txn {
+    Txn::new().when([Compare::mod_revision(key, CompareOp::Equal, revision)])
+}
+
+fn set_resource_version(object: &mut Value, revision: i64) {
+    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        metadata.insert("resourceVersion".into(), revision.to_string().into());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_continue_token_round_trips_and_a_forged_one_is_refused() {
+        let token = encode_continue(42, "default/web-7\0");
+        assert_eq!(
+            decode_continue(&token).expect("ours"),
+            (42, "default/web-7\0".to_owned())
+        );
+        for forged in [
+            "",
+            "%%%",
+            &encode_continue(0, "a"),
+            &encode_continue(3, "../x"),
+        ] {
+            assert!(decode_continue(forged).is_err(), "{forged}");
+        }
+    }
+
+    #[test]
+    fn resource_versions_are_positive_decimal_strings() {
+        let with = |rv: Value| serde_json::json!({"metadata": {"resourceVersion": rv}});
+        assert_eq!(resource_version_of(&with("17".into())).expect("valid"), 17);
+        assert_eq!(resource_version_of(&with("".into())).expect("none"), 0);
+        assert_eq!(
+            resource_version_of(&serde_json::json!({})).expect("none"),
+            0
+        );
+        for bad in [with("abc".into()), with("-3".into()), with(5.into())] {
+            assert!(resource_version_of(&bad).is_err(), "{bad}");
+        }
+    }
+}

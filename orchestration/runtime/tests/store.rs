@@ -1,0 +1,307 @@
+//! The store against a real single-member keeld, and against etcd 3.4 as
+//! the control (the store keeps objects as kube-apiserver keeps them in
+//! etcd, so it must work on both):
+//!
+//! ```text
+//!   create_get_and_the_stored_form .. uid, creationTimestamp, generation;
+//!                                     resourceVersion is the key's
+//!                                     mod_revision and is not stored
+//!   optimistic_concurrency .......... 20 writers from one read: one wins,
+//!                                     19 see Conflict; 20 update_with
+//!                                     writers: none lost
+//!   pages_at_one_revision ........... limit + continue walk one revision
+//!                                     even while writes go on
+//!   delete_with_preconditions ....... a stale resourceVersion conflicts
+//! ```
+
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+use std::sync::Arc;
+
+use keel_api::k8s_openapi::api::{apps, core};
+use keel_api::resources::of;
+use keel_client::{Client, ClientOptions};
+use keel_runtime::{ListOptions, Store, StoreError};
+use keel_tests::{Flavor, Server};
+use serde_json::{json, Value};
+
+async fn store_on(server: &Server) -> Store {
+    let client = Client::connect([server.client_url()], ClientOptions::new())
+        .await
+        .unwrap();
+    Store::new(client)
+}
+
+macro_rules! store_suite {
+    ($name:ident, $flavor:expr) => {
+        mod $name {
+            #[tokio::test]
+            async fn create_get_and_the_stored_form() {
+                super::create_get_and_the_stored_form($flavor).await;
+            }
+
+            #[tokio::test]
+            async fn optimistic_concurrency() {
+                super::optimistic_concurrency($flavor).await;
+            }
+
+            #[tokio::test]
+            async fn pages_at_one_revision() {
+                super::pages_at_one_revision($flavor).await;
+            }
+
+            #[tokio::test]
+            async fn delete_with_preconditions() {
+                super::delete_with_preconditions($flavor).await;
+            }
+        }
+    };
+}
+
+store_suite!(keeld, keel_tests::Flavor::Keeld);
+store_suite!(etcd, keel_tests::Flavor::Etcd);
+
+fn deployment(name: &str, image: &str) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "main", "image": image}]}
+            }
+        }
+    })
+}
+
+fn config_map(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap",
+           "metadata": {"name": name, "namespace": "default"}, "data": {"k": "v"}})
+}
+
+async fn create_get_and_the_stored_form(flavor: Flavor) {
+    let server = Server::start(flavor);
+    let store = store_on(&server).await;
+    let deployments = of::<apps::v1::Deployment>();
+    let created = store
+        .create(deployments, "default", deployment("web", "nginx:1.27"))
+        .await
+        .unwrap();
+    let metadata = &created["metadata"];
+    assert_eq!(metadata["generation"], 1);
+    assert_eq!(metadata["uid"].as_str().unwrap().len(), 36, "a UUID");
+    assert!(metadata["creationTimestamp"]
+        .as_str()
+        .unwrap()
+        .ends_with('Z'));
+    assert_eq!(created["spec"]["replicas"], 1, "defaulted");
+
+    // In keel: JSON under kube-apiserver's key, at the revision the
+    // resourceVersion names, without the resourceVersion itself.
+    let raw = store
+        .client()
+        .get("/registry/deployments/default/web", None)
+        .await
+        .unwrap();
+    let kv = &raw.kvs[0];
+    assert_eq!(
+        metadata["resourceVersion"],
+        kv.mod_revision.to_string(),
+        "resourceVersion is the key's mod_revision"
+    );
+    let stored: Value = serde_json::from_slice(&kv.value).unwrap();
+    assert!(stored["metadata"].get("resourceVersion").is_none());
+    assert_eq!(stored["metadata"]["uid"], metadata["uid"]);
+
+    let read = store.get(deployments, "default", "web").await.unwrap();
+    assert_eq!(read, created);
+    let typed: apps::v1::Deployment = store.get_as(deployments, "default", "web").await.unwrap();
+    assert_eq!(typed.spec.unwrap().revision_history_limit, Some(10));
+
+    let again = store
+        .create(deployments, "default", deployment("web", "nginx:1.28"))
+        .await;
+    assert!(
+        matches!(again, Err(StoreError::AlreadyExists { .. })),
+        "{again:?}"
+    );
+    let missing = store.get(deployments, "default", "nope").await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound { .. })),
+        "{missing:?}"
+    );
+    let with_rv = store
+        .create(
+            deployments,
+            "default",
+            json!({"metadata": {"name": "x", "resourceVersion": "3"}, "spec": {}}),
+        )
+        .await;
+    assert!(matches!(with_rv, Err(StoreError::Object(_))), "{with_rv:?}");
+
+    // A spec change counts in generation; a label does not.
+    let mut relabelled = read.clone();
+    relabelled["metadata"]["labels"] = json!({"tier": "front"});
+    let relabelled = store
+        .update(deployments, "default", relabelled)
+        .await
+        .unwrap();
+    assert_eq!(relabelled["metadata"]["generation"], 1);
+    let mut new_image = relabelled.clone();
+    new_image["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:1.28");
+    let updated = store
+        .update(deployments, "default", new_image)
+        .await
+        .unwrap();
+    assert_eq!(updated["metadata"]["generation"], 2);
+    assert_eq!(updated["metadata"]["uid"], metadata["uid"]);
+    assert!(
+        updated["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .parse::<i64>()
+            .unwrap()
+            > relabelled["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap()
+                .parse::<i64>()
+                .unwrap()
+    );
+}
+
+async fn optimistic_concurrency(flavor: Flavor) {
+    let server = Server::start(flavor);
+    let store = store_on(&server).await;
+    let maps = of::<core::v1::ConfigMap>();
+    let read = store
+        .create(maps, "default", config_map("shared"))
+        .await
+        .unwrap();
+
+    // Twenty writers from the same read: exactly one wins.
+    let mut writers = Vec::new();
+    for writer in 0..20 {
+        let store = store.clone();
+        let mut object = read.clone();
+        object["data"]["writer"] = json!(writer.to_string());
+        writers.push(tokio::spawn(async move {
+            store.update(maps, "default", object).await
+        }));
+    }
+    let mut won = 0;
+    for writer in writers {
+        match writer.await.unwrap() {
+            Ok(_) => won += 1,
+            Err(StoreError::Conflict { .. }) => {}
+            Err(other) => panic!("unexpected error: {other}"),
+        }
+    }
+    assert_eq!(won, 1, "one writer wins, the others conflict");
+
+    // Twenty read-modify-write increments: none is lost.
+    let store = Arc::new(store);
+    let mut writers = Vec::new();
+    for _ in 0..20 {
+        let store = Arc::clone(&store);
+        writers.push(tokio::spawn(async move {
+            store
+                .update_with(maps, "default", "shared", |current, _| {
+                    let mut next = current.clone();
+                    let count: u32 = current["data"]["count"]
+                        .as_str()
+                        .unwrap_or("0")
+                        .parse()
+                        .unwrap();
+                    next["data"]["count"] = json!((count + 1).to_string());
+                    Ok(next)
+                })
+                .await
+        }));
+    }
+    for writer in writers {
+        writer.await.unwrap().unwrap();
+    }
+    let last = store.get(maps, "default", "shared").await.unwrap();
+    assert_eq!(last["data"]["count"], "20");
+}
+
+async fn pages_at_one_revision(flavor: Flavor) {
+    let server = Server::start(flavor);
+    let store = store_on(&server).await;
+    let maps = of::<core::v1::ConfigMap>();
+    for index in 0..5 {
+        store
+            .create(maps, "default", config_map(&format!("m{index}")))
+            .await
+            .unwrap();
+    }
+    // Elsewhere, not listed in "default".
+    let mut other = config_map("m9");
+    other["metadata"]["namespace"] = json!("other");
+    store.create(maps, "other", other).await.unwrap();
+
+    let mut names = Vec::new();
+    let mut options = ListOptions {
+        limit: 2,
+        ..ListOptions::default()
+    };
+    let mut revisions = Vec::new();
+    loop {
+        let page = store.list(maps, "default", &options).await.unwrap();
+        revisions.push(page.resource_version);
+        names.extend(
+            page.items
+                .iter()
+                .map(|item| item["metadata"]["name"].as_str().unwrap().to_owned()),
+        );
+        // A write between pages is not in this list.
+        store
+            .create(maps, "default", config_map(&format!("late{}", names.len())))
+            .await
+            .unwrap();
+        match page.continue_token {
+            Some(token) => options.continue_token = Some(token),
+            None => break,
+        }
+    }
+    assert_eq!(names, ["m0", "m1", "m2", "m3", "m4"]);
+    assert!(
+        revisions.windows(2).all(|pair| pair[0] == pair[1]),
+        "{revisions:?}"
+    );
+    let all = store.list(maps, "", &ListOptions::default()).await.unwrap();
+    assert_eq!(all.items.len(), 5 + 3 + 1, "every namespace");
+}
+
+async fn delete_with_preconditions(flavor: Flavor) {
+    let server = Server::start(flavor);
+    let store = store_on(&server).await;
+    let maps = of::<core::v1::ConfigMap>();
+    let created = store
+        .create(maps, "default", config_map("gone"))
+        .await
+        .unwrap();
+    let revision: i64 = created["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let stale = store
+        .delete(maps, "default", "gone", Some(revision - 1))
+        .await;
+    assert!(
+        matches!(stale, Err(StoreError::Conflict { .. })),
+        "{stale:?}"
+    );
+    let deleted = store
+        .delete(maps, "default", "gone", Some(revision))
+        .await
+        .unwrap();
+    assert_eq!(deleted["metadata"]["uid"], created["metadata"]["uid"]);
+    let again = store.delete(maps, "default", "gone", None).await;
+    assert!(
+        matches!(again, Err(StoreError::NotFound { .. })),
+        "{again:?}"
+    );
+}
