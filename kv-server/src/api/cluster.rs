@@ -51,7 +51,11 @@ impl ClusterApi {
 /// The members as etcd lists them: voters and learners, by ID.
 pub fn members(node: &Node) -> Vec<pb::Member> {
     let metrics = node.raft().metrics().borrow_watched().clone();
-    let membership = metrics.membership_config.membership();
+    members_of(metrics.membership_config.membership())
+}
+
+/// The members of `membership`, as etcd lists them.
+fn members_of(membership: &openraft::Membership<u64, Member>) -> Vec<pb::Member> {
     let voters: BTreeSet<u64> = membership.voter_ids().collect();
     membership
         .nodes()
@@ -65,13 +69,24 @@ pub fn members(node: &Node) -> Vec<pb::Member> {
         .collect()
 }
 
-/// Proposes a membership change on this member (the leader).
-async fn change(node: &Node, change: ChangeMembers<u64, Member>) -> Result<(), EtcdError> {
-    node.raft()
+/// Proposes a membership change on this member (the leader); answers the
+/// members it made. They come from the change's own answer: the metrics
+/// [`members`] reads are published a moment later, and an answer built
+/// from them could miss the member just added (keelctl's member test saw
+/// `member add` answer without the new member once).
+async fn change(
+    node: &Node,
+    change: ChangeMembers<u64, Member>,
+) -> Result<Vec<pb::Member>, EtcdError> {
+    let written = node
+        .raft()
         .change_membership(change, false)
         .await
-        .map(drop)
-        .map_err(crate::node::write_error)
+        .map_err(crate::node::write_error)?;
+    Ok(written
+        .membership
+        .as_ref()
+        .map_or_else(|| members(node), members_of))
 }
 
 /// MemberAdd, on the leader.
@@ -105,18 +120,23 @@ pub async fn add_here(
         peer_urls: request.peer_ur_ls.clone(),
         client_urls: Vec::new(),
     };
-    if request.is_learner {
-        node.raft()
+    let members = if request.is_learner {
+        let written = node
+            .raft()
             .add_learner(id, member, false)
             .await
             .map_err(crate::node::write_error)?;
+        written
+            .membership
+            .as_ref()
+            .map_or_else(|| members(node), members_of)
     } else {
         change(
             node,
             ChangeMembers::AddVoters(BTreeMap::from([(id, member)])),
         )
-        .await?;
-    }
+        .await?
+    };
     info!(member = %format!("{id:x}"), learner = request.is_learner, "member added");
     Ok(pb::MemberAddResponse {
         header: Some(node.current_header()),
@@ -127,7 +147,7 @@ pub async fn add_here(
             client_ur_ls: Vec::new(),
             is_learner: request.is_learner,
         }),
-        members: members(node),
+        members,
     })
 }
 
@@ -141,20 +161,21 @@ pub async fn remove_here(
         return Err(EtcdError::MemberNotFound);
     };
     let ids = BTreeSet::from([request.id]);
+    let mut members = current.clone();
     if !member.is_learner {
         if current.iter().filter(|m| !m.is_learner).count() == 1 {
             // etcd refuses to remove the last voter.
             return Err(EtcdError::Unhealthy);
         }
-        change(node, ChangeMembers::RemoveVoters(ids.clone())).await?;
+        members = change(node, ChangeMembers::RemoveVoters(ids.clone())).await?;
     }
-    if members(node).iter().any(|m| m.id == request.id) {
-        change(node, ChangeMembers::RemoveNodes(ids)).await?;
+    if members.iter().any(|m| m.id == request.id) {
+        members = change(node, ChangeMembers::RemoveNodes(ids)).await?;
     }
     info!(member = %format!("{:x}", request.id), "member removed");
     Ok(pb::MemberRemoveResponse {
         header: Some(node.current_header()),
-        members: members(node),
+        members,
     })
 }
 
@@ -181,7 +202,7 @@ pub async fn update_here(
         peer_urls: request.peer_ur_ls,
         client_urls: member.client_ur_ls.clone(),
     };
-    change(
+    let members = change(
         node,
         ChangeMembers::SetNodes(BTreeMap::from([(request.id, updated)])),
     )
@@ -189,7 +210,7 @@ pub async fn update_here(
     node.forget_peer(request.id);
     Ok(pb::MemberUpdateResponse {
         header: Some(node.current_header()),
-        members: members(node),
+        members,
     })
 }
 
@@ -217,7 +238,7 @@ pub async fn promote_here(
     if matched * 100 < leader_last * LEARNER_READY_PERCENT {
         return Err(EtcdError::LearnerNotReady);
     }
-    change(
+    let members = change(
         node,
         ChangeMembers::AddVoterIds(BTreeSet::from([request.id])),
     )
@@ -225,7 +246,7 @@ pub async fn promote_here(
     info!(member = %format!("{:x}", request.id), "learner promoted");
     Ok(pb::MemberPromoteResponse {
         header: Some(node.current_header()),
-        members: members(node),
+        members,
     })
 }
 
@@ -240,13 +261,14 @@ pub async fn publish_here(
     let Some(member) = current.iter().find(|member| member.id == request.id) else {
         return Err(EtcdError::MemberNotFound);
     };
+    let mut members = current.clone();
     if member.name != request.name || member.client_ur_ls != request.client_ur_ls {
         let published = Member {
             name: request.name,
             peer_urls: member.peer_ur_ls.clone(),
             client_urls: request.client_ur_ls,
         };
-        change(
+        members = change(
             node,
             ChangeMembers::SetNodes(BTreeMap::from([(request.id, published)])),
         )
@@ -254,7 +276,7 @@ pub async fn publish_here(
     }
     Ok(pb::MemberListResponse {
         header: Some(node.current_header()),
-        members: members(node),
+        members,
     })
 }
 
