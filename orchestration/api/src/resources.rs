@@ -133,6 +133,16 @@ impl ResourceInfo {
         prefix
     }
 
+    /// The resource as Kubernetes names it in messages: the plural,
+    /// qualified by its group ("pods", "deployments.apps").
+    pub fn qualified(&self) -> String {
+        if self.group.is_empty() {
+            self.plural.to_owned()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
+    }
+
     /// `(namespace, name)` of a key of this kind; `None` if the key is not
     /// one of its objects'.
     pub fn parse_key<'k>(&self, key: &'k str) -> Option<(&'k str, &'k str)> {
@@ -226,6 +236,8 @@ mod tests {
         );
         assert_eq!(by_kind("apps/v1", "Pod"), None);
         assert_eq!(of::<batch::v1::Job>().group, "batch");
+        assert_eq!(of::<batch::v1::Job>().qualified(), "jobs.batch");
+        assert_eq!(of::<core::v1::Pod>().qualified(), "pods");
         assert_eq!(
             of::<coordination::v1::Lease>().api_version,
             "coordination.k8s.io/v1"

@@ -33,7 +33,7 @@ pub enum StoreError {
     /// No such object.
     #[error("{resource} \"{name}\" not found")]
     NotFound {
-        /// Plural resource ("pods").
+        /// The resource, qualified by its group ("pods", "deployments.apps").
         resource: String,
         /// The object's name.
         name: String,
@@ -41,7 +41,7 @@ pub enum StoreError {
     /// An object of that name exists.
     #[error("{resource} \"{name}\" already exists")]
     AlreadyExists {
-        /// Plural resource.
+        /// The resource, qualified by its group.
         resource: String,
         /// The object's name.
         name: String,
@@ -52,7 +52,7 @@ pub enum StoreError {
          please apply your changes to the latest version and try again"
     )]
     Conflict {
-        /// Plural resource.
+        /// The resource, qualified by its group.
         resource: String,
         /// The object's name.
         name: String,
@@ -191,14 +191,14 @@ impl Store {
 
     fn not_found(resource: &ResourceInfo, name: &str) -> StoreError {
         StoreError::NotFound {
-            resource: resource.plural.into(),
+            resource: resource.qualified(),
             name: name.into(),
         }
     }
 
     fn conflict(resource: &ResourceInfo, name: &str) -> StoreError {
         StoreError::Conflict {
-            resource: resource.plural.into(),
+            resource: resource.qualified(),
             name: name.into(),
         }
     }
@@ -330,7 +330,7 @@ impl Store {
         let answer = self.client.txn(txn).await?;
         if !answer.succeeded {
             return Err(StoreError::AlreadyExists {
-                resource: resource.plural.into(),
+                resource: resource.qualified(),
                 name,
             });
         }

@@ -1,0 +1,28 @@
+//! keel's HTTP front: enough of the Kubernetes API that an unmodified
+//! kubectl, or any Kubernetes client library, drives keel's orchestration
+//! layer. It reads and writes objects through `keel-runtime`'s store, as
+//! kube-apiserver reads and writes etcd.
+//!
+//! ```text
+//!   kubectl ──HTTP──► server (router) ──► discovery (/version, /api, /apis)
+//!                                     └─► paths ─► objects ─► keel-runtime Store ─► keel
+//! ```
+//!
+//! - [`discovery`]: the version and the discovery documents, from the kinds
+//!   `keel-api` serves.
+//! - [`paths`]: resource paths, parsed into kind, namespace, name and
+//!   subresource.
+//! - [`objects`]: get, list, create, update and delete through the store.
+//! - [`server`]: the router and its errors as `metav1.Status`.
+//!
+//! Not yet served: patch, watch, subresources, selectors, Table output,
+//! YAML bodies, OpenAPI. It
+//! listens on loopback unless told otherwise: TLS and authentication come
+//! with a later issue.
+
+pub mod discovery;
+pub mod objects;
+pub mod paths;
+pub mod server;
+
+pub use server::{router, serve};

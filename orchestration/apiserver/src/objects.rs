@@ -1,0 +1,291 @@
+//! Reading and writing objects over HTTP, as kube-apiserver's generic
+//! handlers do, through the store:
+//!
+//! ```text
+//!   GET    collection ─► list (limit, continue, resourceVersion)
+//!   GET    object     ─► get
+//!   POST   collection ─► create          201, or 409 AlreadyExists
+//!   PUT    object     ─► update          409 Conflict on a stale resourceVersion
+//!   DELETE object     ─► delete          the object as it was
+//! ```
+//!
+//! Errors are `metav1.Status` with Kubernetes' reasons, codes and
+//! messages. Subresources, patch, watch, selectors and Table output come
+//! next.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use keel_api::ResourceInfo;
+use keel_runtime::{ListOptions, Store, StoreError};
+use serde_json::{json, Map, Value};
+
+use crate::paths::Target;
+use crate::server::status;
+
+/// A failure with what `metav1.Status` carries.
+struct Failure {
+    code: StatusCode,
+    reason: &'static str,
+    message: String,
+}
+
+impl Failure {
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self {
+            code: StatusCode::BAD_REQUEST,
+            reason: "BadRequest",
+            message: message.into(),
+        }
+    }
+
+    fn into_response(self) -> Response {
+        status(self.code, self.reason, &self.message)
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Self {
+        let message = error.to_string();
+        let (code, reason) = match error {
+            StoreError::NotFound { .. } => (StatusCode::NOT_FOUND, "NotFound"),
+            StoreError::AlreadyExists { .. } => (StatusCode::CONFLICT, "AlreadyExists"),
+            StoreError::Conflict { .. } => (StatusCode::CONFLICT, "Conflict"),
+            StoreError::Gone { .. } => (StatusCode::GONE, "Expired"),
+            StoreError::BadContinue(_) | StoreError::Object(_) => {
+                (StatusCode::BAD_REQUEST, "BadRequest")
+            }
+            StoreError::Keel(_) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
+        };
+        Self {
+            code,
+            reason,
+            message,
+        }
+    }
+}
+
+/// Answers one request for `target`.
+pub async fn handle<S: BuildHasher>(
+    store: &Store,
+    method: &Method,
+    target: Target,
+    query: &HashMap<String, String, S>,
+    body: &[u8],
+) -> Response {
+    let answer = match (method.as_str(), &target.name, &target.subresource) {
+        ("GET", None, None) => list(store, &target, query).await,
+        ("GET", Some(name), None) => store
+            .get(target.resource, &target.namespace, name)
+            .await
+            .map(|object| (StatusCode::OK, with_type(target.resource, object)))
+            .map_err(Failure::from),
+        ("POST", None, None) => create(store, &target, body).await,
+        ("PUT", Some(name), None) => update(store, &target, name, body).await,
+        ("DELETE", Some(name), None) => store
+            .delete(target.resource, &target.namespace, name, None)
+            .await
+            .map(|object| (StatusCode::OK, with_type(target.resource, object)))
+            .map_err(Failure::from),
+        (_, _, Some(_)) => Err(Failure {
+            code: StatusCode::NOT_FOUND,
+            reason: "NotFound",
+            message: "the server could not find the requested resource".into(),
+        }),
+        _ => Err(Failure {
+            code: StatusCode::METHOD_NOT_ALLOWED,
+            reason: "MethodNotAllowed",
+            message: format!(
+                "the server does not allow this method on the requested resource ({method})"
+            ),
+        }),
+    };
+    match answer {
+        Ok((code, object)) => (code, Json(object)).into_response(),
+        Err(failure) => failure.into_response(),
+    }
+}
+
+/// `object` with its kind and apiVersion, as single objects are served.
+fn with_type(resource: &ResourceInfo, mut object: Value) -> Value {
+    if let Some(fields) = object.as_object_mut() {
+        fields.insert("apiVersion".into(), resource.api_version.into());
+        fields.insert("kind".into(), resource.kind.into());
+    }
+    object
+}
+
+async fn list<S: BuildHasher>(
+    store: &Store,
+    target: &Target,
+    query: &HashMap<String, String, S>,
+) -> Result<(StatusCode, Value), Failure> {
+    let number = |name: &str| -> Result<i64, Failure> {
+        match query.get(name).map(String::as_str) {
+            None | Some("") => Ok(0),
+            Some(text) => text.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                Failure::bad_request(format!("invalid {name} {text:?}: must be a number"))
+            }),
+        }
+    };
+    let options = ListOptions {
+        limit: number("limit")?,
+        continue_token: query.get("continue").filter(|c| !c.is_empty()).cloned(),
+        revision: number("resourceVersion")?,
+    };
+    let list = store
+        .list(target.resource, &target.namespace, &options)
+        .await?;
+    let mut metadata = Map::new();
+    metadata.insert(
+        "resourceVersion".into(),
+        list.resource_version.to_string().into(),
+    );
+    if let Some(token) = list.continue_token {
+        metadata.insert("continue".into(), token.into());
+    }
+    let items: Vec<Value> = list
+        .items
+        .into_iter()
+        .map(|mut item| {
+            // Items of a list carry no type of their own.
+            if let Some(fields) = item.as_object_mut() {
+                fields.remove("apiVersion");
+                fields.remove("kind");
+            }
+            item
+        })
+        .collect();
+    Ok((
+        StatusCode::OK,
+        json!({
+            "kind": format!("{}List", target.resource.kind),
+            "apiVersion": target.resource.api_version,
+            "metadata": metadata,
+            "items": items,
+        }),
+    ))
+}
+
+/// The body as an object of the target's kind, in the target's namespace.
+fn decode_body(target: &Target, body: &[u8]) -> Result<Value, Failure> {
+    let mut object: Value = serde_json::from_slice(body).map_err(|error| {
+        Failure::bad_request(format!(
+            "the body of the request could not be decoded: {error}"
+        ))
+    })?;
+    let fields = object
+        .as_object_mut()
+        .ok_or_else(|| Failure::bad_request("the body of the request is not an object"))?;
+    let resource = target.resource;
+    match fields.get("apiVersion").and_then(Value::as_str) {
+        None | Some("") => {
+            fields.insert("apiVersion".into(), resource.api_version.into());
+        }
+        Some(version) if version == resource.api_version => {}
+        Some(version) => {
+            return Err(Failure::bad_request(format!(
+            "the API version in the data ({version}) does not match the expected API version ({})",
+            resource.api_version
+        )))
+        }
+    }
+    match fields.get("kind").and_then(Value::as_str) {
+        None | Some("") => {
+            fields.insert("kind".into(), resource.kind.into());
+        }
+        Some(kind) if kind == resource.kind => {}
+        Some(kind) => {
+            return Err(Failure::bad_request(format!(
+                "the kind in the data ({kind}) does not match the expected kind ({})",
+                resource.kind
+            )))
+        }
+    }
+    let metadata = fields
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()))
+        .as_object_mut()
+        .ok_or_else(|| Failure::bad_request("metadata must be an object"))?;
+    if resource.namespaced {
+        match metadata.get("namespace").and_then(Value::as_str) {
+            None | Some("") => {
+                metadata.insert("namespace".into(), target.namespace.clone().into());
+            }
+            Some(namespace) if namespace == target.namespace => {}
+            Some(_) => {
+                return Err(Failure::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ))
+            }
+        }
+    }
+    Ok(object)
+}
+
+fn invalid(resource: &ResourceInfo, name: &str, field: &str, detail: &str) -> Failure {
+    let kind = if resource.group.is_empty() {
+        resource.kind.to_owned()
+    } else {
+        format!("{}.{}", resource.kind, resource.group)
+    };
+    Failure {
+        code: StatusCode::UNPROCESSABLE_ENTITY,
+        reason: "Invalid",
+        message: format!("{kind} \"{name}\" is invalid: {field}: {detail}"),
+    }
+}
+
+async fn create(
+    store: &Store,
+    target: &Target,
+    body: &[u8],
+) -> Result<(StatusCode, Value), Failure> {
+    if target.resource.namespaced && target.namespace.is_empty() {
+        return Err(Failure::bad_request(
+            "the namespace of the object must be set on the request",
+        ));
+    }
+    let object = decode_body(target, body)?;
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if name.is_empty() {
+        return Err(invalid(
+            target.resource,
+            "",
+            "metadata.name",
+            "Required value: name or generateName is required",
+        ));
+    }
+    let created = store
+        .create(target.resource, &target.namespace, object)
+        .await?;
+    Ok((StatusCode::CREATED, created))
+}
+
+async fn update(
+    store: &Store,
+    target: &Target,
+    name: &str,
+    body: &[u8],
+) -> Result<(StatusCode, Value), Failure> {
+    let object = decode_body(target, body)?;
+    let named = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if named != name {
+        return Err(Failure::bad_request(format!(
+            "the name of the object ({named}) does not match the name on the URL ({name})"
+        )));
+    }
+    let updated = store
+        .update(target.resource, &target.namespace, object)
+        .await?;
+    Ok((StatusCode::OK, updated))
+}
