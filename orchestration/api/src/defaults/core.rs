@@ -1,6 +1,7 @@
 //! Services, Namespaces, Nodes, Secrets and Endpoints
 //! (`pkg/apis/core/v1/defaults.go`).
 
+use super::or_default_str;
 use k8s_openapi::api::core::v1::{
     ClientIPConfig, Endpoints, Namespace, Node, Secret, Service, SessionAffinityConfig,
 };
@@ -18,12 +19,8 @@ pub fn service(service: &mut Service) {
     let Some(spec) = service.spec.as_mut() else {
         return;
     };
-    if spec.type_.as_deref().is_none_or(str::is_empty) {
-        spec.type_ = Some("ClusterIP".into());
-    }
-    if spec.session_affinity.as_deref().is_none_or(str::is_empty) {
-        spec.session_affinity = Some("None".into());
-    }
+    or_default_str(&mut spec.type_, "ClusterIP");
+    or_default_str(&mut spec.session_affinity, "None");
     match spec.session_affinity.as_deref() {
         Some("None") => spec.session_affinity_config = None,
         Some("ClientIP") => {
@@ -43,9 +40,7 @@ pub fn service(service: &mut Service) {
         _ => {}
     }
     for port in spec.ports.iter_mut().flatten() {
-        if port.protocol.as_deref().is_none_or(str::is_empty) {
-            port.protocol = Some("TCP".into());
-        }
+        or_default_str(&mut port.protocol, "TCP");
         let unset = match &port.target_port {
             None | Some(IntOrString::Int(0)) => true,
             Some(IntOrString::String(name)) => name.is_empty(),
@@ -62,13 +57,8 @@ pub fn service(service: &mut Service) {
         .is_some_and(|ips| !ips.is_empty());
     let externally_accessible =
         matches!(kind, "NodePort" | "LoadBalancer") || (kind == "ClusterIP" && external_ips);
-    if externally_accessible
-        && spec
-            .external_traffic_policy
-            .as_deref()
-            .is_none_or(str::is_empty)
-    {
-        spec.external_traffic_policy = Some("Cluster".into());
+    if externally_accessible {
+        or_default_str(&mut spec.external_traffic_policy, "Cluster");
     }
     if matches!(kind, "ClusterIP" | "NodePort" | "LoadBalancer") {
         spec.internal_traffic_policy
@@ -89,9 +79,7 @@ pub fn namespace(namespace: &mut Namespace) {
             .insert(NAMESPACE_NAME_LABEL.into(), name);
     }
     if let Some(status) = namespace.status.as_mut() {
-        if status.phase.as_deref().is_none_or(str::is_empty) {
-            status.phase = Some("Active".into());
-        }
+        or_default_str(&mut status.phase, "Active");
     }
 }
 
@@ -106,9 +94,7 @@ pub fn node(node: &mut Node) {
 
 /// A Secret: of type Opaque.
 pub fn secret(secret: &mut Secret) {
-    if secret.type_.as_deref().is_none_or(str::is_empty) {
-        secret.type_ = Some("Opaque".into());
-    }
+    or_default_str(&mut secret.type_, "Opaque");
 }
 
 /// Endpoints: ports of TCP.
@@ -119,9 +105,7 @@ pub fn endpoints(endpoints: &mut Endpoints) {
         .flatten()
         .flat_map(|subset| subset.ports.iter_mut().flatten())
     {
-        if port.protocol.as_deref().is_none_or(str::is_empty) {
-            port.protocol = Some("TCP".into());
-        }
+        or_default_str(&mut port.protocol, "TCP");
     }
 }
 

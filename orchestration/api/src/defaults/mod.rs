@@ -22,3 +22,11 @@
 pub mod core;
 pub mod pod;
 pub mod workloads;
+
+/// Sets `field` to `value` when it is missing or empty, as Go's defaulters
+/// treat an empty string as unset.
+fn or_default_str(field: &mut Option<String>, value: &str) {
+    if field.as_deref().is_none_or(str::is_empty) {
+        *field = Some(value.to_owned());
+    }
+}

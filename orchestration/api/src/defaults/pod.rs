@@ -1,6 +1,7 @@
 //! Pods and pod templates (`SetDefaults_Pod`, `SetDefaults_PodSpec`,
 //! `SetDefaults_Container`, `SetDefaults_Probe`, the volume sources').
 
+use super::or_default_str;
 use k8s_openapi::api::core::v1::{
     Container, EmptyDirVolumeSource, EnvVar, HTTPGetAction, Lifecycle, Pod, PodSecurityContext,
     PodSpec, Probe, Volume,
@@ -15,18 +16,6 @@ pub const SCHEDULER_NAME: &str = "default-scheduler";
 /// 0644, the default mode of secret, config map, downward API and
 /// projected volumes.
 pub const VOLUME_DEFAULT_MODE: i32 = 0o644;
-
-fn or_default_str(field: &mut Option<String>, value: &str) {
-    if field.as_deref().is_none_or(str::is_empty) {
-        *field = Some(value.to_owned());
-    }
-}
-
-fn or_default<T>(field: &mut Option<T>, value: T) {
-    if field.is_none() {
-        *field = Some(value);
-    }
-}
 
 fn or_default_nonzero(field: &mut Option<i32>, value: i32) {
     if field.is_none_or(|v| v == 0) {
@@ -64,18 +53,17 @@ pub fn pod(pod: &mut Pod) {
             }
         }
     }
-    or_default(&mut spec.enable_service_links, true);
+    spec.enable_service_links.get_or_insert(true);
 }
 
 /// A pod spec, of a Pod or of a template.
 pub fn spec_of(spec: &mut PodSpec) {
     or_default_str(&mut spec.dns_policy, "ClusterFirst");
     or_default_str(&mut spec.restart_policy, "Always");
-    or_default(&mut spec.security_context, PodSecurityContext::default());
-    or_default(
-        &mut spec.termination_grace_period_seconds,
-        TERMINATION_GRACE_PERIOD_SECONDS,
-    );
+    spec.security_context
+        .get_or_insert(PodSecurityContext::default());
+    spec.termination_grace_period_seconds
+        .get_or_insert(TERMINATION_GRACE_PERIOD_SECONDS);
     or_default_str(&mut spec.scheduler_name, SCHEDULER_NAME);
     let init = spec.init_containers.iter_mut().flatten();
     for container in spec.containers.iter_mut().chain(init) {
@@ -158,7 +146,7 @@ fn probe_of(probe: &mut Probe) {
         http_get_of(http);
     }
     if let Some(grpc) = probe.grpc.as_mut() {
-        or_default(&mut grpc.service, String::new());
+        grpc.service.get_or_insert(String::new());
     }
 }
 
@@ -180,13 +168,13 @@ fn lifecycle_of(lifecycle: &mut Lifecycle) {
 
 fn volume_of(volume: &mut Volume) {
     if let Some(secret) = volume.secret.as_mut() {
-        or_default(&mut secret.default_mode, VOLUME_DEFAULT_MODE);
+        secret.default_mode.get_or_insert(VOLUME_DEFAULT_MODE);
     }
     if let Some(config_map) = volume.config_map.as_mut() {
-        or_default(&mut config_map.default_mode, VOLUME_DEFAULT_MODE);
+        config_map.default_mode.get_or_insert(VOLUME_DEFAULT_MODE);
     }
     if let Some(downward) = volume.downward_api.as_mut() {
-        or_default(&mut downward.default_mode, VOLUME_DEFAULT_MODE);
+        downward.default_mode.get_or_insert(VOLUME_DEFAULT_MODE);
         for item in downward.items.iter_mut().flatten() {
             if let Some(field) = item.field_ref.as_mut() {
                 or_default_str(&mut field.api_version, "v1");
@@ -194,10 +182,10 @@ fn volume_of(volume: &mut Volume) {
         }
     }
     if let Some(projected) = volume.projected.as_mut() {
-        or_default(&mut projected.default_mode, VOLUME_DEFAULT_MODE);
+        projected.default_mode.get_or_insert(VOLUME_DEFAULT_MODE);
         for source in projected.sources.iter_mut().flatten() {
             if let Some(token) = source.service_account_token.as_mut() {
-                or_default(&mut token.expiration_seconds, 3600);
+                token.expiration_seconds.get_or_insert(3600);
             }
             for item in source
                 .downward_api
@@ -211,7 +199,7 @@ fn volume_of(volume: &mut Volume) {
         }
     }
     if let Some(host_path) = volume.host_path.as_mut() {
-        or_default(&mut host_path.type_, String::new());
+        host_path.type_.get_or_insert(String::new());
     }
     // A volume names its source by the one field it sets besides its name
     // (k8s-openapi leaves unset fields out of the JSON).

@@ -2,6 +2,7 @@
 //! and Jobs (`pkg/apis/batch/v1/defaults.go`); each one's pod template
 //! gets [`super::pod::spec_of`].
 
+use super::or_default_str;
 use k8s_openapi::api::apps::v1::{
     DaemonSet, DaemonSetUpdateStrategy, Deployment, DeploymentStrategy, ReplicaSet,
     RollingUpdateDaemonSet, RollingUpdateDeployment,
@@ -36,9 +37,7 @@ pub fn deployment(deployment: &mut Deployment) {
     let strategy = spec
         .strategy
         .get_or_insert_with(DeploymentStrategy::default);
-    if strategy.type_.as_deref().is_none_or(str::is_empty) {
-        strategy.type_ = Some("RollingUpdate".into());
-    }
+    or_default_str(&mut strategy.type_, "RollingUpdate");
     if strategy.type_.as_deref() == Some("RollingUpdate") {
         let rolling = strategy
             .rolling_update
@@ -77,9 +76,7 @@ pub fn daemon_set(daemon_set: &mut DaemonSet) {
     let strategy = spec
         .update_strategy
         .get_or_insert_with(DaemonSetUpdateStrategy::default);
-    if strategy.type_.as_deref().is_none_or(str::is_empty) {
-        strategy.type_ = Some("RollingUpdate".into());
-    }
+    or_default_str(&mut strategy.type_, "RollingUpdate");
     if strategy.type_.as_deref() == Some("RollingUpdate") {
         let rolling = strategy
             .rolling_update
