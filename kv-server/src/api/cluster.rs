@@ -83,10 +83,19 @@ async fn change(
         .change_membership(change, false)
         .await
         .map_err(crate::node::write_error)?;
-    Ok(written
+    Ok(members_after(node, &written))
+}
+
+/// The members a membership change's answer carries (or, should it carry
+/// none, the published ones).
+fn members_after(
+    node: &Node,
+    written: &openraft::raft::ClientWriteResponse<crate::raft::TypeConfig>,
+) -> Vec<pb::Member> {
+    written
         .membership
         .as_ref()
-        .map_or_else(|| members(node), members_of))
+        .map_or_else(|| members(node), members_of)
 }
 
 /// MemberAdd, on the leader.
@@ -126,10 +135,7 @@ pub async fn add_here(
             .add_learner(id, member, false)
             .await
             .map_err(crate::node::write_error)?;
-        written
-            .membership
-            .as_ref()
-            .map_or_else(|| members(node), members_of)
+        members_after(node, &written)
     } else {
         change(
             node,
