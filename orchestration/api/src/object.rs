@@ -158,8 +158,21 @@ pub fn from_stored(bytes: &[u8], mod_revision: i64) -> Result<Value, ObjectError
     if !object.is_object() {
         return Err(ObjectError::Decode("stored value is not an object".into()));
     }
-    metadata(&mut object).insert("resourceVersion".into(), mod_revision.to_string().into());
+    set_resource_version(&mut object, mod_revision);
     Ok(object)
+}
+
+/// Sets the object's `resourceVersion` to `revision`.
+pub fn set_resource_version(object: &mut Value, revision: i64) {
+    metadata(object).insert("resourceVersion".into(), revision.to_string().into());
+}
+
+/// The object's name ("" if it has none).
+pub fn name_of(object: &Value) -> &str {
+    object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 #[cfg(test)]

@@ -19,12 +19,13 @@ use std::hash::BuildHasher;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use keel_api::object::name_of;
 use keel_api::ResourceInfo;
 use keel_runtime::{ListOptions, Store, StoreError};
 use serde_json::{json, Map, Value};
 
 use crate::paths::Target;
-use crate::server::status;
+use crate::server::{not_found, status};
 
 /// A failure with what `metav1.Status` carries.
 struct Failure {
@@ -76,25 +77,24 @@ pub async fn handle<S: BuildHasher>(
     query: &HashMap<String, String, S>,
     body: &[u8],
 ) -> Response {
-    let answer = match (method.as_str(), &target.name, &target.subresource) {
-        ("GET", None, None) => list(store, &target, query).await,
-        ("GET", Some(name), None) => store
+    // No subresource is served yet.
+    if target.subresource.is_some() {
+        return not_found();
+    }
+    let answer = match (method.as_str(), &target.name) {
+        ("GET", None) => list(store, &target, query).await,
+        ("GET", Some(name)) => store
             .get(target.resource, &target.namespace, name)
             .await
             .map(|object| (StatusCode::OK, with_type(target.resource, object)))
             .map_err(Failure::from),
-        ("POST", None, None) => create(store, &target, body).await,
-        ("PUT", Some(name), None) => update(store, &target, name, body).await,
-        ("DELETE", Some(name), None) => store
+        ("POST", None) => create(store, &target, body).await,
+        ("PUT", Some(name)) => update(store, &target, name, body).await,
+        ("DELETE", Some(name)) => store
             .delete(target.resource, &target.namespace, name, None)
             .await
             .map(|object| (StatusCode::OK, with_type(target.resource, object)))
             .map_err(Failure::from),
-        (_, _, Some(_)) => Err(Failure {
-            code: StatusCode::NOT_FOUND,
-            reason: "NotFound",
-            message: "the server could not find the requested resource".into(),
-        }),
         _ => Err(Failure {
             code: StatusCode::METHOD_NOT_ALLOWED,
             reason: "MethodNotAllowed",
@@ -250,11 +250,7 @@ async fn create(
         ));
     }
     let object = decode_body(target, body)?;
-    let name = object
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    if name.is_empty() {
+    if name_of(&object).is_empty() {
         return Err(invalid(
             target.resource,
             "",
@@ -275,10 +271,7 @@ async fn update(
     body: &[u8],
 ) -> Result<(StatusCode, Value), Failure> {
     let object = decode_body(target, body)?;
-    let named = object
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let named = name_of(&object);
     if named != name {
         return Err(Failure::bad_request(format!(
             "the name of the object ({named}) does not match the name on the URL ({name})"

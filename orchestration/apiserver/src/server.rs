@@ -49,7 +49,8 @@ pub fn status(code: StatusCode, reason: &str, message: &str) -> Response {
     (code, Json(body)).into_response()
 }
 
-fn not_found() -> Response {
+/// 404 for a path nothing is served at, as kube-apiserver answers it.
+pub(crate) fn not_found() -> Response {
     status(
         StatusCode::NOT_FOUND,
         "NotFound",

@@ -20,18 +20,8 @@ use std::process::{Command, Output};
 
 use keel_client::{Client, ClientOptions};
 use keel_runtime::Store;
+use keel_tests::binaries::kubectl;
 use keel_tests::{Flavor, Server};
-
-/// kubectl 1.`minor`, as installed on these machines.
-fn kubectl(minor: u32) -> PathBuf {
-    let path = PathBuf::from(format!("/usr/lib/google-cloud-sdk/bin/kubectl.1.{minor}"));
-    assert!(
-        path.is_file(),
-        "kubectl 1.{minor} is not installed at {}",
-        path.display()
-    );
-    path
-}
 
 struct Front {
     url: String,

@@ -15,8 +15,6 @@ use std::time::{Duration, Instant};
 use keel_tests::ports::free_port;
 use keel_tests::{Background, Stream};
 
-const KUBECTL: &str = "/usr/lib/google-cloud-sdk/bin/kubectl.1.33";
-
 /// The ports `keel up` runs on: client, peer, HTTP front.
 fn free_ports() -> [u16; 3] {
     [free_port(), free_port(), free_port()]
@@ -55,7 +53,7 @@ fn up(dir: &Path, [client, peer, front]: [u16; 3]) -> (Background, PathBuf) {
 fn kubectl(kubeconfig: &Path, args: &[&str]) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let output = Command::new(KUBECTL)
+        let output = Command::new(keel_tests::binaries::kubectl(33))
             .args(args)
             .env("KUBECONFIG", kubeconfig)
             .output()

@@ -16,7 +16,7 @@
 //! patches; [`Store::get_as`] and friends give k8s-openapi's types.
 
 use base64::Engine as _;
-use keel_api::object::{self, ObjectError};
+use keel_api::object::{self, name_of, set_resource_version, ObjectError};
 use keel_api::ResourceInfo;
 use keel_client::proto::etcdserverpb::response_op::Response as OpResponse;
 use keel_client::{Client, Compare, CompareOp, GetOptions, Txn, TxnOp};
@@ -137,14 +137,6 @@ fn decode_continue(token: &str) -> Result<(i64, String), StoreError> {
         return Err(invalid());
     }
     Ok((token.revision, token.start))
-}
-
-/// The name of an object, from its metadata.
-fn name_of(object: &Value) -> &str {
-    object
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
 }
 
 /// The resourceVersion an object carries (0: none).
@@ -450,12 +442,6 @@ impl Store {
 /// does not exist).
 fn at_revision(key: &str, revision: i64) -> Txn {
     Txn::new().when([Compare::mod_revision(key, CompareOp::Equal, revision)])
-}
-
-fn set_resource_version(object: &mut Value, revision: i64) {
-    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-        metadata.insert("resourceVersion".into(), revision.to_string().into());
-    }
 }
 
 #[cfg(test)]
