@@ -6,11 +6,25 @@
 //! | `etcdctl` | `ETCDCTL_BIN` | `etcdctl` on `PATH` (Debian's `etcd-client`) |
 //! | `keeld` | `KEELD_BIN` | `<target>/<profile>/keeld`, next to the test executable |
 //! | examples | | `<target>/<profile>/examples/<name>`, beside keeld |
+//! | `kubectl` 1.NN | | `/usr/lib/google-cloud-sdk/bin/kubectl.1.NN`, as these machines have it |
 //!
 //! A missing program panics with what to run to get it.
 
 use std::env;
 use std::path::{Path, PathBuf};
+
+/// kubectl 1.`minor` (27 to 33), as installed on these machines; tests
+/// name a version instead of the dispatcher `/usr/bin/kubectl`, which picks
+/// one by the server's `/version`.
+pub fn kubectl(minor: u32) -> PathBuf {
+    let path = PathBuf::from(format!("/usr/lib/google-cloud-sdk/bin/kubectl.1.{minor}"));
+    assert!(
+        path.is_file(),
+        "kubectl 1.{minor} is not installed at {}",
+        path.display()
+    );
+    path
+}
 
 /// The etcd server binary.
 pub fn etcd() -> PathBuf {
