@@ -200,9 +200,11 @@ impl Resume {
                 events,
             });
         }
-        if !had_events && revision >= next && revision > 0 {
+        if !had_events && revision >= next - 1 && revision > 0 {
             // A progress notification: every event up to `revision` has
-            // been sent, so the watch resumes after it.
+            // been sent, so the watch resumes after it. One that only
+            // confirms the last delivered revision is delivered too: a
+            // caller that asked for progress is waiting for it.
             self.next_revision = revision + 1;
             return Answer::Deliver(WatchUpdate {
                 revision,
@@ -457,6 +459,16 @@ mod tests {
         };
         assert!(progress.is_progress());
         assert_eq!(resume.start_revision(), 13);
+        let Answer::Deliver(again) = resume.answer(response(12, Vec::new())) else {
+            panic!("progress that confirms the last revision is delivered");
+        };
+        assert_eq!(again.revision, 12);
+        assert_eq!(resume.start_revision(), 13);
+        assert_eq!(
+            resume.answer(response(11, Vec::new())),
+            Answer::Nothing,
+            "progress behind what was delivered is not"
+        );
         let compacted = WatchResponse {
             compact_revision: 20,
             canceled: true,

@@ -6,17 +6,21 @@
 //! ```text
 //!   kubectl ──HTTP──► server (router) ──► discovery (/version, /api, /apis)
 //!                                     └─► paths ─► objects ─► keel-runtime Store ─► keel
+//!                                                    └─► watch ──┘ (keel watch)
 //! ```
 //!
 //! - [`discovery`]: the version and the discovery documents, from the kinds
 //!   `keel-api` serves.
 //! - [`paths`]: resource paths, parsed into kind, namespace, name and
 //!   subresource.
-//! - [`objects`]: get, list, create, update and delete through the store.
+//! - [`objects`]: get, list (label and field selectors), create, update and
+//!   delete through the store.
+//! - `watch`: watches streamed as kube-apiserver streams them, with
+//!   bookmarks, timeouts and 410 Gone after compaction.
 //! - [`server`]: the router and its errors as `metav1.Status`.
 //!
-//! Not yet served: patch, watch, subresources, selectors, Table output,
-//! YAML bodies, OpenAPI. It
+//! Not yet served: patch, subresources, Table output, YAML bodies,
+//! OpenAPI. It
 //! listens on loopback unless told otherwise: TLS and authentication come
 //! with a later issue.
 
@@ -24,5 +28,6 @@ pub mod discovery;
 pub mod objects;
 pub mod paths;
 pub mod server;
+mod watch;
 
 pub use server::{router, serve};

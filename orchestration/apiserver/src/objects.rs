@@ -15,20 +15,23 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
+use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use keel_api::object::name_of;
+use keel_api::selector::{FieldSelector, LabelSelector};
 use keel_api::ResourceInfo;
 use keel_runtime::{ListOptions, Store, StoreError};
 use serde_json::{json, Map, Value};
 
 use crate::paths::Target;
-use crate::server::{not_found, status};
+use crate::server::{not_found, status, status_body};
+use crate::watch::WatchRequest;
 
 /// A failure with what `metav1.Status` carries.
-struct Failure {
+pub(crate) struct Failure {
     code: StatusCode,
     reason: &'static str,
     message: String,
@@ -43,8 +46,69 @@ impl Failure {
         }
     }
 
-    fn into_response(self) -> Response {
+    /// The failure as an HTTP answer.
+    pub(crate) fn into_response(self) -> Response {
         status(self.code, self.reason, &self.message)
+    }
+
+    /// The failure's `metav1.Status`, as a watch's ERROR event carries it.
+    pub(crate) fn status(&self) -> Value {
+        status_body(self.code, self.reason, &self.message)
+    }
+}
+
+/// Which objects a list or watch selects: `labelSelector` and
+/// `fieldSelector`.
+#[derive(Debug, Default)]
+pub(crate) struct Selection {
+    /// The label selector.
+    pub labels: LabelSelector,
+    /// The field selector.
+    pub fields: FieldSelector,
+}
+
+impl Selection {
+    /// The selection a request's query asks for.
+    fn from_query<S: BuildHasher>(
+        resource: &ResourceInfo,
+        query: &HashMap<String, String, S>,
+    ) -> Result<Self, Failure> {
+        let text = |name: &str| query.get(name).map_or("", String::as_str);
+        let labels = LabelSelector::parse(text("labelSelector"))
+            .map_err(|error| Failure::bad_request(error.to_string()))?;
+        let fields = FieldSelector::parse(resource, text("fieldSelector"))
+            .map_err(|error| Failure::bad_request(error.to_string()))?;
+        Ok(Self { labels, fields })
+    }
+
+    /// Whether `object` of `resource` is selected.
+    pub(crate) fn matches(&self, resource: &ResourceInfo, object: &Value) -> bool {
+        self.labels.matches_object(object) && self.fields.matches(resource, object)
+    }
+}
+
+/// A query parameter read as Go's `strconv.ParseBool` reads it.
+fn flag<S: BuildHasher>(
+    query: &HashMap<String, String, S>,
+    name: &str,
+) -> Result<Option<bool>, Failure> {
+    match query.get(name).map(String::as_str) {
+        None | Some("") => Ok(None),
+        Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(Some(true)),
+        Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(Some(false)),
+        Some(other) => Err(Failure::bad_request(format!(
+            "invalid {name} {other:?}: must be a boolean"
+        ))),
+    }
+}
+
+/// A non-negative integer query parameter (0 when absent).
+fn number<S: BuildHasher>(query: &HashMap<String, String, S>, name: &str) -> Result<i64, Failure> {
+    match query.get(name).map(String::as_str) {
+        None | Some("") => Ok(0),
+        Some(text) => text.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            Failure::bad_request(format!("invalid {name} {text:?}: must be a number"))
+        }),
     }
 }
 
@@ -81,6 +145,13 @@ pub async fn handle<S: BuildHasher>(
     if target.subresource.is_some() {
         return not_found();
     }
+    if method == Method::GET && target.name.is_none() {
+        match flag(query, "watch") {
+            Ok(Some(true)) => return watch(store, target, query).await,
+            Ok(_) => {}
+            Err(failure) => return failure.into_response(),
+        }
+    }
     let answer = match (method.as_str(), &target.name) {
         ("GET", None) => list(store, &target, query).await,
         ("GET", Some(name)) => store
@@ -110,7 +181,7 @@ pub async fn handle<S: BuildHasher>(
 }
 
 /// `object` with its kind and apiVersion, as single objects are served.
-fn with_type(resource: &ResourceInfo, mut object: Value) -> Value {
+pub(crate) fn with_type(resource: &ResourceInfo, mut object: Value) -> Value {
     if let Some(fields) = object.as_object_mut() {
         fields.insert("apiVersion".into(), resource.api_version.into());
         fields.insert("kind".into(), resource.kind.into());
@@ -123,18 +194,11 @@ async fn list<S: BuildHasher>(
     target: &Target,
     query: &HashMap<String, String, S>,
 ) -> Result<(StatusCode, Value), Failure> {
-    let number = |name: &str| -> Result<i64, Failure> {
-        match query.get(name).map(String::as_str) {
-            None | Some("") => Ok(0),
-            Some(text) => text.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-                Failure::bad_request(format!("invalid {name} {text:?}: must be a number"))
-            }),
-        }
-    };
+    let selection = Selection::from_query(target.resource, query)?;
     let options = ListOptions {
-        limit: number("limit")?,
+        limit: number(query, "limit")?,
         continue_token: query.get("continue").filter(|c| !c.is_empty()).cloned(),
-        revision: number("resourceVersion")?,
+        revision: number(query, "resourceVersion")?,
     };
     let list = store
         .list(target.resource, &target.namespace, &options)
@@ -150,6 +214,7 @@ async fn list<S: BuildHasher>(
     let items: Vec<Value> = list
         .items
         .into_iter()
+        .filter(|item| selection.matches(target.resource, item))
         .map(|mut item| {
             // Items of a list carry no type of their own.
             if let Some(fields) = item.as_object_mut() {
@@ -168,6 +233,31 @@ async fn list<S: BuildHasher>(
             "items": items,
         }),
     ))
+}
+
+/// A watch of the target's collection.
+async fn watch<S: BuildHasher>(
+    store: &Store,
+    target: Target,
+    query: &HashMap<String, String, S>,
+) -> Response {
+    let request = (|| {
+        let after = number(query, "resourceVersion")?;
+        let timeout = number(query, "timeoutSeconds")?;
+        Ok::<_, Failure>(WatchRequest {
+            resource: target.resource,
+            namespace: target.namespace.clone(),
+            after: (after > 0).then_some(after),
+            selection: Selection::from_query(target.resource, query)?,
+            bookmarks: flag(query, "allowWatchBookmarks")?.unwrap_or(false),
+            send_initial_events: flag(query, "sendInitialEvents")?,
+            timeout: (timeout > 0).then(|| Duration::from_secs(timeout as u64)),
+        })
+    })();
+    match request {
+        Ok(request) => crate::watch::serve(store, request).await,
+        Err(failure) => failure.into_response(),
+    }
 }
 
 /// The body as an object of the target's kind, in the target's namespace.

@@ -36,7 +36,12 @@ struct Front {
 
 /// A metav1.Status failure, as kube-apiserver answers errors.
 pub fn status(code: StatusCode, reason: &str, message: &str) -> Response {
-    let body = json!({
+    (code, Json(status_body(code, reason, message))).into_response()
+}
+
+/// The body of a metav1.Status failure.
+pub fn status_body(code: StatusCode, reason: &str, message: &str) -> serde_json::Value {
+    json!({
         "kind": "Status",
         "apiVersion": "v1",
         "metadata": {},
@@ -45,8 +50,7 @@ pub fn status(code: StatusCode, reason: &str, message: &str) -> Response {
         "reason": reason,
         "details": {},
         "code": code.as_u16(),
-    });
-    (code, Json(body)).into_response()
+    })
 }
 
 /// 404 for a path nothing is served at, as kube-apiserver answers it.

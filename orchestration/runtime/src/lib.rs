@@ -10,8 +10,9 @@
 //! ```
 //!
 //! - [`store`]: get, list (at a revision, paginated), create, update,
-//!   update by a function with retries, delete.
+//!   update by a function with retries, delete, and watch (Kubernetes'
+//!   ADDED, MODIFIED, DELETED from keel's events).
 
 pub mod store;
 
-pub use store::{List, ListOptions, Store, StoreError};
+pub use store::{List, ListOptions, ObjectEvent, ObjectWatch, Store, StoreError};

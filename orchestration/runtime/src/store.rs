@@ -19,7 +19,7 @@ use base64::Engine as _;
 use keel_api::object::{self, name_of, set_resource_version, ObjectError};
 use keel_api::ResourceInfo;
 use keel_client::proto::etcdserverpb::response_op::Response as OpResponse;
-use keel_client::{Client, Compare, CompareOp, GetOptions, Txn, TxnOp};
+use keel_client::{Client, Compare, CompareOp, GetOptions, Txn, TxnOp, WatchOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -435,6 +435,120 @@ impl Store {
         } else {
             Self::conflict(resource, name)
         })
+    }
+}
+
+/// What a watch of objects reports, as kube-apiserver's etcd watcher
+/// turns keel's events into Kubernetes' (`ADDED`, `MODIFIED`, `DELETED`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ObjectEvent {
+    /// The object was created (its key's first version).
+    Added(Value),
+    /// The object changed; `previous` is what it was.
+    Modified {
+        /// The object as it is now.
+        object: Value,
+        /// The object before the change.
+        previous: Value,
+    },
+    /// The object was deleted; it is the object as it was, with the
+    /// deletion's revision as its resourceVersion.
+    Deleted(Value),
+    /// Every change up to `revision` has been reported.
+    Progress {
+        /// The revision the watch is current at.
+        revision: i64,
+    },
+}
+
+/// A watch of the objects of one resource (in one namespace, or all).
+pub struct ObjectWatch {
+    watcher: keel_client::Watcher,
+    pending: std::collections::VecDeque<ObjectEvent>,
+    requested: i64,
+}
+
+impl ObjectWatch {
+    /// The next event; `None` when the watch ended. A watch from a
+    /// compacted revision fails with [`StoreError::Gone`].
+    pub async fn next(&mut self) -> Option<Result<ObjectEvent, StoreError>> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Some(Ok(event));
+            }
+            let update = match self.watcher.next().await? {
+                Ok(update) => update,
+                Err(keel_client::Error::Compacted {
+                    compact_revision, ..
+                }) => {
+                    return Some(Err(StoreError::Gone {
+                        requested: self.requested,
+                        compacted: compact_revision,
+                    }))
+                }
+                Err(error) => return Some(Err(error.into())),
+            };
+            if update.is_progress() {
+                return Some(Ok(ObjectEvent::Progress {
+                    revision: update.revision,
+                }));
+            }
+            for event in update.events {
+                match object_event(event) {
+                    Ok(event) => self.pending.push_back(event),
+                    Err(error) => return Some(Err(error.into())),
+                }
+            }
+        }
+    }
+
+    /// Asks keel for a progress report, answered as
+    /// [`ObjectEvent::Progress`].
+    pub fn request_progress(&self) {
+        self.watcher.request_progress();
+    }
+}
+
+/// One of keel's events as an object event.
+fn object_event(event: keel_client::proto::mvccpb::Event) -> Result<ObjectEvent, ObjectError> {
+    use keel_client::proto::mvccpb::event::EventType;
+    let deleted = event.r#type() == EventType::Delete;
+    let kv = event.kv.unwrap_or_default();
+    let previous = event
+        .prev_kv
+        .map(|prev| object::from_stored(&prev.value, prev.mod_revision))
+        .transpose()?;
+    if deleted {
+        let mut gone = previous.ok_or_else(|| {
+            ObjectError::Decode("a delete event without the object it deleted".into())
+        })?;
+        set_resource_version(&mut gone, kv.mod_revision);
+        return Ok(ObjectEvent::Deleted(gone));
+    }
+    let object = object::from_stored(&kv.value, kv.mod_revision)?;
+    Ok(match previous {
+        Some(previous) if kv.create_revision != kv.mod_revision => {
+            ObjectEvent::Modified { object, previous }
+        }
+        _ => ObjectEvent::Added(object),
+    })
+}
+
+impl Store {
+    /// Watches the objects of `resource` in `namespace` (every namespace if
+    /// empty) from the revision after `after`. Call it within a Tokio
+    /// runtime.
+    pub fn watch(&self, resource: &ResourceInfo, namespace: &str, after: i64) -> ObjectWatch {
+        let options = WatchOptions::new()
+            .with_prefix()
+            .with_prev_key()
+            .with_progress_notify()
+            .with_start_revision(after + 1);
+        ObjectWatch {
+            watcher: self.client.watch(resource.prefix(namespace), Some(options)),
+            pending: std::collections::VecDeque::new(),
+            requested: after,
+        }
     }
 }
 
