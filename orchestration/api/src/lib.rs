@@ -15,6 +15,8 @@
 //! - [`resources`]: the kinds keel serves, their scope, names, and their
 //!   keys, laid out as kube-apiserver lays them out in etcd.
 //! - [`defaults`]: kube-apiserver's defaulting of each kind.
+//! - [`deletion`]: what a delete does (at once, graceful, finalizers,
+//!   Terminating namespaces) and when an update finishes one.
 //! - [`selector`]: label and field selectors, and the fields each kind is
 //!   selected by.
 //! - [`object`]: what the server sets on create and keeps on update, and
@@ -25,6 +27,7 @@
 //! write it.
 
 pub mod defaults;
+pub mod deletion;
 pub mod object;
 pub mod resources;
 pub mod selector;

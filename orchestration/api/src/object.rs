@@ -13,7 +13,7 @@
 //! Objects are JSON values here ([`serde_json::Value`]), as they cross the
 //! HTTP front and patches; the typed views are k8s-openapi's.
 
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use crate::defaults;
 use crate::resources::ResourceInfo;
@@ -33,6 +33,72 @@ fn tracks_generation(resource: &ResourceInfo) -> bool {
         (resource.group, resource.plural),
         ("apps", "deployments" | "replicasets" | "daemonsets") | ("batch", "jobs") | ("", "pods")
     )
+}
+
+/// The kinds with a status subresource: their status is the server's and
+/// the controllers' (written through `/status`), never a create's or a
+/// main-resource update's.
+pub fn has_status(resource: &ResourceInfo) -> bool {
+    matches!(
+        (resource.group, resource.plural),
+        ("", "pods" | "services" | "namespaces" | "nodes")
+            | ("apps", "deployments" | "replicasets" | "daemonsets")
+            | ("batch", "jobs")
+    )
+}
+
+/// The status a new object starts with, as each kind's strategy sets it in
+/// `PrepareForCreate` (`None`: the client's is kept, as for nodes, which
+/// the kubelet registers with their capacity).
+fn initial_status(resource: &ResourceInfo, object: &Value) -> Option<Value> {
+    match (resource.group, resource.plural) {
+        ("", "nodes") => None,
+        ("", "pods") => Some(json!({"phase": "Pending", "qosClass": qos_class(object)})),
+        ("", "namespaces") => Some(json!({"phase": "Active"})),
+        _ if has_status(resource) => Some(json!({})),
+        _ => None,
+    }
+}
+
+/// A pod's quality-of-service class (pkg/apis/core/helper/qos `GetPodQOS`):
+/// BestEffort without any cpu or memory request or limit, Guaranteed when
+/// every container limits both and requests what it limits, else
+/// Burstable.
+pub fn qos_class(pod: &Value) -> &'static str {
+    let containers: Vec<&Value> = ["containers", "initContainers"]
+        .iter()
+        .filter_map(|list| {
+            pod.pointer(&format!("/spec/{list}"))
+                .and_then(Value::as_array)
+        })
+        .flatten()
+        .collect();
+    let quantity = |container: &Value, kind: &str, resource: &str| {
+        container
+            .pointer(&format!("/resources/{kind}/{resource}"))
+            .and_then(Value::as_str)
+            .filter(|q| !q.trim_start_matches(['0', '.']).is_empty())
+            .map(str::to_owned)
+    };
+    let mut any = false;
+    let mut guaranteed = true;
+    for container in &containers {
+        for resource in ["cpu", "memory"] {
+            let request = quantity(container, "requests", resource);
+            let limit = quantity(container, "limits", resource);
+            any |= request.is_some() || limit.is_some();
+            // Requests default to limits, so an absent request with a
+            // limit is equal to it.
+            guaranteed &= limit.is_some() && (request.is_none() || request == limit);
+        }
+    }
+    if !any {
+        "BestEffort"
+    } else if guaranteed {
+        "Guaranteed"
+    } else {
+        "Burstable"
+    }
 }
 
 /// The object's `metadata`, created if missing.
@@ -109,6 +175,22 @@ pub fn prepare_for_create(resource: &ResourceInfo, object: &mut Value, uid: &str
     if !resource.namespaced {
         metadata.remove("namespace");
     }
+    if let Some(status) = initial_status(resource, object) {
+        object["status"] = status;
+    }
+    if resource.plural == "namespaces" && resource.group.is_empty() {
+        // Every namespace waits for the namespace controller's cleanup
+        // before it goes (pkg/registry/core/namespace/strategy.go).
+        let finalizers = object["spec"]["finalizers"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if !finalizers.iter().any(|f| f == "kubernetes") {
+            let mut finalizers = finalizers;
+            finalizers.push("kubernetes".into());
+            object["spec"]["finalizers"] = finalizers.into();
+        }
+    }
 }
 
 /// Carries the server's fields from `old` to its replacement `new`, as
@@ -132,6 +214,24 @@ pub fn prepare_for_update(resource: &ResourceInfo, old: &Value, new: &mut Value)
         };
     }
     metadata.remove("selfLink");
+    if has_status(resource) {
+        match old.get("status") {
+            Some(status) => new["status"] = status.clone(),
+            None => {
+                if let Some(fields) = new.as_object_mut() {
+                    fields.remove("status");
+                }
+            }
+        }
+    }
+    if resource.plural == "namespaces" && resource.group.is_empty() {
+        // A namespace's finalizers change only through /finalize.
+        new["spec"]["finalizers"] = old
+            .pointer("/spec/finalizers")
+            .cloned()
+            .unwrap_or(Value::Null);
+    }
+    let metadata = self::metadata(new);
     if tracks_generation(resource) && spec_changed {
         let generation = metadata
             .get("generation")
@@ -139,6 +239,24 @@ pub fn prepare_for_update(resource: &ResourceInfo, old: &Value, new: &mut Value)
             .unwrap_or(0);
         metadata.insert("generation".into(), (generation + 1).into());
     }
+}
+
+/// Makes `new` an update of `old` through the status subresource, as the
+/// kinds' status strategies do (`PrepareForUpdate` and
+/// `ResetObjectMetaForStatus`): only the status is taken from `new`; the
+/// spec and the metadata stay as they were.
+pub fn prepare_for_status_update(old: &Value, new: &mut Value) {
+    let status = new.get("status").cloned();
+    let mut merged = old.clone();
+    match status {
+        Some(status) => merged["status"] = status,
+        None => {
+            if let Some(fields) = merged.as_object_mut() {
+                fields.remove("status");
+            }
+        }
+    }
+    *new = merged;
 }
 
 /// The bytes keel stores for `object`: its JSON without `resourceVersion`
@@ -246,5 +364,75 @@ mod tests {
         let mut bad = json!({"spec": {"containers": "not a list"}});
         let error = apply_defaults(of::<Pod>(), &mut bad).expect_err("not a pod");
         assert!(error.to_string().contains("invalid type"), "{error}");
+    }
+
+    #[test]
+    fn status_is_the_servers_on_create_and_on_update() {
+        let deployments = by_plural("apps", "deployments").expect("served");
+        let mut created = json!({"metadata": {"name": "d"}, "spec": {"replicas": 2},
+                                 "status": {"replicas": 9}});
+        prepare_for_create(deployments, &mut created, "u", "2026-12-07T10:00:00Z");
+        assert_eq!(created["status"], json!({}), "a create's status is dropped");
+        let old = json!({"metadata": {"name": "d", "generation": 1}, "spec": {"replicas": 2},
+                         "status": {"replicas": 2}});
+        let mut updated = json!({"metadata": {"name": "d"}, "spec": {"replicas": 3},
+                                 "status": {"replicas": 7}});
+        prepare_for_update(deployments, &old, &mut updated);
+        assert_eq!(
+            updated["status"],
+            json!({"replicas": 2}),
+            "kept from the old object"
+        );
+        assert_eq!(updated["metadata"]["generation"], 2);
+        let mut through_status = json!({"metadata": {"name": "d", "labels": {"x": "y"}},
+                                        "spec": {"replicas": 5}, "status": {"replicas": 3}});
+        prepare_for_status_update(&old, &mut through_status);
+        assert_eq!(through_status["spec"], json!({"replicas": 2}), "spec kept");
+        assert_eq!(through_status["status"], json!({"replicas": 3}));
+        assert!(
+            through_status["metadata"].get("labels").is_none(),
+            "metadata kept"
+        );
+    }
+
+    #[test]
+    fn namespaces_start_active_with_the_kubernetes_finalizer() {
+        let namespaces = by_plural("", "namespaces").expect("served");
+        let mut namespace = json!({"metadata": {"name": "team"}});
+        prepare_for_create(namespaces, &mut namespace, "u", "2026-12-07T10:00:00Z");
+        assert_eq!(namespace["status"], json!({"phase": "Active"}));
+        assert_eq!(namespace["spec"]["finalizers"], json!(["kubernetes"]));
+        let mut emptied = namespace.clone();
+        emptied["spec"]["finalizers"] = json!([]);
+        prepare_for_update(namespaces, &namespace, &mut emptied);
+        assert_eq!(
+            emptied["spec"]["finalizers"],
+            json!(["kubernetes"]),
+            "only /finalize may"
+        );
+    }
+
+    #[test]
+    fn pods_start_pending_with_their_qos_class() {
+        let pod = |resources: Value| {
+            let mut pod = json!({"metadata": {"name": "p"},
+                                 "spec": {"containers": [{"name": "c", "resources": resources}]}});
+            prepare_for_create(of::<Pod>(), &mut pod, "u", "2026-12-07T10:00:00Z");
+            pod["status"].clone()
+        };
+        assert_eq!(
+            pod(json!({})),
+            json!({"phase": "Pending", "qosClass": "BestEffort"})
+        );
+        let limits = json!({"cpu": "1", "memory": "1Gi"});
+        assert_eq!(pod(json!({"limits": limits}))["qosClass"], "Guaranteed");
+        assert_eq!(
+            pod(json!({"limits": limits, "requests": {"cpu": "500m"}}))["qosClass"],
+            "Burstable"
+        );
+        assert_eq!(
+            pod(json!({"requests": {"memory": "1Gi"}}))["qosClass"],
+            "Burstable"
+        );
     }
 }

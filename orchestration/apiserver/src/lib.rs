@@ -13,6 +13,8 @@
 //!   `keel-api` serves.
 //! - [`paths`]: resource paths, parsed into kind, namespace, name and
 //!   subresource.
+//! - [`namespaces`]: the system namespaces, and NamespaceLifecycle's
+//!   admission of creates and deletes.
 //! - [`objects`]: get, list (label and field selectors), create, update and
 //!   delete through the store.
 //! - `watch`: watches streamed as kube-apiserver streams them, with
@@ -25,6 +27,7 @@
 //! with a later issue.
 
 pub mod discovery;
+pub mod namespaces;
 pub mod objects;
 pub mod paths;
 pub mod server;

@@ -6,7 +6,10 @@
 //!   GET    object     ─► get
 //!   POST   collection ─► create          201, or 409 AlreadyExists
 //!   PUT    object     ─► update          409 Conflict on a stale resourceVersion
-//!   DELETE object     ─► delete          the object as it was
+//!   DELETE object     ─► delete          gone: the object (pods, services,
+//!                                        namespaces) or a Success Status;
+//!                                        marked (grace, finalizers): the object
+//!   DELETE collection ─► delete each selected object
 //! ```
 //!
 //! Errors are `metav1.Status` with Kubernetes' reasons, codes and
@@ -20,21 +23,26 @@ use std::time::Duration;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use keel_api::deletion::{self, DeleteOptions};
 use keel_api::object::name_of;
 use keel_api::selector::{FieldSelector, LabelSelector};
 use keel_api::ResourceInfo;
-use keel_runtime::{ListOptions, Store, StoreError};
+use keel_runtime::{Deleted, ListOptions, Store, StoreError};
 use serde_json::{json, Map, Value};
 
+use crate::namespaces::IMMORTAL_NAMESPACES;
 use crate::paths::Target;
 use crate::server::{not_found, status, status_body};
 use crate::watch::WatchRequest;
 
 /// A failure with what `metav1.Status` carries.
 pub(crate) struct Failure {
-    code: StatusCode,
-    reason: &'static str,
-    message: String,
+    /// The HTTP status.
+    pub code: StatusCode,
+    /// The Status reason ("NotFound").
+    pub reason: &'static str,
+    /// The message.
+    pub message: String,
 }
 
 impl Failure {
@@ -118,7 +126,9 @@ impl From<StoreError> for Failure {
         let (code, reason) = match error {
             StoreError::NotFound { .. } => (StatusCode::NOT_FOUND, "NotFound"),
             StoreError::AlreadyExists { .. } => (StatusCode::CONFLICT, "AlreadyExists"),
-            StoreError::Conflict { .. } => (StatusCode::CONFLICT, "Conflict"),
+            StoreError::Conflict { .. } | StoreError::Precondition(_) => {
+                (StatusCode::CONFLICT, "Conflict")
+            }
             StoreError::Gone { .. } => (StatusCode::GONE, "Expired"),
             StoreError::BadContinue(_) | StoreError::Object(_) => {
                 (StatusCode::BAD_REQUEST, "BadRequest")
@@ -161,11 +171,8 @@ pub async fn handle<S: BuildHasher>(
             .map_err(Failure::from),
         ("POST", None) => create(store, &target, body).await,
         ("PUT", Some(name)) => update(store, &target, name, body).await,
-        ("DELETE", Some(name)) => store
-            .delete(target.resource, &target.namespace, name, None)
-            .await
-            .map(|object| (StatusCode::OK, with_type(target.resource, object)))
-            .map_err(Failure::from),
+        ("DELETE", Some(name)) => delete(store, &target, name, query, body).await,
+        ("DELETE", None) => delete_collection(store, &target, query, body).await,
         _ => Err(Failure {
             code: StatusCode::METHOD_NOT_ALLOWED,
             reason: "MethodNotAllowed",
@@ -348,6 +355,8 @@ async fn create(
             "Required value: name or generateName is required",
         ));
     }
+    crate::namespaces::admit_create(store, target.resource, &target.namespace, name_of(&object))
+        .await?;
     let created = store
         .create(target.resource, &target.namespace, object)
         .await?;
@@ -371,4 +380,122 @@ async fn update(
         .update(target.resource, &target.namespace, object)
         .await?;
     Ok((StatusCode::OK, updated))
+}
+
+/// The kinds whose delete answers the deleted object rather than a
+/// Success Status (their registries set `ReturnDeletedObject`).
+fn returns_deleted_object(resource: &ResourceInfo) -> bool {
+    matches!(
+        (resource.group, resource.plural),
+        ("", "pods" | "services" | "namespaces")
+    )
+}
+
+/// The `DeleteOptions` of a delete request.
+fn delete_options<S: BuildHasher>(
+    query: &HashMap<String, String, S>,
+    body: &[u8],
+) -> Result<DeleteOptions, Failure> {
+    DeleteOptions::read(
+        body,
+        query.get("gracePeriodSeconds").map(String::as_str),
+        query.get("propagationPolicy").map(String::as_str),
+    )
+    .map_err(|error| Failure::bad_request(error.to_string()))
+}
+
+/// Deletes one object as its kind's registry does.
+async fn delete_one(
+    store: &Store,
+    target: &Target,
+    name: &str,
+    options: &DeleteOptions,
+) -> Result<Deleted, Failure> {
+    let resource = target.resource;
+    if resource.plural == "namespaces" && IMMORTAL_NAMESPACES.contains(&name) {
+        return Err(Failure {
+            code: StatusCode::FORBIDDEN,
+            reason: "Forbidden",
+            message: format!(
+                "namespaces \"{name}\" is forbidden: this namespace may not be deleted"
+            ),
+        });
+    }
+    let now = jiff::Timestamp::now();
+    Ok(store
+        .delete_with(resource, &target.namespace, name, |current, revision| {
+            Ok(deletion::plan(resource, current, revision, options, now)?)
+        })
+        .await?)
+}
+
+async fn delete<S: BuildHasher>(
+    store: &Store,
+    target: &Target,
+    name: &str,
+    query: &HashMap<String, String, S>,
+    body: &[u8],
+) -> Result<(StatusCode, Value), Failure> {
+    let options = delete_options(query, body)?;
+    let deleted = delete_one(store, target, name, &options).await?;
+    let resource = target.resource;
+    if deleted.gone && !returns_deleted_object(resource) {
+        let uid = deleted
+            .object
+            .pointer("/metadata/uid")
+            .cloned()
+            .unwrap_or_default();
+        return Ok((
+            StatusCode::OK,
+            json!({
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Success",
+                "details": {"name": name, "group": resource.group, "kind": resource.plural, "uid": uid},
+            }),
+        ));
+    }
+    Ok((StatusCode::OK, with_type(resource, deleted.object)))
+}
+
+async fn delete_collection<S: BuildHasher>(
+    store: &Store,
+    target: &Target,
+    query: &HashMap<String, String, S>,
+    body: &[u8],
+) -> Result<(StatusCode, Value), Failure> {
+    let options = delete_options(query, body)?;
+    let selection = Selection::from_query(target.resource, query)?;
+    let listed = store
+        .list(target.resource, &target.namespace, &ListOptions::default())
+        .await?;
+    let mut items = Vec::new();
+    for object in listed.items {
+        if !selection.matches(target.resource, &object) {
+            continue;
+        }
+        let mut one = target.clone();
+        one.namespace = object
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        match delete_one(store, &one, name_of(&object), &options).await {
+            Ok(deleted) => items.push(deleted.object),
+            // Gone meanwhile, or one of the namespaces that stay.
+            Err(failure)
+                if matches!(failure.code, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN) => {}
+            Err(failure) => return Err(failure),
+        }
+    }
+    Ok((
+        StatusCode::OK,
+        json!({
+            "kind": format!("{}List", target.resource.kind),
+            "apiVersion": target.resource.api_version,
+            "metadata": {"resourceVersion": listed.resource_version.to_string()},
+            "items": items,
+        }),
+    ))
 }

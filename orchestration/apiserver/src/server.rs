@@ -127,5 +127,8 @@ async fn resource_path(
 /// task is dropped.
 pub async fn serve(listener: tokio::net::TcpListener, store: Store) -> std::io::Result<()> {
     let address = listener.local_addr()?.to_string();
+    crate::namespaces::ensure_system_namespaces(&store)
+        .await
+        .map_err(std::io::Error::other)?;
     axum::serve(listener, router(address, store)).await
 }

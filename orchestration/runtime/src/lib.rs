@@ -15,4 +15,4 @@
 
 pub mod store;
 
-pub use store::{List, ListOptions, ObjectEvent, ObjectWatch, Store, StoreError};
+pub use store::{Deleted, List, ListOptions, ObjectEvent, ObjectWatch, Store, StoreError};

@@ -16,9 +16,9 @@
 //! patches; [`Store::get_as`] and friends give k8s-openapi's types.
 
 use base64::Engine as _;
+use keel_api::deletion::{self, Deletion};
 use keel_api::object::{self, name_of, set_resource_version, ObjectError};
 use keel_api::ResourceInfo;
-use keel_client::proto::etcdserverpb::response_op::Response as OpResponse;
 use keel_client::{Client, Compare, CompareOp, GetOptions, Txn, TxnOp, WatchOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -57,6 +57,9 @@ pub enum StoreError {
         /// The object's name.
         name: String,
     },
+    /// A delete's precondition did not hold (Conflict).
+    #[error(transparent)]
+    Precondition(#[from] keel_api::deletion::DeleteError),
     /// The continue token is not one this store made, or its revision was
     /// compacted.
     #[error("{0}")]
@@ -333,18 +336,41 @@ impl Store {
 
     /// Replaces the object of `object`'s name. With a resourceVersion, only
     /// if the object is still at it (else Conflict); without one,
-    /// whatever it is at.
+    /// whatever it is at. Its status is kept (see [`Store::update_status`]).
     pub async fn update(
         &self,
         resource: &ResourceInfo,
         namespace: &str,
         object: Value,
     ) -> Result<Value, StoreError> {
+        self.replace(resource, namespace, Part::Main, object).await
+    }
+
+    /// Replaces the status of the object of `object`'s name, as a write to
+    /// its `/status` subresource: only the status is taken from `object`.
+    /// With a resourceVersion, only if the object is still at it.
+    pub async fn update_status(
+        &self,
+        resource: &ResourceInfo,
+        namespace: &str,
+        object: Value,
+    ) -> Result<Value, StoreError> {
+        self.replace(resource, namespace, Part::Status, object)
+            .await
+    }
+
+    async fn replace(
+        &self,
+        resource: &ResourceInfo,
+        namespace: &str,
+        part: Part,
+        object: Value,
+    ) -> Result<Value, StoreError> {
         let expected = resource_version_of(&object)?;
         let name = name_of(&object).to_owned();
         // A race lost after a read at the expected revision shows as a new
         // revision on the next read: Conflict, as the caller asked.
-        self.update_with(resource, namespace, &name, |_, revision| {
+        self.update_part_with(resource, namespace, &name, part, |_, revision| {
             if expected != 0 && expected != revision {
                 return Err(Self::conflict(resource, &name));
             }
@@ -356,12 +382,44 @@ impl Store {
     /// Reads the object `name`, lets `change` make its replacement from it
     /// (and the revision it was read at), and writes that if the object did
     /// not change meanwhile; reads again when it did, up to
-    /// [`UPDATE_ATTEMPTS_MAX`] times. `change` may fail to stop.
+    /// [`UPDATE_ATTEMPTS_MAX`] times. `change` may fail to stop. The
+    /// status is kept as it was.
     pub async fn update_with<F>(
         &self,
         resource: &ResourceInfo,
         namespace: &str,
         name: &str,
+        change: F,
+    ) -> Result<Value, StoreError>
+    where
+        F: FnMut(&Value, i64) -> Result<Value, StoreError>,
+    {
+        self.update_part_with(resource, namespace, name, Part::Main, change)
+            .await
+    }
+
+    /// [`Store::update_with`] for the status: only the status of what
+    /// `change` makes is written.
+    pub async fn update_status_with<F>(
+        &self,
+        resource: &ResourceInfo,
+        namespace: &str,
+        name: &str,
+        change: F,
+    ) -> Result<Value, StoreError>
+    where
+        F: FnMut(&Value, i64) -> Result<Value, StoreError>,
+    {
+        self.update_part_with(resource, namespace, name, Part::Status, change)
+            .await
+    }
+
+    async fn update_part_with<F>(
+        &self,
+        resource: &ResourceInfo,
+        namespace: &str,
+        name: &str,
+        part: Part,
         mut change: F,
     ) -> Result<Value, StoreError>
     where
@@ -380,21 +438,27 @@ impl Store {
                 ))
                 .into());
             }
-            object::apply_defaults(resource, &mut new)?;
-            object::prepare_for_update(resource, &current, &mut new);
+            match part {
+                Part::Main => {
+                    object::apply_defaults(resource, &mut new)?;
+                    object::prepare_for_update(resource, &current, &mut new);
+                }
+                Part::Status => object::prepare_for_status_update(&current, &mut new),
+            }
             if new == current {
                 // Nothing changed: kube-apiserver writes nothing either.
                 return Ok(current);
             }
             let key = resource.key(namespace, name);
-            let txn = at_revision(&key, revision).and_then([TxnOp::put(
-                key.as_str(),
-                object::to_stored(&new),
-                None,
-            )]);
-            let answer = self.client.txn(txn).await?;
-            if answer.succeeded {
-                let written = answer.header.as_ref().map_or(0, |h| h.revision);
+            if deletion::finished(resource, &new) {
+                // The last finalizer of a deleting object is gone: the
+                // update deletes it, as kube-apiserver's does.
+                if self.remove(&key, revision).await? {
+                    return Ok(new);
+                }
+                continue;
+            }
+            if let Some(written) = self.write(&key, revision, &new).await? {
                 set_resource_version(&mut new, written);
                 return Ok(new);
             }
@@ -403,7 +467,8 @@ impl Store {
     }
 
     /// Deletes the object `name`, only if it is at `resource_version` when
-    /// one is given; answers the object as it was.
+    /// one is given, at once (no grace period, finalizers kept as they
+    /// are); answers the object as it was.
     pub async fn delete(
         &self,
         resource: &ResourceInfo,
@@ -411,31 +476,106 @@ impl Store {
         name: &str,
         resource_version: Option<i64>,
     ) -> Result<Value, StoreError> {
-        let (current, revision) = self
-            .read(resource, namespace, name)
-            .await?
-            .ok_or_else(|| Self::not_found(resource, name))?;
-        if resource_version.is_some_and(|rv| rv != revision) {
-            return Err(Self::conflict(resource, name));
-        }
-        let key = resource.key(namespace, name);
-        let txn = at_revision(&key, revision)
-            .and_then([TxnOp::delete(key.as_str(), None)])
-            .or_else([TxnOp::get(key.as_str(), None)]);
-        let answer = self.client.txn(txn).await?;
-        if answer.succeeded {
-            return Ok(current);
-        }
-        let gone = answer.responses.iter().all(|op| match &op.response {
-            Some(OpResponse::ResponseRange(range)) => range.kvs.is_empty(),
-            _ => true,
-        });
-        Err(if gone {
-            Self::not_found(resource, name)
-        } else {
-            Self::conflict(resource, name)
-        })
+        let done = self
+            .delete_with(resource, namespace, name, |_, revision| {
+                if resource_version.is_some_and(|rv| rv != revision) {
+                    return Err(Self::conflict(resource, name));
+                }
+                Ok(Deletion::Now)
+            })
+            .await?;
+        Ok(done.object)
     }
+
+    /// Reads the object `name`, lets `plan` decide what its delete does
+    /// (see keel-api's `deletion`), and does it if the object did not
+    /// change meanwhile; reads again when it did, up to
+    /// [`UPDATE_ATTEMPTS_MAX`] times.
+    pub async fn delete_with<F>(
+        &self,
+        resource: &ResourceInfo,
+        namespace: &str,
+        name: &str,
+        mut plan: F,
+    ) -> Result<Deleted, StoreError>
+    where
+        F: FnMut(&Value, i64) -> Result<Deletion, StoreError>,
+    {
+        let key = resource.key(namespace, name);
+        for _ in 0..UPDATE_ATTEMPTS_MAX {
+            let (current, revision) = self
+                .read(resource, namespace, name)
+                .await?
+                .ok_or_else(|| Self::not_found(resource, name))?;
+            match plan(&current, revision)? {
+                Deletion::Now => {
+                    if self.remove(&key, revision).await? {
+                        return Ok(Deleted {
+                            object: current,
+                            gone: true,
+                        });
+                    }
+                }
+                Deletion::Mark(marked) if marked == current => {
+                    return Ok(Deleted {
+                        object: current,
+                        gone: false,
+                    });
+                }
+                Deletion::Mark(mut marked) => {
+                    if let Some(written) = self.write(&key, revision, &marked).await? {
+                        set_resource_version(&mut marked, written);
+                        return Ok(Deleted {
+                            object: marked,
+                            gone: false,
+                        });
+                    }
+                }
+            }
+        }
+        Err(Self::conflict(resource, name))
+    }
+
+    /// Deletes `key` if it is still at `revision`.
+    async fn remove(&self, key: &str, revision: i64) -> Result<bool, StoreError> {
+        let txn = at_revision(key, revision).and_then([TxnOp::delete(key, None)]);
+        Ok(self.client.txn(txn).await?.succeeded)
+    }
+
+    /// Writes `object` at `key` if the key is still at `revision`; answers
+    /// the revision written, or `None` when the key moved on.
+    async fn write(
+        &self,
+        key: &str,
+        revision: i64,
+        object: &Value,
+    ) -> Result<Option<i64>, StoreError> {
+        let txn =
+            at_revision(key, revision).and_then([TxnOp::put(key, object::to_stored(object), None)]);
+        let answer = self.client.txn(txn).await?;
+        Ok(answer
+            .succeeded
+            .then(|| answer.header.as_ref().map_or(0, |h| h.revision)))
+    }
+}
+
+/// Which part of an object an update writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// Everything but the status (for kinds with a status subresource).
+    Main,
+    /// Only the status.
+    Status,
+}
+
+/// What a delete did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deleted {
+    /// The object: as it was when removed, or as marked when kept.
+    pub object: Value,
+    /// Whether it is gone (else it is marked for deletion, waiting for its
+    /// grace period or finalizers).
+    pub gone: bool,
 }
 
 /// What a watch of objects reports, as kube-apiserver's etcd watcher
