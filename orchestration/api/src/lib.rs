@@ -17,6 +17,8 @@
 //! - [`defaults`]: kube-apiserver's defaulting of each kind.
 //! - [`object`]: what the server sets on create and keeps on update, and
 //!   the JSON form an object takes in keel.
+//! - [`table`]: the meta.k8s.io/v1 Table kube-apiserver answers for
+//!   `kubectl get`: each kind's columns and cells, as its printers make them.
 //!
 //! Objects are Kubernetes' own types from `k8s-openapi`, so real manifests
 //! decode unchanged and what keel stores reads back as Kubernetes would
@@ -25,6 +27,7 @@
 pub mod defaults;
 pub mod object;
 pub mod resources;
+pub mod table;
 
 pub use k8s_openapi;
 pub use resources::{ResourceInfo, RESOURCES};
