@@ -21,6 +21,8 @@
 //!   selected by.
 //! - [`object`]: what the server sets on create and keeps on update, and
 //!   the JSON form an object takes in keel.
+//! - [`table`]: the meta.k8s.io/v1 Table kube-apiserver answers for
+//!   `kubectl get`: each kind's columns and cells, as its printers make them.
 //!
 //! Objects are Kubernetes' own types from `k8s-openapi`, so real manifests
 //! decode unchanged and what keel stores reads back as Kubernetes would
@@ -31,6 +33,7 @@ pub mod deletion;
 pub mod object;
 pub mod resources;
 pub mod selector;
+pub mod table;
 
 pub use k8s_openapi;
 pub use resources::{ResourceInfo, RESOURCES};
