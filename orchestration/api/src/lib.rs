@@ -15,6 +15,8 @@
 //! - [`resources`]: the kinds keel serves, their scope, names, and their
 //!   keys, laid out as kube-apiserver lays them out in etcd.
 //! - [`defaults`]: kube-apiserver's defaulting of each kind.
+//! - [`validation`]: kube-apiserver's validation of each kind, with its
+//!   field paths and messages, and strict decoding's unknown fields.
 //! - [`object`]: what the server sets on create and keeps on update, and
 //!   the JSON form an object takes in keel.
 //!
@@ -25,6 +27,7 @@
 pub mod defaults;
 pub mod object;
 pub mod resources;
+pub mod validation;
 
 pub use k8s_openapi;
 pub use resources::{ResourceInfo, RESOURCES};
