@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::field::{self, Bad, Path};
 use super::names::{self, NameRule};
-use super::{entries, get, gostring, int, list, meta, pod, text, Cause};
+use super::{container, entries, get, gostring, int, list, meta, pod, text, Cause};
 
 /// `core.MaxSecretSize`: the most data a ConfigMap or Secret holds, 1 MiB.
 pub const DATA_MAX_BYTES: usize = 1024 * 1024;
@@ -50,7 +50,7 @@ fn service_port(
             &message,
         ));
     }
-    causes.extend(pod::protocol(
+    causes.extend(container::protocol(
         text(port, "protocol"),
         &path.child("protocol"),
     ));
@@ -496,7 +496,7 @@ pub fn endpoints(object: &Value) -> Vec<Cause> {
                     &message,
                 ));
             }
-            causes.extend(pod::protocol(
+            causes.extend(container::protocol(
                 text(port, "protocol"),
                 &port_path.child("protocol"),
             ));

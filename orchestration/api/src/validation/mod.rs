@@ -6,7 +6,7 @@
 //!   object (defaulted JSON)
 //!        │ validate_create / validate_update
 //!        ▼
-//!   meta ─► pod (Pods and every pod template) ─► workloads (Deployment,
+//!   meta ─► pod, container (Pods and every pod template) ─► workloads (Deployment,
 //!   ReplicaSet, DaemonSet, Job, ControllerRevision) / core (Service,
 //!   ConfigMap, Secret, Namespace, Node, Endpoints, Event, Lease)
 //!        │ Vec<Cause>
@@ -23,6 +23,7 @@
 //! `pkg/util/validation`. Objects are read as JSON, after defaulting, so a
 //! missing field reads as Go's zero value.
 
+pub mod container;
 pub mod core;
 pub mod field;
 pub mod gostring;

@@ -118,6 +118,14 @@ impl<'a> Selector<'a> {
     }
 }
 
+/// A workload's selector. k8s-openapi's apps/v1 types hold a selector
+/// that is always there, so a missing one comes back from defaulting as
+/// `{}`; that is read as missing, as Kubernetes' nil selector (a selector
+/// of `{"matchLabels": {}}` is still an empty one).
+fn selector_of(spec: &Value) -> Option<&Value> {
+    get(spec, "selector").filter(|s| s.as_object().is_none_or(|map| !map.is_empty()))
+}
+
 fn nonnegative(object: &Value, key: &str, path: &Path) -> Option<Cause> {
     int(object, key)
         .filter(|value| *value < 0)
@@ -140,7 +148,7 @@ fn selector_mismatch(spec: &Value, path: &Path) -> Cause {
 
 /// A required, non-empty selector (Deployments and ReplicaSets).
 fn required_selector(spec: &Value, path: &Path, kind: &str) -> Vec<Cause> {
-    let selector = get(spec, "selector");
+    let selector = selector_of(spec);
     let mut causes = Vec::new();
     match selector {
         None => causes.push(field::required(&path.child("selector"), "")),
@@ -161,7 +169,7 @@ fn required_selector(spec: &Value, path: &Path, kind: &str) -> Vec<Cause> {
 /// `ValidatePodTemplateSpecForReplicaSet`: the selector matches the
 /// template, which is valid and restarts Always.
 fn template_for_replicas(spec: &Value, path: &Path, kind: &str) -> Vec<Cause> {
-    let selector = Selector::of(get(spec, "selector"));
+    let selector = Selector::of(selector_of(spec));
     let mut causes = Vec::new();
     if !matches!(selector, Selector::Everything) && !selector.matches(template_labels(spec)) {
         causes.push(selector_mismatch(spec, path));
@@ -417,7 +425,7 @@ fn daemon_set_spec(object: &Value) -> Vec<Cause> {
     let spec = spec_of(object);
     let path = Path::root("spec");
     let mut causes = Vec::new();
-    let selector = get(spec, "selector");
+    let selector = selector_of(spec);
     causes.extend(label_selector(selector, &path.child("selector")));
     if !Selector::of(selector).matches(template_labels(spec)) {
         causes.push(selector_mismatch(spec, &path));
@@ -448,11 +456,11 @@ pub fn controller_update(resource: &ResourceInfo, old: &Value, new: &Value) -> V
         "replicasets" => replica_set_spec(new),
         _ => daemon_set_spec(new),
     });
-    let new_selector = get(spec_of(new), "selector");
+    let new_selector = selector_of(spec_of(new));
     causes.extend(field::immutable(
         &Path::root("spec").child("selector"),
         Bad::Go(gostring::label_selector(new_selector)),
-        new_selector != get(spec_of(old), "selector"),
+        new_selector != selector_of(spec_of(old)),
     ));
     causes
 }
@@ -527,7 +535,7 @@ fn job_spec(spec: &Value, path: &Path) -> Vec<Cause> {
     }
     // The server generates the selector unless manualSelector is set
     // (keel does not yet), so only a given selector is checked.
-    let selector = get(spec, "selector");
+    let selector = selector_of(spec);
     let manual = get(spec, "manualSelector").and_then(Value::as_bool) == Some(true);
     if selector.is_none() && manual {
         causes.push(field::required(&path.child("selector"), ""));
@@ -563,11 +571,11 @@ pub fn job_update(old: &Value, new: &Value) -> Vec<Cause> {
         show_int(new_spec, "completions"),
         get(old_spec, "completions") != get(new_spec, "completions"),
     ));
-    let selector = get(new_spec, "selector");
+    let selector = selector_of(new_spec);
     causes.extend(field::immutable(
         &path.child("selector"),
         Bad::Go(gostring::label_selector(selector)),
-        selector != get(old_spec, "selector"),
+        selector != selector_of(old_spec),
     ));
     causes.extend(field::immutable(
         &path.child("template"),
