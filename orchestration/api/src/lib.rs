@@ -19,6 +19,8 @@
 //!   Terminating namespaces) and when an update finishes one.
 //! - [`selector`]: label and field selectors, and the fields each kind is
 //!   selected by.
+//! - [`validation`]: kube-apiserver's validation of each kind, with its
+//!   field paths and messages, and strict decoding's unknown fields.
 //! - [`object`]: what the server sets on create and keeps on update, and
 //!   the JSON form an object takes in keel.
 //! - [`table`]: the meta.k8s.io/v1 Table kube-apiserver answers for
@@ -34,6 +36,7 @@ pub mod object;
 pub mod resources;
 pub mod selector;
 pub mod table;
+pub mod validation;
 
 pub use k8s_openapi;
 pub use resources::{ResourceInfo, RESOURCES};
