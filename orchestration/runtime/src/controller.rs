@@ -16,10 +16,17 @@
 //! deleted); it reads anything else from caches the caller shares with it.
 //! A key never runs in two workers at once; an event for a running key runs
 //! it once more after. An error (or a panic) retries after the queue's
-//! backoff. When the queue is full, the event's key is dropped and, once
-//! there is room, every cached key is added again: a level-driven
-//! controller loses no work by reconciling too much. `stop` stops taking
-//! keys; the run ends when the reconciles under way have ended.
+//! backoff.
+//!
+//! When the queue is full, the event's key is refused, and every cached
+//! key is owed a reconcile instead: a level-driven controller loses no work
+//! by reconciling too much. The owed keys go into the queue in key order as
+//! it has room, resuming where the last refusal stopped them (so the first
+//! keys cannot starve the rest); a key refused meanwhile makes the pass
+//! start over once it ends. A list (`Listed`) is paid the same way.
+//!
+//! `stop` stops taking keys; the run ends when the reconciles under way
+//! have ended.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -102,17 +109,13 @@ pub async fn run<F, Fut, E>(
     let (triggers, mut triggered) = mpsc::channel(TRIGGERS_BUFFERED_MAX);
     let follow = tokio::spawn(follow(informer, triggers));
     let reconcile = std::sync::Arc::new(reconcile);
-    let mut driver = Driver {
-        queue: WorkQueue::new(options.queue),
-        cache,
-        origin: Instant::now(),
-        resync_owed: false,
-    };
+    let mut driver = Driver::new(WorkQueue::new(options.queue), cache);
+    let origin = Instant::now();
     let mut running: FuturesUnordered<Running> = FuturesUnordered::new();
     let mut stop = std::pin::pin!(stop);
     loop {
         while running.len() < options.workers {
-            let Some(key) = driver.queue.pop(driver.now()) else {
+            let Some(key) = driver.queue.pop(origin.elapsed()) else {
                 break;
             };
             let object = driver.cache.get_key(&key);
@@ -122,27 +125,27 @@ pub async fn run<F, Fut, E>(
             .queue
             .next_due()
             .filter(|_| running.len() < options.workers)
-            .map(|due| driver.origin + due);
+            .map(|due| origin + due);
         tokio::select! {
             // In this order, so one seed replays one schedule.
             biased;
             () = &mut stop => break,
             Some((key, outcome)) = running.next(), if !running.is_empty() => {
-                driver.done(&key, outcome);
+                driver.done(&key, outcome, origin.elapsed());
             }
             trigger = triggered.recv() => {
                 let Some(trigger) = trigger else {
                     tracing::error!("the informer task ended; the controller stops");
                     break;
                 };
-                driver.trigger(trigger);
+                driver.trigger(trigger, origin.elapsed());
             }
             () = sleep_until(wake), if wake.is_some() => {}
         }
     }
     follow.abort();
     while let Some((key, outcome)) = running.next().await {
-        driver.done(&key, outcome);
+        driver.done(&key, outcome, origin.elapsed());
     }
 }
 
@@ -181,57 +184,95 @@ where
     })
 }
 
-/// The driver's state: the queue, the cache to read objects and keys
-/// from, and its clock.
+/// Keys copied out of the cache at a time while a resync adds them.
+const RESYNC_KEYS_PER_READ: usize = 256;
+
+/// The driver's state: the queue and the cache to read objects and keys
+/// from. Time is passed in.
 struct Driver {
     queue: WorkQueue<ObjectKey>,
     cache: Cache,
-    /// Time zero of the queue's clock.
-    origin: Instant,
-    /// A key was refused by the full queue: every key is owed a reconcile
-    /// once there is room.
-    resync_owed: bool,
+    /// Every cached key from this one on is owed a reconcile (after a key
+    /// was refused by the full queue, or a list): the queue takes them as
+    /// it has room, in key order, resuming here.
+    resync_from: Option<ObjectKey>,
+    /// A key was refused while a resync was under way, perhaps one it had
+    /// passed: once it ends, it starts over from the first key.
+    resync_again: bool,
 }
 
 impl Driver {
-    fn now(&self) -> Duration {
-        self.origin.elapsed()
+    fn new(queue: WorkQueue<ObjectKey>, cache: Cache) -> Self {
+        Self {
+            queue,
+            cache,
+            resync_from: None,
+            resync_again: false,
+        }
     }
 
-    fn trigger(&mut self, trigger: Trigger) {
+    fn trigger(&mut self, trigger: Trigger, now: Duration) {
         match trigger {
-            Trigger::Key(key) => self.add(key),
-            Trigger::All => self.add_all(),
-        }
-    }
-
-    fn add(&mut self, key: ObjectKey) {
-        if self.queue.add(key, self.now()).is_err() && !self.resync_owed {
-            tracing::warn!(
-                keys_max = self.queue.keys_max(),
-                "the work queue is full; every object is reconciled once there is room"
-            );
-            self.resync_owed = true;
-        }
-    }
-
-    fn add_all(&mut self) {
-        let now = self.now();
-        self.resync_owed = false;
-        for key in self.cache.keys() {
-            if self.queue.add(key, now).is_err() {
-                self.resync_owed = true;
-                return;
+            Trigger::Key(key) => {
+                if self.queue.add(key, now).is_err() {
+                    if self.resync_from.is_none() {
+                        tracing::warn!(
+                            keys_max = self.queue.keys_max(),
+                            "the work queue is full; every object is reconciled as there is room"
+                        );
+                    }
+                    self.owe_every_key();
+                }
             }
+            Trigger::All => self.owe_every_key(),
+        }
+        self.resync(now);
+    }
+
+    fn owe_every_key(&mut self) {
+        if self.resync_from.is_some() {
+            self.resync_again = true;
+        } else {
+            // The least key there is.
+            self.resync_from = Some(ObjectKey::default());
         }
     }
 
-    fn done(&mut self, key: &ObjectKey, outcome: Outcome) {
-        self.queue.done(key, outcome, self.now());
-        if self.resync_owed && self.queue.len() < self.queue.keys_max() {
-            self.add_all();
+    /// Adds owed keys while the queue has room.
+    fn resync(&mut self, now: Duration) {
+        while let Some(from) = self.resync_from.take() {
+            let keys = self.cache.keys_from(&from, RESYNC_KEYS_PER_READ);
+            let read_all = keys.len() < RESYNC_KEYS_PER_READ;
+            let mut last = None;
+            for key in keys {
+                if self.queue.add(key.clone(), now).is_err() {
+                    self.resync_from = Some(key);
+                    return;
+                }
+                last = Some(key);
+            }
+            self.resync_from = match last {
+                Some(last) if !read_all => Some(successor(last)),
+                _ if self.resync_again => {
+                    self.resync_again = false;
+                    Some(ObjectKey::default())
+                }
+                _ => None,
+            };
         }
     }
+
+    fn done(&mut self, key: &ObjectKey, outcome: Outcome, now: Duration) {
+        self.queue.done(key, outcome, now);
+        self.resync(now);
+    }
+}
+
+/// The least key after `key`: keys do not hold NUL, so nothing sorts
+/// between `key` and `key` + NUL.
+fn successor(mut key: ObjectKey) -> ObjectKey {
+    key.name.push('\0');
+    key
 }
 
 /// The informer task: tells the driver which keys changed, lists again
@@ -253,5 +294,89 @@ async fn follow(mut informer: Informer, triggers: mpsc::Sender<Trigger>) {
         if triggers.send(trigger).await.is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A driver over a cache of `names` in "default", its queue holding at
+    /// most `keys_max` keys.
+    fn driver(names: &[&str], keys_max: usize) -> Driver {
+        let cache = Cache::default();
+        for name in names {
+            let object = json!({"metadata": {"namespace": "default", "name": name}});
+            cache
+                .write()
+                .objects
+                .put(ObjectKey::new("default", *name), object);
+        }
+        let queue = WorkQueue::new(QueueOptions {
+            keys_max,
+            ..QueueOptions::default()
+        });
+        Driver::new(queue, cache)
+    }
+
+    /// Runs the driver's queue dry (one worker, every reconcile done at
+    /// once), answering the names in the order they were reconciled.
+    fn drain(driver: &mut Driver) -> Vec<String> {
+        let mut order = Vec::new();
+        while let Some(key) = driver.queue.pop(Duration::ZERO) {
+            driver.done(&key, Outcome::Done, Duration::ZERO);
+            order.push(key.name);
+        }
+        order
+    }
+
+    #[test]
+    fn a_list_reconciles_every_key_through_a_small_queue() {
+        let names: Vec<String> = (0..600).map(|index| format!("o{index:03}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let mut driver = driver(&names, 3);
+        driver.trigger(Trigger::All, Duration::ZERO);
+        assert_eq!(driver.queue.len(), 3);
+        assert_eq!(drain(&mut driver), names, "each once, in key order");
+        assert!(driver.resync_from.is_none());
+    }
+
+    #[test]
+    fn keys_refused_by_a_full_queue_are_reconciled_later() {
+        let mut driver = driver(&["a", "b", "c", "d", "e"], 2);
+        for name in ["a", "b", "c", "d", "e"] {
+            driver.trigger(
+                Trigger::Key(ObjectKey::new("default", name)),
+                Duration::ZERO,
+            );
+        }
+        let order = drain(&mut driver);
+        let reconciled: std::collections::BTreeSet<&str> =
+            order.iter().map(String::as_str).collect();
+        assert_eq!(
+            reconciled,
+            ["a", "b", "c", "d", "e"].into(),
+            "none is lost: {order:?}"
+        );
+        assert!(driver.resync_from.is_none() && !driver.resync_again);
+    }
+
+    #[test]
+    fn a_key_refused_behind_the_resync_is_reached_by_another_lap() {
+        let mut driver = driver(&["a", "b", "c", "d"], 2);
+        driver.trigger(Trigger::All, Duration::ZERO);
+        // The resync stands at "c"; "a" is popped and done, then changes
+        // again while the queue is full of "b" and "c".
+        let first = driver.queue.pop(Duration::ZERO).unwrap();
+        driver.done(&first, Outcome::Done, Duration::ZERO);
+        assert_eq!(driver.queue.len(), 2);
+        driver.trigger(Trigger::Key(ObjectKey::new("default", "a")), Duration::ZERO);
+        let order = drain(&mut driver);
+        assert!(
+            order.iter().any(|name| name == "a"),
+            "\"a\" again: {order:?}"
+        );
+        assert!(order.iter().any(|name| name == "d"), "{order:?}");
     }
 }

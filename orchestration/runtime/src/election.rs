@@ -91,8 +91,10 @@ impl LeaderElector {
     }
 
     /// Resolves when the leadership is lost: the session's lease expired or
-    /// was revoked, or the candidate's key was deleted. The component stops
-    /// acting then. Resolves at once when this candidate does not lead.
+    /// was revoked, the candidate's key was deleted, or keel could not be
+    /// asked (leadership that cannot be checked is not counted on). The
+    /// component stops acting then, and may campaign again. Resolves at
+    /// once when this candidate does not lead.
     pub async fn lost(&mut self) {
         if !self.leading {
             return;

@@ -26,7 +26,7 @@ use serde_json::Value;
 
 /// Where an object is: its namespace ("" for a cluster-scoped kind) and
 /// name. Orders as kube-apiserver lists: by namespace, then name.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ObjectKey {
     /// The namespace; empty for a cluster-scoped object.
     pub namespace: String,
@@ -190,6 +190,11 @@ impl IndexedObjects {
     /// Every key, in order.
     pub fn keys(&self) -> impl Iterator<Item = &ObjectKey> {
         self.objects.keys()
+    }
+
+    /// The keys from `start` on, in order.
+    pub fn keys_from(&self, start: &ObjectKey) -> impl Iterator<Item = &ObjectKey> {
+        self.objects.range(start..).map(|(key, _)| key)
     }
 
     /// How many objects there are.

@@ -80,9 +80,9 @@ impl Event {
 
 /// The cache and the revision it is current at.
 #[derive(Debug, Default)]
-struct Cached {
-    objects: IndexedObjects,
-    revision: i64,
+pub(crate) struct Cached {
+    pub(crate) objects: IndexedObjects,
+    pub(crate) revision: i64,
 }
 
 /// A read handle on an informer's cache; clones share it.
@@ -99,7 +99,7 @@ impl Cache {
             .expect("the cache's writer did not panic")
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Cached> {
+    pub(crate) fn write(&self) -> std::sync::RwLockWriteGuard<'_, Cached> {
         self.shared
             .write()
             .expect("the cache's writer did not panic")
@@ -129,6 +129,16 @@ impl Cache {
         self.read().objects.keys().cloned().collect()
     }
 
+    /// At most `limit` keys from `start` on, in order.
+    pub fn keys_from(&self, start: &ObjectKey, limit: usize) -> Vec<ObjectKey> {
+        self.read()
+            .objects
+            .keys_from(start)
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+
     /// How many objects the cache holds.
     pub fn len(&self) -> usize {
         self.read().objects.len()
@@ -155,9 +165,9 @@ pub struct Informer {
     client: Client,
     resource: &'static ResourceInfo,
     prefix: String,
-    /// The informer underneath; `None` until the first list and after an
-    /// error, when the next call lists anew.
-    keys: Option<keel_client::Informer>,
+    /// The informer of raw keys underneath; `None` until the first list
+    /// and after an error, when the next call lists anew.
+    raw: Option<keel_client::Informer>,
     cache: Cache,
     /// Events told by one update of the cache and not yet answered: at most
     /// one watch answer's changes, or one list's differences.
@@ -189,7 +199,7 @@ impl Informer {
             client: client.clone(),
             resource,
             prefix: resource.prefix(namespace),
-            keys: None,
+            raw: None,
             cache: Cache::default(),
             pending: VecDeque::new(),
         };
@@ -219,11 +229,11 @@ impl Informer {
             if let Some(event) = self.pending.pop_front() {
                 return Ok(event);
             }
-            let Some(keys) = self.keys.as_mut() else {
+            let Some(raw) = self.raw.as_mut() else {
                 self.list().await?;
                 continue;
             };
-            match keys.next().await {
+            match raw.next().await {
                 Ok(Update::Changed { revision, changes }) => {
                     let mut cached = self.cache.write();
                     for change in changes {
@@ -235,11 +245,11 @@ impl Informer {
                 }
                 Ok(Update::Progress { revision }) => self.cache.write().revision = revision,
                 Ok(Update::Relisted { revision }) => {
-                    let listed = decode_all(self.resource, keys.cache().values());
+                    let listed = decode_all(self.resource, raw.cache().values());
                     replace(&self.cache, listed, revision, &mut self.pending);
                 }
                 Err(error) => {
-                    self.keys = None;
+                    self.raw = None;
                     return Err(error.into());
                 }
             }
@@ -248,10 +258,10 @@ impl Informer {
 
     /// Lists anew with a fresh informer underneath.
     async fn list(&mut self) -> Result<(), InformerError> {
-        let keys = keel_client::Informer::start(&self.client, self.prefix.as_bytes()).await?;
-        let listed = decode_all(self.resource, keys.cache().values());
-        replace(&self.cache, listed, keys.revision(), &mut self.pending);
-        self.keys = Some(keys);
+        let raw = keel_client::Informer::start(&self.client, self.prefix.as_bytes()).await?;
+        let listed = decode_all(self.resource, raw.cache().values());
+        replace(&self.cache, listed, raw.revision(), &mut self.pending);
+        self.raw = Some(raw);
         Ok(())
     }
 }

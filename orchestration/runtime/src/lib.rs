@@ -23,7 +23,8 @@
 //! - [`queue`]: the controller's work queue: dedupe, one run per key at a
 //!   time, backoff with jitter, delays, a bound (pure data over time
 //!   passed in).
-//! - [`controller`]: the runner: informer events into the queue, N workers.
+//! - [`controller`]: the runner ([`controller::run`]): informer events into
+//!   the queue, N workers.
 //! - [`election`]: leader election: campaign, learn of the loss, resign.
 
 pub mod controller;
@@ -33,7 +34,7 @@ pub mod informer;
 pub mod queue;
 pub mod store;
 
-pub use controller::{run, Action, ControllerOptions};
+pub use controller::{Action, ControllerOptions};
 pub use election::{ElectionError, LeaderElector};
 pub use index::{Index, IndexedObjects, ObjectKey};
 pub use informer::{Cache, Event, Informer, InformerError};
