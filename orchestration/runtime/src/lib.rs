@@ -1,5 +1,5 @@
 //! The client runtime of keel's orchestration components: how the HTTP
-//! front, and later the scheduler, controllers and kubelet, read and write
+//! front, the scheduler, controllers and kubelet read, watch and write
 //! Kubernetes objects in keel, directly over `keel-client`.
 //!
 //! ```text
@@ -7,12 +7,38 @@
 //!                  │  create: Txn[mod_revision = 0] put
 //!                  │  update/delete: Txn[mod_revision = read] put/delete
 //!                  └─ objects as keel-api keeps them (/registry/..., JSON)
+//!
+//!   keel ─ list + watch ─► Informer ─► Cache (IndexedObjects: by namespace,
+//!                             │         node, owner, label)
+//!                             └─ Event ─► controller::run: WorkQueue ─► N × reconcile(key)
+//!
+//!   LeaderElector: one of several copies acts (keel-client's Election on a session lease)
 //! ```
 //!
 //! - [`store`]: get, list (at a revision, paginated), create, update,
-//!   update by a function with retries, delete, and watch (Kubernetes'
-//!   ADDED, MODIFIED, DELETED from keel's events).
+//!   update by a function with retries, update of the status, delete as
+//!   the registry does it, and watch (Kubernetes' ADDED, MODIFIED, DELETED
+//!   from keel's events).
+//! - [`informer`]: the objects of one resource, decoded and cached, told
+//!   as added / modified / deleted / listed events.
+//! - [`index`]: the cache's indexes (pure data).
+//! - [`queue`]: the controller's work queue: dedupe, one run per key at a
+//!   time, backoff with jitter, delays, a bound (pure data over time
+//!   passed in).
+//! - [`controller`]: the runner ([`controller::run`]): informer events into
+//!   the queue, N workers.
+//! - [`election`]: leader election: campaign, learn of the loss, resign.
 
+pub mod controller;
+pub mod election;
+pub mod index;
+pub mod informer;
+pub mod queue;
 pub mod store;
 
+pub use controller::{Action, ControllerOptions};
+pub use election::{ElectionError, LeaderElector};
+pub use index::{Index, IndexedObjects, ObjectKey};
+pub use informer::{Cache, Event, Informer, InformerError};
+pub use queue::{Backoff, JitterRng, Outcome, QueueFull, QueueOptions, WorkQueue};
 pub use store::{Deleted, List, ListOptions, ObjectEvent, ObjectWatch, Store, StoreError};
