@@ -17,6 +17,8 @@
 //! - [`defaults`]: kube-apiserver's defaulting of each kind.
 //! - [`object`]: what the server sets on create and keeps on update, and
 //!   the JSON form an object takes in keel.
+//! - [`patch`]: PATCH as kube-apiserver applies it: JSON patch, JSON merge
+//!   patch and strategic merge patch, with kube-apiserver's errors.
 //!
 //! Objects are Kubernetes' own types from `k8s-openapi`, so real manifests
 //! decode unchanged and what keel stores reads back as Kubernetes would
@@ -24,6 +26,7 @@
 
 pub mod defaults;
 pub mod object;
+pub mod patch;
 pub mod resources;
 
 pub use k8s_openapi;
