@@ -73,7 +73,9 @@ pub enum PatchError {
     #[error("{0}")]
     Unknown(String),
     /// 415 UnsupportedMediaType: a Content-Type that is none of the patch
-    /// types keel accepts.
+    /// types keel accepts. kube-apiserver's list (negotiation's
+    /// `errUnsupportedMediaType`) also names `application/apply-patch+yaml`,
+    /// which keel does not serve yet, so it is left out here.
     #[error(
         "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json"
     )]
