@@ -25,6 +25,8 @@
 //!   the JSON form an object takes in keel.
 //! - [`table`]: the meta.k8s.io/v1 Table kube-apiserver answers for
 //!   `kubectl get`: each kind's columns and cells, as its printers make them.
+//! - [`patch`]: PATCH as kube-apiserver applies it: JSON patch, JSON merge
+//!   patch and strategic merge patch, with kube-apiserver's errors.
 //!
 //! Objects are Kubernetes' own types from `k8s-openapi`, so real manifests
 //! decode unchanged and what keel stores reads back as Kubernetes would
@@ -33,6 +35,7 @@
 pub mod defaults;
 pub mod deletion;
 pub mod object;
+pub mod patch;
 pub mod resources;
 pub mod selector;
 pub mod table;
