@@ -276,6 +276,39 @@ impl LabelSelector {
     }
 }
 
+impl std::fmt::Display for LabelSelector {
+    /// The selector in Kubernetes' string form, requirements sorted by key
+    /// (as a Scale's `status.selector` shows it); a one-value `In` prints
+    /// as `key=value`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut requirements: Vec<&Requirement> = self.requirements.iter().collect();
+        requirements.sort_by(|a, b| a.key.cmp(&b.key));
+        let mut first = true;
+        for requirement in requirements {
+            if !first {
+                f.write_str(",")?;
+            }
+            first = false;
+            let key = &requirement.key;
+            let set = |values: &[String]| {
+                let mut values = values.to_vec();
+                values.sort();
+                values.join(",")
+            };
+            match &requirement.operator {
+                Operator::In(values) if values.len() == 1 => write!(f, "{key}={}", values[0])?,
+                Operator::In(values) => write!(f, "{key} in ({})", set(values))?,
+                Operator::NotIn(values) => write!(f, "{key} notin ({})", set(values))?,
+                Operator::Exists => write!(f, "{key}")?,
+                Operator::DoesNotExist => write!(f, "!{key}")?,
+                Operator::GreaterThan(n) => write!(f, "{key}>{n}")?,
+                Operator::LessThan(n) => write!(f, "{key}<{n}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The object's `metadata.labels`.
 pub fn labels_of(object: &Value) -> BTreeMap<String, String> {
     object
@@ -502,6 +535,22 @@ mod tests {
             assert_eq!(selector.matches(&web), on_web, "{text} on web");
             assert_eq!(selector.matches(&db), on_db, "{text} on db");
         }
+    }
+
+    #[test]
+    fn selectors_print_in_kubernetes_string_form() {
+        let selector = LabelSelector::from_json(&json!({
+            "matchLabels": {"tier": "web", "app": "shop"},
+            "matchExpressions": [{"key": "env", "operator": "In", "values": ["qa", "dev"]},
+                                 {"key": "canary", "operator": "DoesNotExist"}]
+        }))
+        .expect("valid");
+        assert_eq!(
+            selector.to_string(),
+            "app=shop,!canary,env in (dev,qa),tier=web"
+        );
+        let again = LabelSelector::parse(&selector.to_string()).expect("reads back");
+        assert_eq!(again.to_string(), selector.to_string());
     }
 
     #[test]

@@ -26,11 +26,15 @@
 //! listens on loopback unless told otherwise: TLS and authentication come
 //! with a later issue.
 
+mod body;
 pub mod discovery;
+mod failure;
 pub mod namespaces;
-pub mod objects;
+mod objects;
+mod output;
 pub mod paths;
 pub mod server;
+mod subresources;
 mod watch;
 
 pub use server::{router, serve};

@@ -19,7 +19,7 @@ use keel_api::ResourceInfo;
 use keel_runtime::{Store, StoreError};
 use serde_json::{json, Value};
 
-use crate::objects::Failure;
+use crate::failure::Failure;
 
 /// The namespaces that may not be deleted.
 pub const IMMORTAL_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"];
@@ -58,14 +58,14 @@ pub(crate) async fn admit_create(
         .is_some_and(|t| !t.is_null())
         || found.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating");
     if terminating {
-        return Err(Failure {
-            code: StatusCode::FORBIDDEN,
-            reason: "Forbidden",
-            message: format!(
+        return Err(Failure::new(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            format!(
                 "{} \"{name}\" is forbidden: unable to create new content in namespace {namespace} because it is being terminated",
                 resource.qualified()
             ),
-        });
+        ));
     }
     Ok(())
 }

@@ -2,66 +2,147 @@
 //! handlers do, through the store:
 //!
 //! ```text
-//!   GET    collection ─► list (limit, continue, resourceVersion)
+//!   GET    collection ─► list (selectors, limit, continue, resourceVersion)
+//!                        or, with watch=true, a watch (watch.rs)
 //!   GET    object     ─► get
-//!   POST   collection ─► create          201, or 409 AlreadyExists
-//!   PUT    object     ─► update          409 Conflict on a stale resourceVersion
-//!   DELETE object     ─► delete          gone: the object (pods, services,
-//!                                        namespaces) or a Success Status;
-//!                                        marked (grace, finalizers): the object
+//!   POST   collection ─► create    NamespaceLifecycle, defaults, validation
+//!   PUT    object     ─► update    409 Conflict on a stale resourceVersion
+//!   PATCH  object     ─► patch     JSON / merge / strategic merge, then update
+//!   DELETE object     ─► delete    gone: the object (pods, services,
+//!                                  namespaces) or a Success Status;
+//!                                  marked (grace, finalizers): the object
 //!   DELETE collection ─► delete each selected object
+//!   .../<name>/<sub>  ─► subresources.rs
 //! ```
 //!
-//! Errors are `metav1.Status` with Kubernetes' reasons, codes and
-//! messages. Subresources, patch, watch, selectors and Table output come
-//! next.
+//! Reads answer objects or, when kubectl asks, Tables (output.rs). Errors
+//! are `metav1.Status` with Kubernetes' reasons, codes and messages
+//! (failure.rs).
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
 use std::time::Duration;
 
-use axum::http::{Method, StatusCode};
+use axum::body::Bytes;
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use keel_api::deletion::{self, DeleteOptions};
 use keel_api::object::name_of;
+use keel_api::patch::{self, PatchType};
 use keel_api::selector::{FieldSelector, LabelSelector};
 use keel_api::ResourceInfo;
 use keel_runtime::{Deleted, ListOptions, Store, StoreError};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
+use crate::body::{self, FieldValidation};
+use crate::failure::Failure;
 use crate::namespaces::IMMORTAL_NAMESPACES;
+use crate::output::{self, Form};
 use crate::paths::Target;
-use crate::server::{not_found, status, status_body};
 use crate::watch::WatchRequest;
 
-/// A failure with what `metav1.Status` carries.
-pub(crate) struct Failure {
-    /// The HTTP status.
-    pub code: StatusCode,
-    /// The Status reason ("NotFound").
-    pub reason: &'static str,
-    /// The message.
-    pub message: String,
+/// One request for a resource path.
+pub(crate) struct Request {
+    /// The HTTP method.
+    pub method: Method,
+    /// What the path names.
+    pub target: Target,
+    /// The query parameters.
+    pub query: HashMap<String, String>,
+    /// The body's Content-Type ("" when none was sent).
+    pub content_type: String,
+    /// The Accept header ("" when none was sent).
+    pub accept: String,
+    /// The body.
+    pub body: Bytes,
 }
 
-impl Failure {
-    fn bad_request(message: impl Into<String>) -> Self {
-        Self {
-            code: StatusCode::BAD_REQUEST,
-            reason: "BadRequest",
-            message: message.into(),
+impl Request {
+    /// A query parameter, if given and not empty.
+    pub(crate) fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// A boolean query parameter, read as Go's `strconv.ParseBool` reads it.
+    pub(crate) fn flag(&self, name: &str) -> Result<Option<bool>, Failure> {
+        match self.param(name) {
+            None => Ok(None),
+            Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(Some(true)),
+            Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(Some(false)),
+            Some(other) => Err(Failure::bad_request(format!(
+                "invalid {name} {other:?}: must be a boolean"
+            ))),
         }
     }
 
-    /// The failure as an HTTP answer.
-    pub(crate) fn into_response(self) -> Response {
-        status(self.code, self.reason, &self.message)
+    /// A non-negative integer query parameter (0 when absent).
+    pub(crate) fn number(&self, name: &str) -> Result<i64, Failure> {
+        match self.param(name) {
+            None => Ok(0),
+            Some(text) => text.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                Failure::bad_request(format!("invalid {name} {text:?}: must be a number"))
+            }),
+        }
     }
 
-    /// The failure's `metav1.Status`, as a watch's ERROR event carries it.
-    pub(crate) fn status(&self) -> Value {
-        status_body(self.code, self.reason, &self.message)
+    /// The form reads answer in.
+    pub(crate) fn form(&self) -> Result<Form, Failure> {
+        Form::negotiate(&self.accept, self.param("includeObject"))
+    }
+
+    /// The request's `fieldValidation`.
+    pub(crate) fn field_validation(&self) -> Result<FieldValidation, Failure> {
+        FieldValidation::from_query(self.param("fieldValidation"))
+    }
+
+    /// The body as an object of the target's kind, and its warnings.
+    pub(crate) fn object(&self) -> Result<(Value, Vec<String>), Failure> {
+        body::object(
+            &self.target,
+            &self.content_type,
+            &self.body,
+            self.field_validation()?,
+        )
+    }
+}
+
+/// A successful answer: its status, body and `Warning`s.
+pub(crate) struct Answer {
+    /// The HTTP status.
+    pub code: StatusCode,
+    /// The body.
+    pub body: Value,
+    /// Warnings, one `Warning: 299 - "<text>"` header each.
+    pub warnings: Vec<String>,
+}
+
+impl Answer {
+    /// 200 with `body`.
+    pub(crate) fn ok(body: Value) -> Self {
+        Self::with(StatusCode::OK, body)
+    }
+
+    /// `code` with `body`.
+    pub(crate) fn with(code: StatusCode, body: Value) -> Self {
+        Self {
+            code,
+            body,
+            warnings: Vec::new(),
+        }
+    }
+
+    fn into_response(self) -> Response {
+        let mut response = (self.code, Json(self.body)).into_response();
+        for warning in self.warnings {
+            let escaped = warning.replace('\\', "\\\\").replace('"', "\\\"");
+            if let Ok(value) = HeaderValue::from_str(&format!("299 - \"{escaped}\"")) {
+                response.headers_mut().append("Warning", value);
+            }
+        }
+        response
     }
 }
 
@@ -77,15 +158,14 @@ pub(crate) struct Selection {
 
 impl Selection {
     /// The selection a request's query asks for.
-    fn from_query<S: BuildHasher>(
-        resource: &ResourceInfo,
-        query: &HashMap<String, String, S>,
-    ) -> Result<Self, Failure> {
-        let text = |name: &str| query.get(name).map_or("", String::as_str);
-        let labels = LabelSelector::parse(text("labelSelector"))
+    fn of(request: &Request) -> Result<Self, Failure> {
+        let labels = LabelSelector::parse(request.param("labelSelector").unwrap_or(""))
             .map_err(|error| Failure::bad_request(error.to_string()))?;
-        let fields = FieldSelector::parse(resource, text("fieldSelector"))
-            .map_err(|error| Failure::bad_request(error.to_string()))?;
+        let fields = FieldSelector::parse(
+            request.target.resource,
+            request.param("fieldSelector").unwrap_or(""),
+        )
+        .map_err(|error| Failure::bad_request(error.to_string()))?;
         Ok(Self { labels, fields })
     }
 
@@ -95,281 +175,118 @@ impl Selection {
     }
 }
 
-/// A query parameter read as Go's `strconv.ParseBool` reads it.
-fn flag<S: BuildHasher>(
-    query: &HashMap<String, String, S>,
-    name: &str,
-) -> Result<Option<bool>, Failure> {
-    match query.get(name).map(String::as_str) {
-        None | Some("") => Ok(None),
-        Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(Some(true)),
-        Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(Some(false)),
-        Some(other) => Err(Failure::bad_request(format!(
-            "invalid {name} {other:?}: must be a boolean"
-        ))),
-    }
-}
-
-/// A non-negative integer query parameter (0 when absent).
-fn number<S: BuildHasher>(query: &HashMap<String, String, S>, name: &str) -> Result<i64, Failure> {
-    match query.get(name).map(String::as_str) {
-        None | Some("") => Ok(0),
-        Some(text) => text.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-            Failure::bad_request(format!("invalid {name} {text:?}: must be a number"))
-        }),
-    }
-}
-
-impl From<StoreError> for Failure {
-    fn from(error: StoreError) -> Self {
-        let message = error.to_string();
-        let (code, reason) = match error {
-            StoreError::NotFound { .. } => (StatusCode::NOT_FOUND, "NotFound"),
-            StoreError::AlreadyExists { .. } => (StatusCode::CONFLICT, "AlreadyExists"),
-            StoreError::Conflict { .. } | StoreError::Precondition(_) => {
-                (StatusCode::CONFLICT, "Conflict")
-            }
-            StoreError::Gone { .. } => (StatusCode::GONE, "Expired"),
-            StoreError::BadContinue(_) | StoreError::Object(_) => {
-                (StatusCode::BAD_REQUEST, "BadRequest")
-            }
-            StoreError::Keel(_) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
-        };
-        Self {
-            code,
-            reason,
-            message,
-        }
-    }
-}
-
-/// Answers one request for `target`.
-pub async fn handle<S: BuildHasher>(
-    store: &Store,
-    method: &Method,
-    target: Target,
-    query: &HashMap<String, String, S>,
-    body: &[u8],
-) -> Response {
-    // No subresource is served yet.
-    if target.subresource.is_some() {
-        return not_found();
-    }
-    if method == Method::GET && target.name.is_none() {
-        match flag(query, "watch") {
-            Ok(Some(true)) => return watch(store, target, query).await,
+/// Answers one request for a resource path.
+pub(crate) async fn handle(store: &Store, request: Request) -> Response {
+    if request.method == Method::GET && request.target.name.is_none() {
+        match request.flag("watch") {
+            Ok(Some(true)) => return watch(store, &request).await,
             Ok(_) => {}
             Err(failure) => return failure.into_response(),
         }
     }
-    let answer = match (method.as_str(), &target.name) {
-        ("GET", None) => list(store, &target, query).await,
-        ("GET", Some(name)) => store
-            .get(target.resource, &target.namespace, name)
-            .await
-            .map(|object| (StatusCode::OK, with_type(target.resource, object)))
-            .map_err(Failure::from),
-        ("POST", None) => create(store, &target, body).await,
-        ("PUT", Some(name)) => update(store, &target, name, body).await,
-        ("DELETE", Some(name)) => delete(store, &target, name, query, body).await,
-        ("DELETE", None) => delete_collection(store, &target, query, body).await,
-        _ => Err(Failure {
-            code: StatusCode::METHOD_NOT_ALLOWED,
-            reason: "MethodNotAllowed",
-            message: format!(
-                "the server does not allow this method on the requested resource ({method})"
-            ),
-        }),
+    let answer = if request.target.subresource.is_some() {
+        crate::subresources::handle(store, &request).await
+    } else {
+        resource(store, &request).await
     };
     match answer {
-        Ok((code, object)) => (code, Json(object)).into_response(),
+        Ok(answer) => answer.into_response(),
         Err(failure) => failure.into_response(),
     }
 }
 
-/// `object` with its kind and apiVersion, as single objects are served.
-pub(crate) fn with_type(resource: &ResourceInfo, mut object: Value) -> Value {
-    if let Some(fields) = object.as_object_mut() {
-        fields.insert("apiVersion".into(), resource.api_version.into());
-        fields.insert("kind".into(), resource.kind.into());
+async fn resource(store: &Store, request: &Request) -> Result<Answer, Failure> {
+    let target = &request.target;
+    match (request.method.as_str(), target.name.as_deref()) {
+        ("GET", None) => list(store, request).await,
+        ("GET", Some(name)) => {
+            let object = store.get(target.resource, &target.namespace, name).await?;
+            Ok(Answer::ok(output::one(
+                target.resource,
+                object,
+                request.form()?,
+            )?))
+        }
+        ("POST", None) => create(store, request).await,
+        ("PUT", Some(name)) => update(store, request, name).await,
+        ("PATCH", Some(name)) => patch(store, request, name, Part::Main).await,
+        ("DELETE", Some(name)) => delete(store, request, name).await,
+        ("DELETE", None) => delete_collection(store, request).await,
+        (method, _) => Err(Failure::method_not_allowed(method)),
     }
-    object
 }
 
-async fn list<S: BuildHasher>(
-    store: &Store,
-    target: &Target,
-    query: &HashMap<String, String, S>,
-) -> Result<(StatusCode, Value), Failure> {
-    let selection = Selection::from_query(target.resource, query)?;
+async fn list(store: &Store, request: &Request) -> Result<Answer, Failure> {
+    let target = &request.target;
+    let selection = Selection::of(request)?;
+    let form = request.form()?;
     let options = ListOptions {
-        limit: number(query, "limit")?,
-        continue_token: query.get("continue").filter(|c| !c.is_empty()).cloned(),
-        revision: number(query, "resourceVersion")?,
+        limit: request.number("limit")?,
+        continue_token: request.param("continue").map(str::to_owned),
+        revision: request.number("resourceVersion")?,
     };
     let list = store
         .list(target.resource, &target.namespace, &options)
         .await?;
-    let mut metadata = Map::new();
-    metadata.insert(
-        "resourceVersion".into(),
-        list.resource_version.to_string().into(),
-    );
-    if let Some(token) = list.continue_token {
-        metadata.insert("continue".into(), token.into());
-    }
     let items: Vec<Value> = list
         .items
         .into_iter()
         .filter(|item| selection.matches(target.resource, item))
-        .map(|mut item| {
-            // Items of a list carry no type of their own.
-            if let Some(fields) = item.as_object_mut() {
-                fields.remove("apiVersion");
-                fields.remove("kind");
-            }
-            item
-        })
         .collect();
-    Ok((
-        StatusCode::OK,
-        json!({
-            "kind": format!("{}List", target.resource.kind),
-            "apiVersion": target.resource.api_version,
-            "metadata": metadata,
-            "items": items,
-        }),
-    ))
+    Ok(Answer::ok(output::list(
+        target.resource,
+        items,
+        list.resource_version,
+        list.continue_token,
+        form,
+    )?))
 }
 
 /// A watch of the target's collection.
-async fn watch<S: BuildHasher>(
-    store: &Store,
-    target: Target,
-    query: &HashMap<String, String, S>,
-) -> Response {
-    let request = (|| {
-        let after = number(query, "resourceVersion")?;
-        let timeout = number(query, "timeoutSeconds")?;
+async fn watch(store: &Store, request: &Request) -> Response {
+    let watch = (|| {
+        let after = request.number("resourceVersion")?;
+        let timeout = request.number("timeoutSeconds")?;
         Ok::<_, Failure>(WatchRequest {
-            resource: target.resource,
-            namespace: target.namespace.clone(),
+            resource: request.target.resource,
+            namespace: request.target.namespace.clone(),
             after: (after > 0).then_some(after),
-            selection: Selection::from_query(target.resource, query)?,
-            bookmarks: flag(query, "allowWatchBookmarks")?.unwrap_or(false),
-            send_initial_events: flag(query, "sendInitialEvents")?,
+            selection: Selection::of(request)?,
+            bookmarks: request.flag("allowWatchBookmarks")?.unwrap_or(false),
+            send_initial_events: request.flag("sendInitialEvents")?,
             timeout: (timeout > 0).then(|| Duration::from_secs(timeout as u64)),
+            form: request.form()?,
         })
     })();
-    match request {
-        Ok(request) => crate::watch::serve(store, request).await,
+    match watch {
+        Ok(watch) => crate::watch::serve(store, watch).await,
         Err(failure) => failure.into_response(),
     }
 }
 
-/// The body as an object of the target's kind, in the target's namespace.
-fn decode_body(target: &Target, body: &[u8]) -> Result<Value, Failure> {
-    let mut object: Value = serde_json::from_slice(body).map_err(|error| {
-        Failure::bad_request(format!(
-            "the body of the request could not be decoded: {error}"
-        ))
-    })?;
-    let fields = object
-        .as_object_mut()
-        .ok_or_else(|| Failure::bad_request("the body of the request is not an object"))?;
-    let resource = target.resource;
-    match fields.get("apiVersion").and_then(Value::as_str) {
-        None | Some("") => {
-            fields.insert("apiVersion".into(), resource.api_version.into());
-        }
-        Some(version) if version == resource.api_version => {}
-        Some(version) => {
-            return Err(Failure::bad_request(format!(
-            "the API version in the data ({version}) does not match the expected API version ({})",
-            resource.api_version
-        )))
-        }
-    }
-    match fields.get("kind").and_then(Value::as_str) {
-        None | Some("") => {
-            fields.insert("kind".into(), resource.kind.into());
-        }
-        Some(kind) if kind == resource.kind => {}
-        Some(kind) => {
-            return Err(Failure::bad_request(format!(
-                "the kind in the data ({kind}) does not match the expected kind ({})",
-                resource.kind
-            )))
-        }
-    }
-    let metadata = fields
-        .entry("metadata")
-        .or_insert_with(|| Value::Object(Map::new()))
-        .as_object_mut()
-        .ok_or_else(|| Failure::bad_request("metadata must be an object"))?;
-    if resource.namespaced {
-        match metadata.get("namespace").and_then(Value::as_str) {
-            None | Some("") => {
-                metadata.insert("namespace".into(), target.namespace.clone().into());
-            }
-            Some(namespace) if namespace == target.namespace => {}
-            Some(_) => {
-                return Err(Failure::bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request",
-                ))
-            }
-        }
-    }
-    Ok(object)
-}
-
-fn invalid(resource: &ResourceInfo, name: &str, field: &str, detail: &str) -> Failure {
-    let kind = if resource.group.is_empty() {
-        resource.kind.to_owned()
-    } else {
-        format!("{}.{}", resource.kind, resource.group)
-    };
-    Failure {
-        code: StatusCode::UNPROCESSABLE_ENTITY,
-        reason: "Invalid",
-        message: format!("{kind} \"{name}\" is invalid: {field}: {detail}"),
-    }
-}
-
-async fn create(
-    store: &Store,
-    target: &Target,
-    body: &[u8],
-) -> Result<(StatusCode, Value), Failure> {
+async fn create(store: &Store, request: &Request) -> Result<Answer, Failure> {
+    let target = &request.target;
     if target.resource.namespaced && target.namespace.is_empty() {
         return Err(Failure::bad_request(
             "the namespace of the object must be set on the request",
         ));
     }
-    let object = decode_body(target, body)?;
-    if name_of(&object).is_empty() {
-        return Err(invalid(
-            target.resource,
-            "",
-            "metadata.name",
-            "Required value: name or generateName is required",
-        ));
-    }
+    let (object, warnings) = request.object()?;
     crate::namespaces::admit_create(store, target.resource, &target.namespace, name_of(&object))
         .await?;
     let created = store
         .create(target.resource, &target.namespace, object)
         .await?;
-    Ok((StatusCode::CREATED, created))
+    Ok(Answer {
+        code: StatusCode::CREATED,
+        body: output::with_type(target.resource, created),
+        warnings,
+    })
 }
 
-async fn update(
-    store: &Store,
-    target: &Target,
-    name: &str,
-    body: &[u8],
-) -> Result<(StatusCode, Value), Failure> {
-    let object = decode_body(target, body)?;
+async fn update(store: &Store, request: &Request, name: &str) -> Result<Answer, Failure> {
+    let target = &request.target;
+    let (object, warnings) = request.object()?;
     let named = name_of(&object);
     if named != name {
         return Err(Failure::bad_request(format!(
@@ -379,7 +296,87 @@ async fn update(
     let updated = store
         .update(target.resource, &target.namespace, object)
         .await?;
-    Ok((StatusCode::OK, updated))
+    Ok(Answer {
+        code: StatusCode::OK,
+        body: output::with_type(target.resource, updated),
+        warnings,
+    })
+}
+
+/// Which part of the object a patch writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Part {
+    /// The object (its status kept).
+    Main,
+    /// Its status subresource.
+    Status,
+}
+
+/// The patch type of a PATCH request's Content-Type.
+fn patch_type(request: &Request) -> Result<PatchType, Failure> {
+    PatchType::from_content_type(&request.content_type)
+        .ok_or_else(|| Failure::from(keel_api::patch::PatchError::UnsupportedMediaType))
+}
+
+/// Applies the request's patch to `current` (read at `revision`): the
+/// patched object, which must keep its name and, when the patch names a
+/// resourceVersion, be at it.
+pub(crate) fn patched(
+    resource: &ResourceInfo,
+    current: &Value,
+    revision: i64,
+    patch_type: PatchType,
+    body: &[u8],
+) -> Result<Value, Failure> {
+    let new = patch::apply(resource, current, patch_type, body)?;
+    let rv = new
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if !rv.is_empty() && rv != revision.to_string() {
+        return Err(StoreError::Conflict {
+            resource: resource.qualified(),
+            name: name_of(current).to_owned(),
+        }
+        .into());
+    }
+    Ok(new)
+}
+
+/// PATCH of an object or its status.
+pub(crate) async fn patch(
+    store: &Store,
+    request: &Request,
+    name: &str,
+    part: Part,
+) -> Result<Answer, Failure> {
+    let target = &request.target;
+    let resource = target.resource;
+    let patch_type = patch_type(request)?;
+    let validation = request.field_validation()?;
+    let mut warnings = Vec::new();
+    let change = |current: &Value, revision: i64| -> Result<Value, Failure> {
+        let new = patched(resource, current, revision, patch_type, &request.body)?;
+        warnings = body::unknown_fields(resource, &new, validation)?;
+        Ok(new)
+    };
+    let updated = match part {
+        Part::Main => {
+            store
+                .update_with(resource, &target.namespace, name, change)
+                .await?
+        }
+        Part::Status => {
+            store
+                .update_status_with(resource, &target.namespace, name, change)
+                .await?
+        }
+    };
+    Ok(Answer {
+        code: StatusCode::OK,
+        body: output::with_type(resource, updated),
+        warnings,
+    })
 }
 
 /// The kinds whose delete answers the deleted object rather than a
@@ -392,81 +389,63 @@ fn returns_deleted_object(resource: &ResourceInfo) -> bool {
 }
 
 /// The `DeleteOptions` of a delete request.
-fn delete_options<S: BuildHasher>(
-    query: &HashMap<String, String, S>,
-    body: &[u8],
-) -> Result<DeleteOptions, Failure> {
+fn delete_options(request: &Request) -> Result<DeleteOptions, Failure> {
     DeleteOptions::read(
-        body,
-        query.get("gracePeriodSeconds").map(String::as_str),
-        query.get("propagationPolicy").map(String::as_str),
+        &request.body,
+        request.param("gracePeriodSeconds"),
+        request.param("propagationPolicy"),
     )
     .map_err(|error| Failure::bad_request(error.to_string()))
 }
 
 /// Deletes one object as its kind's registry does.
-async fn delete_one(
+pub(crate) async fn delete_one(
     store: &Store,
-    target: &Target,
+    resource: &ResourceInfo,
+    namespace: &str,
     name: &str,
     options: &DeleteOptions,
 ) -> Result<Deleted, Failure> {
-    let resource = target.resource;
     if resource.plural == "namespaces" && IMMORTAL_NAMESPACES.contains(&name) {
-        return Err(Failure {
-            code: StatusCode::FORBIDDEN,
-            reason: "Forbidden",
-            message: format!(
-                "namespaces \"{name}\" is forbidden: this namespace may not be deleted"
-            ),
-        });
+        return Err(Failure::new(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            format!("namespaces \"{name}\" is forbidden: this namespace may not be deleted"),
+        ));
     }
     let now = jiff::Timestamp::now();
     Ok(store
-        .delete_with(resource, &target.namespace, name, |current, revision| {
+        .delete_with(resource, namespace, name, |current, revision| {
             Ok(deletion::plan(resource, current, revision, options, now)?)
         })
         .await?)
 }
 
-async fn delete<S: BuildHasher>(
-    store: &Store,
-    target: &Target,
-    name: &str,
-    query: &HashMap<String, String, S>,
-    body: &[u8],
-) -> Result<(StatusCode, Value), Failure> {
-    let options = delete_options(query, body)?;
-    let deleted = delete_one(store, target, name, &options).await?;
-    let resource = target.resource;
+async fn delete(store: &Store, request: &Request, name: &str) -> Result<Answer, Failure> {
+    let options = delete_options(request)?;
+    let resource = request.target.resource;
+    let deleted = delete_one(store, resource, &request.target.namespace, name, &options).await?;
     if deleted.gone && !returns_deleted_object(resource) {
         let uid = deleted
             .object
             .pointer("/metadata/uid")
             .cloned()
             .unwrap_or_default();
-        return Ok((
-            StatusCode::OK,
-            json!({
-                "kind": "Status",
-                "apiVersion": "v1",
-                "metadata": {},
-                "status": "Success",
-                "details": {"name": name, "group": resource.group, "kind": resource.plural, "uid": uid},
-            }),
-        ));
+        return Ok(Answer::ok(json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {"name": name, "group": resource.group, "kind": resource.plural, "uid": uid},
+        })));
     }
-    Ok((StatusCode::OK, with_type(resource, deleted.object)))
+    Ok(Answer::ok(output::with_type(resource, deleted.object)))
 }
 
-async fn delete_collection<S: BuildHasher>(
-    store: &Store,
-    target: &Target,
-    query: &HashMap<String, String, S>,
-    body: &[u8],
-) -> Result<(StatusCode, Value), Failure> {
-    let options = delete_options(query, body)?;
-    let selection = Selection::from_query(target.resource, query)?;
+async fn delete_collection(store: &Store, request: &Request) -> Result<Answer, Failure> {
+    let target = &request.target;
+    let options = delete_options(request)?;
+    let selection = Selection::of(request)?;
     let listed = store
         .list(target.resource, &target.namespace, &ListOptions::default())
         .await?;
@@ -475,13 +454,19 @@ async fn delete_collection<S: BuildHasher>(
         if !selection.matches(target.resource, &object) {
             continue;
         }
-        let mut one = target.clone();
-        one.namespace = object
+        let namespace = object
             .pointer("/metadata/namespace")
             .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        match delete_one(store, &one, name_of(&object), &options).await {
+            .unwrap_or("");
+        match delete_one(
+            store,
+            target.resource,
+            namespace,
+            name_of(&object),
+            &options,
+        )
+        .await
+        {
             Ok(deleted) => items.push(deleted.object),
             // Gone meanwhile, or one of the namespaces that stay.
             Err(failure)
@@ -489,13 +474,11 @@ async fn delete_collection<S: BuildHasher>(
             Err(failure) => return Err(failure),
         }
     }
-    Ok((
-        StatusCode::OK,
-        json!({
-            "kind": format!("{}List", target.resource.kind),
-            "apiVersion": target.resource.api_version,
-            "metadata": {"resourceVersion": listed.resource_version.to_string()},
-            "items": items,
-        }),
-    ))
+    Ok(Answer::ok(output::list(
+        target.resource,
+        items,
+        listed.resource_version,
+        None,
+        Form::Objects,
+    )?))
 }

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -19,6 +19,7 @@ use serde_json::json;
 
 use keel_runtime::Store;
 
+use crate::failure::Failure;
 use crate::{discovery, objects, paths};
 
 /// The largest request body read: kube-apiserver's 3 MiB (an object keel
@@ -77,7 +78,9 @@ pub fn router(address: String, store: Store) -> Router {
         .route("/apis", get(|| async { Json(discovery::group_list()) }))
         .route("/apis/{group}/{version}", get(group_resources))
         .fallback(resource_path)
-        .layer(DefaultBodyLimit::max(BODY_MAX))
+        // Bodies are read up to BODY_MAX by the handler, which refuses
+        // larger ones with kube-apiserver's Status rather than axum's.
+        .layer(DefaultBodyLimit::disable())
         .with_state(Front { address, store })
 }
 
@@ -101,24 +104,35 @@ async fn resource_path(
     uri: Uri,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
-    body: Bytes,
+    body: Body,
 ) -> Response {
-    // Bodies are JSON. Protobuf (which kubectl's typed commands, such as
-    // `create configmap`, send) is not read yet: 415, as kube-apiserver
-    // answers a media type it does not know.
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("application/json");
-    if !body.is_empty() && !content_type.starts_with("application/json") {
-        return status(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UnsupportedMediaType",
-            "the body of the request was in an unknown format - accepted media types include: application/json",
-        );
-    }
+    let header = |name: header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let Ok(body) = axum::body::to_bytes(body, BODY_MAX).await else {
+        return Failure::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            format!("Request entity too large: limit is {BODY_MAX}"),
+        )
+        .into_response();
+    };
     match paths::parse(uri.path()) {
-        Ok(target) => objects::handle(&front.store, &method, target, &query, &body).await,
+        Ok(target) => {
+            let request = objects::Request {
+                method,
+                target,
+                query,
+                content_type: header(header::CONTENT_TYPE),
+                accept: header(header::ACCEPT),
+                body,
+            };
+            objects::handle(&front.store, request).await
+        }
         Err(paths::PathError::NotFound) => not_found(),
     }
 }

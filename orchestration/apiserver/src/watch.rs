@@ -25,7 +25,9 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::objects::{with_type, Failure, Selection};
+use crate::failure::Failure;
+use crate::objects::Selection;
+use crate::output::{self, Form};
 
 /// How often a watch that asked for bookmarks gets one (kube-apiserver's
 /// cacher: "roughly every minute").
@@ -57,6 +59,8 @@ pub struct WatchRequest {
     pub send_initial_events: Option<bool>,
     /// `timeoutSeconds`.
     pub timeout: Option<Duration>,
+    /// Objects, or one-row Tables (`kubectl get -w`).
+    pub form: Form,
 }
 
 /// The stream's answer: 200 and events as they come.
@@ -113,6 +117,15 @@ async fn starting_point(
             }
             _ => return Ok((page.resource_version, initial)),
         }
+    }
+}
+
+/// One event's line, its object in `form` (a Table of one row for
+/// `kubectl get -w`; bookmarks and errors stay as they are).
+fn object_line(resource: &ResourceInfo, kind: &str, object: Value, form: Form) -> Bytes {
+    match output::one(resource, object, form) {
+        Ok(object) => event_line(kind, &object),
+        Err(failure) => event_line("ERROR", &failure.status()),
     }
 }
 
@@ -178,7 +191,7 @@ async fn stream(
     let resource = request.resource;
     let send = |line: Bytes| async move { sender.send(Ok(line)).await.is_ok() };
     for object in initial {
-        if !send(event_line("ADDED", &with_type(resource, object))).await {
+        if !send(object_line(resource, "ADDED", object, request.form)).await {
             return;
         }
     }
@@ -226,7 +239,7 @@ async fn stream(
                         let Some((kind, object)) = selected(resource, &request.selection, event) else {
                             continue;
                         };
-                        event_line(kind, &with_type(resource, object))
+                        object_line(resource, kind, object, request.form)
                     }
                 };
                 if !send(line).await {

@@ -18,6 +18,7 @@
 use base64::Engine as _;
 use keel_api::deletion::{self, Deletion};
 use keel_api::object::{self, name_of, set_resource_version, ObjectError};
+use keel_api::validation;
 use keel_api::ResourceInfo;
 use keel_client::{Client, Compare, CompareOp, GetOptions, Txn, TxnOp, WatchOptions};
 use serde::{Deserialize, Serialize};
@@ -56,6 +57,14 @@ pub enum StoreError {
         resource: String,
         /// The object's name.
         name: String,
+    },
+    /// The object is not valid (kube-apiserver's 422 Invalid).
+    #[error("{message}")]
+    Invalid {
+        /// kube-apiserver's message: `<Kind> "<name>" is invalid: ...`.
+        message: String,
+        /// The Status details, with a cause per error.
+        details: Value,
     },
     /// A delete's precondition did not hold (Conflict).
     #[error(transparent)]
@@ -165,6 +174,30 @@ fn stamp() -> (String, String) {
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string();
     (uid, now)
+}
+
+/// The letters of a generated name's suffix: no vowels (no words), no
+/// look-alikes (apimachinery's `util/rand` alphanumerics).
+const NAME_SUFFIX_LETTERS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+
+/// Names an object that has only a `generateName`, as kube-apiserver's
+/// names generator does: the prefix (cut to 58 characters) and five
+/// random letters.
+fn generate_name(object: &mut Value) {
+    let prefix = match object
+        .pointer("/metadata/generateName")
+        .and_then(Value::as_str)
+    {
+        Some(prefix) if !prefix.is_empty() && name_of(object).is_empty() => prefix.to_owned(),
+        _ => return,
+    };
+    let random = uuid::Uuid::new_v4();
+    let suffix: String = random.as_bytes()[..5]
+        .iter()
+        .map(|byte| char::from(NAME_SUFFIX_LETTERS[usize::from(*byte) % NAME_SUFFIX_LETTERS.len()]))
+        .collect();
+    let prefix: String = prefix.chars().take(58).collect();
+    object["metadata"]["name"] = format!("{prefix}{suffix}").into();
 }
 
 /// A store of objects in keel.
@@ -313,9 +346,15 @@ impl Store {
             .into());
         }
         object::apply_defaults(resource, &mut object)?;
+        generate_name(&mut object);
         let (uid, now) = stamp();
         object::prepare_for_create(resource, &mut object, &uid, &now);
         let name = name_of(&object).to_owned();
+        invalid_unless_empty(
+            resource,
+            &name,
+            &validation::validate_create(resource, &object),
+        )?;
         let key = resource.key(namespace, &name);
         let txn = at_revision(&key, 0).and_then([TxnOp::put(
             key.as_str(),
@@ -384,15 +423,16 @@ impl Store {
     /// not change meanwhile; reads again when it did, up to
     /// [`UPDATE_ATTEMPTS_MAX`] times. `change` may fail to stop. The
     /// status is kept as it was.
-    pub async fn update_with<F>(
+    pub async fn update_with<F, E>(
         &self,
         resource: &ResourceInfo,
         namespace: &str,
         name: &str,
         change: F,
-    ) -> Result<Value, StoreError>
+    ) -> Result<Value, E>
     where
-        F: FnMut(&Value, i64) -> Result<Value, StoreError>,
+        F: FnMut(&Value, i64) -> Result<Value, E>,
+        E: From<StoreError>,
     {
         self.update_part_with(resource, namespace, name, Part::Main, change)
             .await
@@ -400,30 +440,67 @@ impl Store {
 
     /// [`Store::update_with`] for the status: only the status of what
     /// `change` makes is written.
-    pub async fn update_status_with<F>(
+    pub async fn update_status_with<F, E>(
         &self,
         resource: &ResourceInfo,
         namespace: &str,
         name: &str,
         change: F,
-    ) -> Result<Value, StoreError>
+    ) -> Result<Value, E>
     where
-        F: FnMut(&Value, i64) -> Result<Value, StoreError>,
+        F: FnMut(&Value, i64) -> Result<Value, E>,
+        E: From<StoreError>,
     {
         self.update_part_with(resource, namespace, name, Part::Status, change)
             .await
     }
 
-    async fn update_part_with<F>(
+    /// [`Store::update_with`] that writes the status too, for what the
+    /// registry itself does in one write (a pod's binding: its node and its
+    /// PodScheduled condition).
+    pub async fn update_whole_with<F, E>(
+        &self,
+        resource: &ResourceInfo,
+        namespace: &str,
+        name: &str,
+        change: F,
+    ) -> Result<Value, E>
+    where
+        F: FnMut(&Value, i64) -> Result<Value, E>,
+        E: From<StoreError>,
+    {
+        self.update_part_with(resource, namespace, name, Part::Whole, change)
+            .await
+    }
+
+    /// Replaces a namespace's `spec.finalizers` with those of what
+    /// `change` makes, as its `/finalize` subresource does; a Terminating
+    /// namespace left without finalizers is deleted.
+    pub async fn finalize_with<F, E>(
+        &self,
+        resource: &ResourceInfo,
+        name: &str,
+        change: F,
+    ) -> Result<Value, E>
+    where
+        F: FnMut(&Value, i64) -> Result<Value, E>,
+        E: From<StoreError>,
+    {
+        self.update_part_with(resource, "", name, Part::Finalize, change)
+            .await
+    }
+
+    async fn update_part_with<F, E>(
         &self,
         resource: &ResourceInfo,
         namespace: &str,
         name: &str,
         part: Part,
         mut change: F,
-    ) -> Result<Value, StoreError>
+    ) -> Result<Value, E>
     where
-        F: FnMut(&Value, i64) -> Result<Value, StoreError>,
+        F: FnMut(&Value, i64) -> Result<Value, E>,
+        E: From<StoreError>,
     {
         for _ in 0..UPDATE_ATTEMPTS_MAX {
             let (current, revision) = self
@@ -432,18 +509,29 @@ impl Store {
                 .ok_or_else(|| Self::not_found(resource, name))?;
             let mut new = change(&current, revision)?;
             if name_of(&new) != name {
-                return Err(ObjectError::Decode(format!(
+                return Err(StoreError::from(ObjectError::Decode(format!(
                     "the name of the object ({}) does not match the name on the URL ({name})",
                     name_of(&new)
-                ))
+                )))
                 .into());
             }
             match part {
-                Part::Main => {
-                    object::apply_defaults(resource, &mut new)?;
+                Part::Main | Part::Whole => {
+                    let status = new.get("status").cloned();
+                    object::apply_defaults(resource, &mut new).map_err(StoreError::from)?;
                     object::prepare_for_update(resource, &current, &mut new);
+                    if let (Part::Whole, Some(status)) = (part, status) {
+                        new["status"] = status;
+                    }
+                    let causes = validation::validate_update(resource, &current, &new);
+                    invalid_unless_empty(resource, name, &causes)?;
                 }
                 Part::Status => object::prepare_for_status_update(&current, &mut new),
+                Part::Finalize => {
+                    let finalizers = new.pointer("/spec/finalizers").cloned();
+                    new = current.clone();
+                    new["spec"]["finalizers"] = finalizers.unwrap_or(Value::Null);
+                }
             }
             if new == current {
                 // Nothing changed: kube-apiserver writes nothing either.
@@ -463,7 +551,7 @@ impl Store {
                 return Ok(new);
             }
         }
-        Err(Self::conflict(resource, name))
+        Err(Self::conflict(resource, name).into())
     }
 
     /// Deletes the object `name`, only if it is at `resource_version` when
@@ -566,6 +654,11 @@ enum Part {
     Main,
     /// Only the status.
     Status,
+    /// Only a namespace's `spec.finalizers` (its `/finalize` subresource).
+    Finalize,
+    /// Both, for the registry's own subresources (a pod's binding sets
+    /// its node and its PodScheduled condition in one write).
+    Whole,
 }
 
 /// What a delete did.
@@ -690,6 +783,22 @@ impl Store {
             requested: after,
         }
     }
+}
+
+/// Invalid, with kube-apiserver's message and details, when `causes` has
+/// any.
+fn invalid_unless_empty(
+    resource: &ResourceInfo,
+    name: &str,
+    causes: &[validation::Cause],
+) -> Result<(), StoreError> {
+    if causes.is_empty() {
+        return Ok(());
+    }
+    Err(StoreError::Invalid {
+        message: validation::invalid_message(resource, name, causes),
+        details: validation::invalid_details(resource, name, causes),
+    })
 }
 
 /// A transaction that runs only while `key` is at `revision` (0: while it

@@ -214,7 +214,7 @@ async fn optimistic_concurrency(flavor: Flavor) {
                         .parse()
                         .unwrap();
                     next["data"]["count"] = json!((count + 1).to_string());
-                    Ok(next)
+                    Ok::<_, keel_runtime::StoreError>(next)
                 })
                 .await
         }));
