@@ -3,7 +3,10 @@
 //! encoder wrote it and as Go's JSON encoder wrote the same object. Every
 //! field is set, so each decodes to exactly the JSON beside it.
 
-#![allow(clippy::disallowed_methods, reason = "tests read their fixtures from disk")]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests read their fixtures from disk"
+)]
 
 use std::path::PathBuf;
 
@@ -42,10 +45,14 @@ fn every_fixture_decodes_to_the_json_go_wrote() {
     for name in FIXTURES {
         let body = fixture(&format!("{name}.pb"));
         let expected: Value = serde_json::from_slice(&fixture(&format!("{name}.json"))).unwrap();
-        let decoded = keel_api::protobuf::decode(&body)
-            .unwrap_or_else(|error| panic!("{name}: {error}"));
+        let decoded =
+            keel_api::protobuf::decode(&body).unwrap_or_else(|error| panic!("{name}: {error}"));
         let differences = differences(&decoded, &expected, "");
-        assert!(differences.is_empty(), "{name}:\n{}", differences.join("\n"));
+        assert!(
+            differences.is_empty(),
+            "{name}:\n{}",
+            differences.join("\n")
+        );
     }
 }
 

@@ -29,7 +29,9 @@ pub enum ProtobufError {
     #[error("empty data")]
     EmptyData,
     /// The body does not start with the magic `k8s\0`.
-    #[error("provided data does not appear to be a protobuf message, expected prefix [107 56 115 0]")]
+    #[error(
+        "provided data does not appear to be a protobuf message, expected prefix [107 56 115 0]"
+    )]
     NotProtobuf {
         /// The start of the body, as the handlers summarize it.
         summary: String,
@@ -108,9 +110,10 @@ impl ProtobufError {
     fn kind_and_version(&self) -> Option<(&str, &str)> {
         match self {
             Self::MissingVersion { kind } => Some((kind, "")),
-            Self::NotRegistered { api_version, kind } | Self::Object { api_version, kind, .. } => {
-                Some((kind, version_of(api_version)))
-            }
+            Self::NotRegistered { api_version, kind }
+            | Self::Object {
+                api_version, kind, ..
+            } => Some((kind, version_of(api_version))),
             _ => None,
         }
     }

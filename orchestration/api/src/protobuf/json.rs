@@ -24,8 +24,8 @@ use base64::Engine as _;
 use prost_reflect::{DynamicMessage, FieldDescriptor, MapKey, ReflectMessage as _, Value as Proto};
 use serde_json::{Map, Number, Value};
 
-use super::special;
 use super::go_json::{INLINED, ZERO_KEPT};
+use super::special;
 
 /// A message as JSON; `None` where Go writes `null` (a zero time, an
 /// empty raw extension). The error says what JSON cannot hold.
@@ -125,7 +125,9 @@ fn scalar(value: &Proto) -> Result<Value, String> {
         Proto::F32(number) => float(number.to_string().parse().unwrap_or(f64::NAN))?,
         Proto::F64(number) => float(*number)?,
         Proto::String(text) => Value::String(text.clone()),
-        Proto::Bytes(bytes) => Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)),
+        Proto::Bytes(bytes) => {
+            Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
+        }
         Proto::Message(_) | Proto::List(_) | Proto::Map(_) => {
             unreachable!("field_value and element handle messages, lists and maps")
         }

@@ -76,6 +76,10 @@ pub(super) fn all() -> Vec<(&'static str, &'static str)> {
         .collect();
     all.extend_from_slice(SUBRESOURCE_KINDS);
     all.push((META_API_VERSION, "DeleteOptions"));
-    all.extend(PACKAGES.iter().map(|(api_version, _)| (*api_version, "DeleteOptions")));
+    all.extend(
+        PACKAGES
+            .iter()
+            .map(|(api_version, _)| (*api_version, "DeleteOptions")),
+    );
     all
 }

@@ -68,8 +68,7 @@ pub fn decode(body: &[u8]) -> Result<Value, ProtobufError> {
             summary: error::summarize(body),
         }
     })?;
-    let api_version = string_at(&envelope, &["typeMeta", "apiVersion"]);
-    let kind = string_at(&envelope, &["typeMeta", "kind"]);
+    let (api_version, kind) = type_meta(&envelope);
     if kind.is_empty() {
         return Err(ProtobufError::MissingKind {
             api_version,
@@ -126,22 +125,18 @@ fn descriptor(full_name: &str) -> MessageDescriptor {
         .unwrap_or_else(|| panic!("the descriptor set has no message {full_name}"))
 }
 
-/// The string at a path of message fields ("" if any is unset).
-fn string_at(message: &DynamicMessage, path: &[&str]) -> String {
-    let Some((last, parents)) = path.split_last() else {
-        return String::new();
+/// The envelope's typeMeta: apiVersion and kind ("" where unset).
+fn type_meta(envelope: &DynamicMessage) -> (String, String) {
+    let Some(Proto::Message(type_meta)) =
+        envelope.get_field_by_name("typeMeta").as_deref().cloned()
+    else {
+        return (String::new(), String::new());
     };
-    let mut current = message.clone();
-    for name in parents {
-        match current.get_field_by_name(name).as_deref() {
-            Some(Proto::Message(inner)) => current = inner.clone(),
-            _ => return String::new(),
-        }
-    }
-    match current.get_field_by_name(last).as_deref() {
+    let text = |name: &str| match type_meta.get_field_by_name(name).as_deref() {
         Some(Proto::String(text)) => text.clone(),
         _ => String::new(),
-    }
+    };
+    (text("apiVersion"), text("kind"))
 }
 
 #[cfg(test)]

@@ -197,9 +197,9 @@ pub(super) fn raw_json(message: &DynamicMessage, type_name: &str) -> Result<Opti
     if raw.is_empty() {
         return Ok(None);
     }
-    serde_json::from_slice(&raw).map(Some).map_err(|error| {
-        format!("json: error calling MarshalJSON for type {type_name}: {error}")
-    })
+    serde_json::from_slice(&raw)
+        .map(Some)
+        .map_err(|error| format!("json: error calling MarshalJSON for type {type_name}: {error}"))
 }
 
 /// Verbs: the list of its items.

@@ -19,8 +19,16 @@ fn zero_kept_fields_are_singular_scalars_of_real_messages() {
         let field = descriptor
             .get_field_by_name(field)
             .unwrap_or_else(|| panic!("no field {message}.{field}"));
-        assert!(!field.is_list() && !field.is_map(), "{message}.{}", field.name());
-        assert!(!matches!(field.kind(), Kind::Message(_)), "{message}.{}", field.name());
+        assert!(
+            !field.is_list() && !field.is_map(),
+            "{message}.{}",
+            field.name()
+        );
+        assert!(
+            !matches!(field.kind(), Kind::Message(_)),
+            "{message}.{}",
+            field.name()
+        );
     }
 }
 
@@ -33,7 +41,11 @@ fn inlined_fields_are_sorted_singular_messages() {
             .and_then(|descriptor| descriptor.get_field_by_name(field))
             .unwrap_or_else(|| panic!("no field {message}.{field}"));
         assert!(!field.is_list(), "{message}.{}", field.name());
-        assert!(matches!(field.kind(), Kind::Message(_)), "{message}.{}", field.name());
+        assert!(
+            matches!(field.kind(), Kind::Message(_)),
+            "{message}.{}",
+            field.name()
+        );
     }
 }
 
@@ -54,5 +66,8 @@ fn kinds_keel_does_not_serve_are_not_registered() {
     assert_eq!(kinds::message_name("v1", "PodSpec"), None);
     assert_eq!(kinds::message_name("v1", "ServiceAccount"), None);
     assert_eq!(kinds::message_name("apps/v2", "Deployment"), None);
-    assert_eq!(kinds::message_name("extensions/v1beta1", "DeleteOptions"), None);
+    assert_eq!(
+        kinds::message_name("extensions/v1beta1", "DeleteOptions"),
+        None
+    );
 }
