@@ -20,6 +20,9 @@ Two things the .proto files do not say, and the Go structs (types.go) do:
 Usage (the bare mirrors of k8s.io/api and k8s.io/apimachinery):
 
     go_json_fields.py <api.git> <apimachinery.git> <tag> > ../src/protobuf/go_json.rs
+
+The tables are one entry a line (`#[rustfmt::skip]`), so a new Kubernetes
+version shows as a plain diff of entries.
 """
 
 import re
@@ -90,6 +93,7 @@ def go_fields(text, fields):
 
 def table(name, doc, entries):
     print(f"/// {doc}")
+    print("#[rustfmt::skip]")
     print(f"pub(super) const {name}: &[(&str, &str)] = &[")
     for message, field in sorted(entries):
         print(f'    ("{message}", "{field}"),')

@@ -60,6 +60,11 @@ pub fn descriptors() -> &'static DescriptorPool {
 /// The JSON object a Kubernetes protobuf body holds, as Kubernetes' JSON
 /// encoding writes the same object, with `apiVersion` and `kind` from the
 /// envelope.
+///
+/// Errors carry kube-apiserver's words, except the reason a message is not
+/// valid protobuf: that is prost's ("buffer underflow" where Go's gogo
+/// code says "unexpected EOF"), and prost also refuses a `string` that is
+/// not UTF-8, which Go would accept.
 pub fn decode(body: &[u8]) -> Result<Value, ProtobufError> {
     let raw_envelope = strip_magic(body)?;
     let envelope = DynamicMessage::decode(descriptor(UNKNOWN), raw_envelope).map_err(|error| {
