@@ -4,7 +4,7 @@
 //! controllers and kubelet).
 //!
 //! ```text
-//!   manifest / request body (JSON)
+//!   manifest / request body (JSON, or protobuf read into JSON)
 //!        │ decode into k8s-openapi's types (Kubernetes 1.33)
 //!        ▼
 //!   defaults ─► validation ─► object JSON under its key in keel
@@ -27,6 +27,8 @@
 //!   `kubectl get`: each kind's columns and cells, as its printers make them.
 //! - [`patch`]: PATCH as kube-apiserver applies it: JSON patch, JSON merge
 //!   patch and strategic merge patch, with kube-apiserver's errors.
+//! - [`protobuf`]: Kubernetes' protobuf request bodies (kubectl's typed
+//!   commands send no other) read into the same JSON form.
 //!
 //! Objects are Kubernetes' own types from `k8s-openapi`, so real manifests
 //! decode unchanged and what keel stores reads back as Kubernetes would
@@ -36,6 +38,7 @@ pub mod defaults;
 pub mod deletion;
 pub mod object;
 pub mod patch;
+pub mod protobuf;
 pub mod resources;
 pub mod selector;
 pub mod table;
