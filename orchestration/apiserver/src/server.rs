@@ -79,7 +79,10 @@ pub fn router(address: String, store: Store) -> Router {
         .route("/apis/{group}/{version}", get(group_resources))
         .route("/openapi/v2", get(openapi::serve_v2))
         .route("/openapi/v3", get(openapi::serve_v3_root))
-        .route("/openapi/v3/{*group_version}", get(openapi::serve_v3_group_version))
+        .route(
+            "/openapi/v3/{*group_version}",
+            get(openapi::serve_v3_group_version),
+        )
         .fallback(resource_path)
         .layer(DefaultBodyLimit::max(BODY_MAX))
         .with_state(Front { address, store })

@@ -130,7 +130,8 @@ pub fn build() -> Definitions {
     generator.subschema_for::<DeleteOptions>();
     generator.subschema_for::<Patch>();
     generator.subschema_for::<ListMeta>();
-    let mut schemas: BTreeMap<String, Value> = generator.take_definitions(false).into_iter().collect();
+    let mut schemas: BTreeMap<String, Value> =
+        generator.take_definitions(false).into_iter().collect();
 
     for kind in &kinds {
         let resource = kind.resource;
@@ -156,7 +157,11 @@ pub fn build() -> Definitions {
             .collect();
     schemas.insert(
         INT_OR_STRING.to_owned(),
-        scalar(&schemas, INT_OR_STRING, json!({"type": "string", "format": "int-or-string"})),
+        scalar(
+            &schemas,
+            INT_OR_STRING,
+            json!({"type": "string", "format": "int-or-string"}),
+        ),
     );
     schemas.insert(
         QUANTITY.to_owned(),
@@ -176,7 +181,10 @@ pub fn group_versions(kinds: &[Kind]) -> BTreeSet<(&'static str, &'static str)> 
 
 /// `form` with the description of definition `name`, if it has one.
 fn scalar(schemas: &BTreeMap<String, Value>, name: &str, mut form: Value) -> Value {
-    if let Some(description) = schemas.get(name).and_then(|schema| schema.get("description")) {
+    if let Some(description) = schemas
+        .get(name)
+        .and_then(|schema| schema.get("description"))
+    {
         form["description"] = description.clone();
     }
     form
@@ -249,7 +257,9 @@ fn annotate_merge_list(schemas: &mut BTreeMap<String, Value>, top: &str, merge_l
         };
         let property = &schemas[&holder]["properties"][name];
         holder = referenced(property, into_items)
-            .unwrap_or_else(|| panic!("{top}: {merge_list:?} steps through {holder}.{name}, no reference"))
+            .unwrap_or_else(|| {
+                panic!("{top}: {merge_list:?} steps through {holder}.{name}, no reference")
+            })
             .to_owned();
     }
     let property = schemas
@@ -370,10 +380,9 @@ mod tests {
                 schema["x-kubernetes-group-version-kind"],
                 json!([{"group": resource.group, "kind": resource.kind, "version": resource.version}]),
             );
-            assert!(schema.get("required").is_none_or(|r| !r
-                .as_array()
-                .expect("a list")
-                .contains(&json!("metadata"))));
+            assert!(schema
+                .get("required")
+                .is_none_or(|r| !r.as_array().expect("a list").contains(&json!("metadata"))));
             let list = &definitions.schemas[&kind.list_definition];
             assert_eq!(
                 list["properties"]["items"]["items"]["$ref"],
@@ -409,8 +418,8 @@ mod tests {
         assert_eq!(env["x-kubernetes-patch-merge-key"], "name");
         let ports = &schemas["io.k8s.api.core.v1.Container"]["properties"]["ports"];
         assert_eq!(ports["x-kubernetes-patch-merge-key"], "containerPort");
-        let finalizers = &schemas["io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"]["properties"]
-            ["finalizers"];
+        let finalizers =
+            &schemas["io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"]["properties"]["finalizers"];
         assert_eq!(finalizers["x-kubernetes-patch-strategy"], "merge");
         assert!(finalizers.get("x-kubernetes-patch-merge-key").is_none());
         let tolerations = &schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["tolerations"];

@@ -5,11 +5,10 @@
 //! document (cached for good: `Cache-Control: public, immutable`) or is
 //! redirected (301) to the current one.
 
-use std::collections::HashMap;
-
 use axum::extract::{Path, Query};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 
 use super::{documents, v3_url, Encoded};
 
@@ -30,7 +29,11 @@ struct Clause<'a> {
 /// The clauses of `accept`, most wanted first (higher `q`, then more
 /// specific), as goautoneg orders them; an empty header accepts anything.
 fn clauses(accept: &str) -> Vec<Clause<'_>> {
-    let accept = if accept.trim().is_empty() { "*/*" } else { accept };
+    let accept = if accept.trim().is_empty() {
+        "*/*"
+    } else {
+        accept
+    };
     let mut clauses: Vec<Clause<'_>> = accept
         .split(',')
         .filter_map(|clause| {
@@ -71,7 +74,7 @@ fn negotiate<'o>(accept: &str, offers: &[&'o str]) -> Option<&'o str> {
     })
 }
 
-fn header_text<'h>(headers: &'h HeaderMap, name: header::HeaderName) -> &'h str {
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> &str {
     headers
         .get(name)
         .and_then(|value| value.to_str().ok())
@@ -122,12 +125,19 @@ pub async fn v3_root(headers: HeaderMap) -> Response {
     answer(&headers, &documents().v3_root, JSON)
 }
 
+/// The query of a v3 document's URL.
+#[derive(Debug, Deserialize)]
+pub struct HashQuery {
+    /// The document's ETag, as the root lists it.
+    hash: Option<String>,
+}
+
 /// `GET /openapi/v3/<group version>`: its document, as JSON (keel does not
 /// encode v3 as protobuf; kubectl asks for JSON). A stale `hash` is
 /// redirected to the current one; a current one may be cached for good.
 pub async fn v3_group_version(
     Path(key): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
+    Query(query): Query<HashQuery>,
     headers: HeaderMap,
 ) -> Response {
     let Some(document) = documents().v3.get(&key) else {
@@ -136,7 +146,7 @@ pub async fn v3_group_version(
     if negotiate(header_text(&headers, header::ACCEPT), &[JSON]).is_none() {
         return StatusCode::NOT_ACCEPTABLE.into_response();
     }
-    match query.get("hash").map(String::as_str) {
+    match query.hash.as_deref() {
         None | Some("") => answer(&headers, document, JSON),
         Some(hash) if hash == document.etag => {
             let mut response = answer(&headers, document, JSON);

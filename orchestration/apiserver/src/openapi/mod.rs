@@ -34,7 +34,9 @@ use std::sync::LazyLock;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha512};
 
-pub use http::{v2 as serve_v2, v3_group_version as serve_v3_group_version, v3_root as serve_v3_root};
+pub use http::{
+    v2 as serve_v2, v3_group_version as serve_v3_group_version, v3_root as serve_v3_root,
+};
 
 /// One encoded document and its ETag.
 #[derive(Debug, Clone)]

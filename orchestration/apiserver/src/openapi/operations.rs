@@ -293,7 +293,11 @@ pub fn kind_paths(kind: &Kind) -> Vec<PathItem> {
     let resource = kind.resource;
     let tag = tag(resource.group, resource.version);
     let infix = id_infix(&tag);
-    let scope = if resource.namespaced { "Namespaced" } else { "" };
+    let scope = if resource.namespaced {
+        "Namespaced"
+    } else {
+        ""
+    };
     let prefix = group_version_prefix(resource.group, resource.version);
     let collection = if resource.namespaced {
         format!("{prefix}/namespaces/{{namespace}}/{}", resource.plural)
@@ -340,7 +344,12 @@ pub fn kind_paths(kind: &Kind) -> Vec<PathItem> {
     let list = Operation {
         parameters: LIST,
         answers: vec![answer("200", "OK", &kind.list_definition)],
-        ..operation("get", "list", "list", format!("list or watch objects of kind {kind_name}"))
+        ..operation(
+            "get",
+            "list",
+            "list",
+            format!("list or watch objects of kind {kind_name}"),
+        )
     };
     let create = Operation {
         parameters: WRITE,
@@ -366,13 +375,23 @@ pub fn kind_paths(kind: &Kind) -> Vec<PathItem> {
     };
     let read = Operation {
         answers: vec![answer("200", "OK", object)],
-        ..operation("get", "read", "get", format!("read the specified {kind_name}"))
+        ..operation(
+            "get",
+            "read",
+            "get",
+            format!("read the specified {kind_name}"),
+        )
     };
     let replace = Operation {
         parameters: WRITE,
         body: Some(object.to_owned()),
         answers: written(object),
-        ..operation("put", "replace", "put", format!("replace the specified {kind_name}"))
+        ..operation(
+            "put",
+            "replace",
+            "put",
+            format!("replace the specified {kind_name}"),
+        )
     };
     let patch = Operation {
         parameters: PATCH_PARAMETERS,
@@ -390,7 +409,12 @@ pub fn kind_paths(kind: &Kind) -> Vec<PathItem> {
         parameters: DELETE,
         body: Some(DELETE_OPTIONS.to_owned()),
         answers: deleted(),
-        ..operation("delete", "delete", "delete", format!("delete a {kind_name}"))
+        ..operation(
+            "delete",
+            "delete",
+            "delete",
+            format!("delete a {kind_name}"),
+        )
     };
 
     let mut paths = vec![
@@ -410,7 +434,12 @@ pub fn kind_paths(kind: &Kind) -> Vec<PathItem> {
             id: format!("list{infix}{kind_name}ForAllNamespaces"),
             parameters: LIST,
             answers: vec![answer("200", "OK", &kind.list_definition)],
-            ..operation("get", "list", "list", format!("list or watch objects of kind {kind_name}"))
+            ..operation(
+                "get",
+                "list",
+                "list",
+                format!("list or watch objects of kind {kind_name}"),
+            )
         };
         paths.push(PathItem {
             path: format!("{prefix}/{}", resource.plural),
@@ -462,7 +491,10 @@ mod tests {
         );
         assert_eq!(pods[1].path, "/api/v1/namespaces/{namespace}/pods/{name}");
         let leases = kind_paths(&kind("Lease"));
-        assert_eq!(leases[0].operations[0].id, "listCoordinationV1NamespacedLease");
+        assert_eq!(
+            leases[0].operations[0].id,
+            "listCoordinationV1NamespacedLease"
+        );
         let nodes = kind_paths(&kind("Node"));
         assert_eq!(nodes.len(), 2);
         assert_eq!(nodes[1].path, "/api/v1/nodes/{name}");

@@ -82,7 +82,11 @@ fn extensions(value: &Value) -> Vec<pb::NamedAny> {
 }
 
 fn entries<'v>(value: &'v Value, key: &str) -> impl Iterator<Item = (&'v String, &'v Value)> {
-    value.get(key).and_then(Value::as_object).into_iter().flatten()
+    value
+        .get(key)
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
 }
 
 /// The gnostic Document of v2 document `document`.
@@ -145,9 +149,7 @@ fn operation(operation: &Value) -> pb::Operation {
                         oneof: Some(pb::response_value::Oneof::Response(pb::Response {
                             description: text(response, "description"),
                             schema: response.get("schema").map(|schema| pb::SchemaItem {
-                                oneof: Some(pb::schema_item::Oneof::Schema(self::schema(
-                                    schema,
-                                ))),
+                                oneof: Some(pb::schema_item::Oneof::Schema(self::schema(schema))),
                             }),
                             vendor_extension: extensions(response),
                         })),
@@ -189,29 +191,33 @@ fn parameter(parameter: &Value) -> pb::Parameter {
             vendor_extension: extensions(parameter),
         }),
         "path" => pb::parameter::Oneof::NonBodyParameter(pb::NonBodyParameter {
-            oneof: Some(NonBody::PathParameterSubSchema(pb::PathParameterSubSchema {
-                required: flag(parameter, "required"),
-                r#in: location,
-                description: text(parameter, "description"),
-                name: text(parameter, "name"),
-                r#type: text(parameter, "type"),
-                format: text(parameter, "format"),
-                unique_items: flag(parameter, "uniqueItems"),
-                vendor_extension: extensions(parameter),
-            })),
+            oneof: Some(NonBody::PathParameterSubSchema(
+                pb::PathParameterSubSchema {
+                    required: flag(parameter, "required"),
+                    r#in: location,
+                    description: text(parameter, "description"),
+                    name: text(parameter, "name"),
+                    r#type: text(parameter, "type"),
+                    format: text(parameter, "format"),
+                    unique_items: flag(parameter, "uniqueItems"),
+                    vendor_extension: extensions(parameter),
+                },
+            )),
         }),
         // The documents hold body, path and query parameters only.
         _ => pb::parameter::Oneof::NonBodyParameter(pb::NonBodyParameter {
-            oneof: Some(NonBody::QueryParameterSubSchema(pb::QueryParameterSubSchema {
-                required: flag(parameter, "required"),
-                r#in: location,
-                description: text(parameter, "description"),
-                name: text(parameter, "name"),
-                r#type: text(parameter, "type"),
-                format: text(parameter, "format"),
-                unique_items: flag(parameter, "uniqueItems"),
-                vendor_extension: extensions(parameter),
-            })),
+            oneof: Some(NonBody::QueryParameterSubSchema(
+                pb::QueryParameterSubSchema {
+                    required: flag(parameter, "required"),
+                    r#in: location,
+                    description: text(parameter, "description"),
+                    name: text(parameter, "name"),
+                    r#type: text(parameter, "type"),
+                    format: text(parameter, "format"),
+                    unique_items: flag(parameter, "uniqueItems"),
+                    vendor_extension: extensions(parameter),
+                },
+            )),
         }),
     };
     pb::Parameter { oneof: Some(oneof) }
@@ -335,16 +341,29 @@ mod tests {
         }));
         assert_eq!(converted.r#type.expect("a type").value, ["object"]);
         assert_eq!(converted.required, ["items"]);
-        let properties = converted.properties.expect("properties").additional_properties;
+        let properties = converted
+            .properties
+            .expect("properties")
+            .additional_properties;
         let items = properties
             .iter()
             .find(|named| named.name == "items")
             .and_then(|named| named.value.clone())
             .expect("items");
-        assert_eq!(items.items.expect("items").schema[0].r#ref, "#/definitions/x.Y");
-        assert_eq!(items.vendor_extension[0].name, "x-kubernetes-patch-merge-key");
         assert_eq!(
-            items.vendor_extension[0].value.as_ref().expect("a value").yaml,
+            items.items.expect("items").schema[0].r#ref,
+            "#/definitions/x.Y"
+        );
+        assert_eq!(
+            items.vendor_extension[0].name,
+            "x-kubernetes-patch-merge-key"
+        );
+        assert_eq!(
+            items.vendor_extension[0]
+                .value
+                .as_ref()
+                .expect("a value")
+                .yaml,
             "\"name\""
         );
         let gvk = &converted.vendor_extension[0];

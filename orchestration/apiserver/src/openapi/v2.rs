@@ -104,8 +104,8 @@ mod tests {
     fn a_patch_operation_names_its_kind_and_takes_field_validation() {
         let document = document(&definitions::build());
         assert_eq!(document["swagger"], "2.0");
-        let patch = &document["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]
-            ["patch"];
+        let patch =
+            &document["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
         assert_eq!(patch["operationId"], "patchAppsV1NamespacedDeployment");
         assert_eq!(
             patch["x-kubernetes-group-version-kind"],

@@ -28,7 +28,12 @@ pub fn document(definitions: &Definitions, group: &str, version: &str) -> Value 
     for item in &items {
         for operation in &item.operations {
             roots.extend(operation.body.as_deref());
-            roots.extend(operation.answers.iter().map(|answer| answer.schema.as_str()));
+            roots.extend(
+                operation
+                    .answers
+                    .iter()
+                    .map(|answer| answer.schema.as_str()),
+            );
         }
         paths.insert(item.path.clone(), path_item(item));
     }
@@ -99,7 +104,12 @@ fn operation(operation: &Operation) -> Value {
         let content: Map<String, Value> = operation
             .consumes
             .iter()
-            .map(|media_type| ((*media_type).to_owned(), json!({"schema": schema_ref(body)})))
+            .map(|media_type| {
+                (
+                    (*media_type).to_owned(),
+                    json!({"schema": schema_ref(body)}),
+                )
+            })
             .collect();
         value["requestBody"] = json!({"content": content});
         if operation.method != "delete" {
@@ -131,8 +141,8 @@ mod tests {
             assert!(schemas.contains_key(name), "{name}");
         }
         assert!(!schemas.contains_key("io.k8s.api.core.v1.Pod"));
-        let patch = &apps["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]
-            ["patch"];
+        let patch =
+            &apps["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
         assert_eq!(
             patch["x-kubernetes-group-version-kind"],
             json!({"group": "apps", "kind": "Deployment", "version": "v1"})
