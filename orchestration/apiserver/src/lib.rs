@@ -5,12 +5,16 @@
 //!
 //! ```text
 //!   kubectl ──HTTP──► server (router) ──► discovery (/version, /api, /apis)
+//!                                     ├─► openapi (/openapi/v2, /openapi/v3)
 //!                                     └─► paths ─► objects ─► keel-runtime Store ─► keel
 //!                                                    └─► watch ──┘ (keel watch)
 //! ```
 //!
 //! - [`discovery`]: the version and the discovery documents, from the kinds
 //!   `keel-api` serves.
+//! - [`openapi`]: the OpenAPI v2 (JSON and protobuf) and v3 documents
+//!   kubectl validates manifests with, explains kinds from and reads
+//!   strategic merge patch keys from.
 //! - [`paths`]: resource paths, parsed into kind, namespace, name and
 //!   subresource.
 //! - [`namespaces`]: the system namespaces, and NamespaceLifecycle's
@@ -21,8 +25,7 @@
 //!   bookmarks, timeouts and 410 Gone after compaction.
 //! - [`server`]: the router and its errors as `metav1.Status`.
 //!
-//! Not yet served: patch, subresources, Table output, YAML bodies,
-//! OpenAPI. It
+//! Not yet served: patch, subresources, Table output, YAML bodies. It
 //! listens on loopback unless told otherwise: TLS and authentication come
 //! with a later issue.
 
@@ -32,6 +35,7 @@ mod failure;
 pub mod namespaces;
 mod objects;
 mod output;
+pub mod openapi;
 pub mod paths;
 pub mod server;
 mod subresources;

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //!   /version, /api, /api/v1, /apis, /apis/<group>/<version> ─► discovery
+//!   /openapi/v2, /openapi/v3, /openapi/v3/<group version> ─► openapi
 //!   /api/v1/..., /apis/<group>/<version>/... (paths) ─► objects ─► store
 //!   anything else ─► 404, a metav1.Status "NotFound"
 //! ```
@@ -20,7 +21,7 @@ use serde_json::json;
 use keel_runtime::Store;
 
 use crate::failure::Failure;
-use crate::{discovery, objects, paths};
+use crate::{discovery, objects, openapi, paths};
 
 /// The largest request body read: kube-apiserver's 3 MiB (an object keel
 /// cannot store, over its 1.5 MiB request limit, is refused by keel).
@@ -77,6 +78,12 @@ pub fn router(address: String, store: Store) -> Router {
         .route("/api/{version}", get(core_resources))
         .route("/apis", get(|| async { Json(discovery::group_list()) }))
         .route("/apis/{group}/{version}", get(group_resources))
+        .route("/openapi/v2", get(openapi::serve_v2))
+        .route("/openapi/v3", get(openapi::serve_v3_root))
+        .route(
+            "/openapi/v3/{*group_version}",
+            get(openapi::serve_v3_group_version),
+        )
         .fallback(resource_path)
         // Bodies are read up to BODY_MAX by the handler, which refuses
         // larger ones with kube-apiserver's Status rather than axum's.

@@ -167,6 +167,43 @@ const KINDS: &[(&str, &str, &[Field])] = &[
     ("coordination.k8s.io", "Lease", METADATA_ONLY),
 ];
 
+/// One list of a kind that a strategic merge patch merges, as an OpenAPI
+/// schema states it to clients (`x-kubernetes-patch-strategy: merge` and
+/// `x-kubernetes-patch-merge-key` on the list's property).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergeList {
+    /// The JSON field names from the top of the object to the list; a name
+    /// ending in `[]` steps into the items of that list
+    /// (`["spec", "containers[]", "env"]`).
+    pub path: Vec<&'static str>,
+    /// `patchMergeKey`; `None` for a list of primitives merged as a set.
+    pub merge_key: Option<&'static str>,
+}
+
+/// Every list of `resource`'s kind that a strategic merge patch merges, in
+/// the order of the table; empty for a kind not in it.
+pub fn merge_lists(resource: &ResourceInfo) -> Vec<MergeList> {
+    fn walk(fields: &[Field], prefix: &mut Vec<&'static str>, lists: &mut Vec<MergeList>) {
+        for field in fields {
+            match *field {
+                Field::MergeList { name, merge_key } => {
+                    let mut path = prefix.clone();
+                    path.push(name);
+                    lists.push(MergeList { path, merge_key });
+                }
+                Field::Nested { name, fields } => {
+                    prefix.push(name);
+                    walk(fields, prefix, lists);
+                    prefix.pop();
+                }
+            }
+        }
+    }
+    let mut lists = Vec::new();
+    walk(Schema::of(resource).0, &mut Vec::new(), &mut lists);
+    lists
+}
+
 /// How a list field takes a patch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ListStrategy {
@@ -325,6 +362,30 @@ mod tests {
             strategy("v1", "Node", &["spec", "taints"]),
             ListStrategy::Replace
         );
+    }
+
+    #[test]
+    fn merge_lists_name_every_merged_list_by_its_path() {
+        let pod = merge_lists(by_kind("v1", "Pod").expect("served"));
+        let env = MergeList {
+            path: vec!["spec", "containers[]", "env"],
+            merge_key: Some("name"),
+        };
+        assert!(pod.contains(&env), "{pod:?}");
+        let finalizers = MergeList {
+            path: vec!["metadata", "finalizers"],
+            merge_key: None,
+        };
+        assert!(pod.contains(&finalizers), "{pod:?}");
+        // Every path found leads to the same strategy through `Schema`.
+        for list in &pod {
+            assert_eq!(
+                strategy("v1", "Pod", &list.path),
+                ListStrategy::Merge {
+                    merge_key: list.merge_key
+                }
+            );
+        }
     }
 
     #[test]

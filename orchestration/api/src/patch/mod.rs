@@ -37,6 +37,7 @@ mod tests;
 use serde_json::Value;
 
 pub use error::{PatchError, JSON_PATCH_OPERATIONS_MAX};
+pub use merge_keys::{merge_lists, MergeList};
 
 use crate::resources::ResourceInfo;
 
