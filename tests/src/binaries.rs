@@ -6,7 +6,10 @@
 //! | `etcdctl` | `ETCDCTL_BIN` | `etcdctl` on `PATH` (Debian's `etcd-client`) |
 //! | `keeld` | `KEELD_BIN` | `<target>/<profile>/keeld`, next to the test executable |
 //! | examples | | `<target>/<profile>/examples/<name>`, beside keeld |
+//! | `keel` | | `<target>/<profile>/keel`, beside keeld |
 //! | `kubectl` 1.NN | | `/usr/lib/google-cloud-sdk/bin/kubectl.1.NN`, as these machines have it |
+//! | `kubectl` 1.20 | `KEEL_TOOLS_DIR` | `~/.cache/keel-tools/kubectl-1.20/usr/bin/kubectl` (tests/prereqs.sh) |
+//! | Python with `kubernetes` | `KEEL_TOOLS_DIR` | `~/.cache/keel-tools/python/bin/python` (tests/prereqs.sh) |
 //!
 //! A missing program panics with what to run to get it.
 
@@ -24,6 +27,43 @@ pub fn kubectl(minor: u32) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// kubectl 1.20, Debian's `kubernetes-client` unpacked by
+/// `tests/prereqs.sh` beside (not over) the installed kubectl: an old
+/// client, to see that the front serves what older clients ask for.
+pub fn kubectl_1_20() -> PathBuf {
+    let path = tools_dir().join("kubectl-1.20/usr/bin/kubectl");
+    assert!(
+        is_executable(&path),
+        "kubectl 1.20 is not at {}: run `source tests/prereqs.sh && keel_install_prereqs` \
+         (tests/run.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// The Python of the virtualenv that holds the official Kubernetes Python
+/// client (PyPI's `kubernetes`), made by `tests/prereqs.sh`.
+pub fn python_with_kubernetes() -> PathBuf {
+    let path = tools_dir().join("python/bin/python");
+    assert!(
+        is_executable(&path),
+        "the Python virtualenv with the Kubernetes client is not at {}: run \
+         `source tests/prereqs.sh && keel_install_prereqs` (tests/run.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// Where `tests/prereqs.sh` puts the tools it installs outside the
+/// system's directories: `KEEL_TOOLS_DIR`, or `~/.cache/keel-tools`.
+fn tools_dir() -> PathBuf {
+    if let Some(dir) = env::var_os("KEEL_TOOLS_DIR") {
+        return PathBuf::from(dir);
+    }
+    let home = env::var_os("HOME").expect("HOME is set (tests/prereqs.sh installs under it)");
+    PathBuf::from(home).join(".cache/keel-tools")
 }
 
 /// The etcd server binary.
@@ -76,6 +116,18 @@ pub fn keelctl() -> PathBuf {
     assert!(
         path.is_file(),
         "keelctl not found at {}: build it with `cargo build --workspace --bins`",
+        path.display()
+    );
+    path
+}
+
+/// The `keel` command (`keel up`), built next to keeld (`cargo build
+/// --workspace --bins`).
+pub fn keel() -> PathBuf {
+    let path = keeld().with_file_name("keel");
+    assert!(
+        path.is_file(),
+        "keel not found at {}: build it with `cargo build --workspace --bins` (tests/run.sh does)",
         path.display()
     );
     path
