@@ -1,11 +1,12 @@
-//! Request bodies read as kube-apiserver reads them: JSON or YAML into an
+//! Request bodies read as kube-apiserver reads them: JSON, YAML or
+//! Kubernetes protobuf (kubectl's typed commands send it) into an
 //! object of the target's kind, type and namespace checked against the
 //! path, and fields the kind does not have reported as the request's
 //! `fieldValidation` asks (Strict: 400; Warn, the default: a `Warning`
 //! header; Ignore: nothing).
 //!
 //! ```text
-//!   Content-Type ─► JSON | YAML ─► apiVersion / kind / namespace vs path
+//!   Content-Type ─► JSON | YAML | protobuf ─► apiVersion / kind / namespace vs path
 //!                               └─► unknown fields ─► Strict? 400 : warnings
 //! ```
 
@@ -45,6 +46,7 @@ impl FieldValidation {
 enum Media {
     Json,
     Yaml,
+    Protobuf,
 }
 
 fn media(content_type: &str) -> Option<Media> {
@@ -52,6 +54,7 @@ fn media(content_type: &str) -> Option<Media> {
     match essence {
         "" | "application/json" => Some(Media::Json),
         "application/yaml" => Some(Media::Yaml),
+        keel_api::protobuf::MEDIA_TYPE => Some(Media::Protobuf),
         _ => None,
     }
 }
@@ -62,14 +65,25 @@ pub(crate) fn unsupported_media_type(content_type: &str) -> Failure {
         axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "UnsupportedMediaType",
         format!(
-            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {content_type})"
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {content_type})"
         ),
     )
+}
+
+/// Any JSON, YAML or Kubernetes protobuf body, as a value; `kind` names
+/// the kind expected, for protobuf's messages.
+pub(crate) fn parse_as(kind: &str, content_type: &str, body: &[u8]) -> Result<Value, Failure> {
+    if media(content_type) == Some(Media::Protobuf) {
+        return keel_api::protobuf::decode(body)
+            .map_err(|error| Failure::bad_request(error.bad_request_message(kind)));
+    }
+    parse(content_type, body)
 }
 
 /// Any JSON or YAML body, as a value.
 pub(crate) fn parse(content_type: &str, body: &[u8]) -> Result<Value, Failure> {
     let decoded = match media(content_type) {
+        Some(Media::Protobuf) => return parse_as("", content_type, body),
         Some(Media::Json) => {
             serde_json::from_slice::<Value>(body).map_err(|error| error.to_string())
         }
@@ -93,8 +107,8 @@ pub(crate) fn object(
     body: &[u8],
     validation: FieldValidation,
 ) -> Result<(Value, Vec<String>), Failure> {
-    let mut object = parse(content_type, body)?;
     let resource = target.resource;
+    let mut object = parse_as(resource.kind, content_type, body)?;
     check_type(resource, &mut object)?;
     let fields = object.as_object_mut().expect("checked to be an object");
     let metadata = fields

@@ -67,9 +67,27 @@ impl Failure {
     }
 }
 
+/// The details kube-apiserver's `NewNotFound`, `NewAlreadyExists` and
+/// `NewConflict` give: the name, the group (left out when empty) and the
+/// resource as `kind`.
+fn naming(qualified: &str, name: &str) -> Value {
+    let (resource, group) = qualified.split_once('.').unwrap_or((qualified, ""));
+    let mut details = json!({"name": name, "kind": resource});
+    if !group.is_empty() {
+        details["group"] = group.into();
+    }
+    details
+}
+
 impl From<StoreError> for Failure {
     fn from(error: StoreError) -> Self {
         let message = error.to_string();
+        let details = match &error {
+            StoreError::NotFound { resource, name }
+            | StoreError::AlreadyExists { resource, name }
+            | StoreError::Conflict { resource, name } => Some(naming(resource, name)),
+            _ => None,
+        };
         let (code, reason) = match error {
             StoreError::NotFound { .. } => (StatusCode::NOT_FOUND, "NotFound"),
             StoreError::AlreadyExists { .. } => (StatusCode::CONFLICT, "AlreadyExists"),
@@ -95,7 +113,10 @@ impl From<StoreError> for Failure {
             }
             StoreError::Keel(_) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
         };
-        Self::new(code, reason, message)
+        Self {
+            details,
+            ..Self::new(code, reason, message)
+        }
     }
 }
 

@@ -105,7 +105,7 @@ fn new_scale(
         // A Scale has no lists: every patch type applies as to any object.
         objects::patched(resource, &scale, revision, patch_type, &request.body)?
     } else {
-        let new = body::parse(&request.content_type, &request.body)?;
+        let new = body::parse_as("Scale", &request.content_type, &request.body)?;
         let rv = new
             .pointer("/metadata/resourceVersion")
             .and_then(Value::as_str)
@@ -157,7 +157,7 @@ async fn rescale(store: &Store, request: &Request, name: &str) -> Result<Answer,
 /// once, and not while the pod is being deleted.
 async fn bind(store: &Store, request: &Request, name: &str) -> Result<Answer, Failure> {
     let target = &request.target;
-    let binding = body::parse(&request.content_type, &request.body)?;
+    let binding = body::parse_as("Binding", &request.content_type, &request.body)?;
     let node = binding
         .pointer("/target/name")
         .and_then(Value::as_str)
@@ -230,7 +230,7 @@ async fn bind(store: &Store, request: &Request, name: &str) -> Result<Answer, Fa
 /// eviction's options.
 async fn evict(store: &Store, request: &Request, name: &str) -> Result<Answer, Failure> {
     let target = &request.target;
-    let eviction = body::parse(&request.content_type, &request.body)?;
+    let eviction = body::parse_as("Eviction", &request.content_type, &request.body)?;
     let options = match eviction.get("deleteOptions") {
         Some(options) if !options.is_null() => {
             DeleteOptions::read(options.to_string().as_bytes(), None, None)
@@ -248,7 +248,7 @@ async fn evict(store: &Store, request: &Request, name: &str) -> Result<Answer, F
 /// A namespace's finalize: its spec.finalizers.
 async fn finalize(store: &Store, request: &Request, name: &str) -> Result<Answer, Failure> {
     let resource = request.target.resource;
-    let mut object = body::parse(&request.content_type, &request.body)?;
+    let mut object = body::parse_as("Namespace", &request.content_type, &request.body)?;
     body::check_type(resource, &mut object)?;
     let finalized = store
         .finalize_with(resource, name, |current, revision| {
