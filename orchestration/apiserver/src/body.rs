@@ -139,31 +139,105 @@ pub(crate) fn check_type(resource: &ResourceInfo, object: &mut Value) -> Result<
     let fields = object
         .as_object_mut()
         .ok_or_else(|| Failure::bad_request("the body of the request is not an object"))?;
-    match fields.get("apiVersion").and_then(Value::as_str) {
-        None | Some("") => {
-            fields.insert("apiVersion".into(), resource.api_version.into());
-        }
-        Some(version) if version == resource.api_version => {}
-        Some(version) => {
-            return Err(Failure::bad_request(format!(
-            "the API version in the data ({version}) does not match the expected API version ({})",
-            resource.api_version
-        )))
-        }
+    let api_version = match fields.get("apiVersion").and_then(Value::as_str) {
+        None | Some("") => resource.api_version.to_owned(),
+        Some(version) => version.to_owned(),
+    };
+    let kind = match fields.get("kind").and_then(Value::as_str) {
+        None | Some("") => resource.kind.to_owned(),
+        Some(kind) => kind.to_owned(),
+    };
+    if api_version != resource.api_version || kind != resource.kind {
+        return Err(Failure::bad_request(type_mismatch(
+            resource,
+            &api_version,
+            &kind,
+        )));
     }
-    match fields.get("kind").and_then(Value::as_str) {
-        None | Some("") => {
-            fields.insert("kind".into(), resource.kind.into());
-        }
-        Some(kind) if kind == resource.kind => {}
-        Some(kind) => {
-            return Err(Failure::bad_request(format!(
-                "the kind in the data ({kind}) does not match the expected kind ({})",
-                resource.kind
-            )))
-        }
-    }
+    fields.insert("apiVersion".into(), api_version.into());
+    fields.insert("kind".into(), kind.into());
     Ok(())
+}
+
+/// Older versions of served kinds that kube-apiserver's scheme still
+/// registers (pkg/apis/apps/install, pkg/apis/coordination/install): a
+/// body of one of them converts to the served version, and only the
+/// group-version check refuses it.
+const OLDER_REGISTERED: &[(&str, &[&str])] = &[
+    (
+        "apps/v1beta1",
+        &["ControllerRevision", "Deployment", "StatefulSet"],
+    ),
+    (
+        "apps/v1beta2",
+        &[
+            "ControllerRevision",
+            "DaemonSet",
+            "Deployment",
+            "ReplicaSet",
+            "StatefulSet",
+        ],
+    ),
+    ("coordination.k8s.io/v1beta1", &["Lease"]),
+];
+
+/// The scheme kube-apiserver decodes built-in kinds with, named as
+/// `runtime.NewScheme` names it: the file and line that made it.
+const LEGACY_SCHEME: &str = "pkg/api/legacyscheme/scheme.go:30";
+
+/// Why kube-apiserver refuses a body of `api_version` and `kind` sent to
+/// `resource`'s path. Its decoder reads the body as the type the body
+/// names, then converts that to the path's internal type
+/// (k8s.io/apiserver's handlers/create.go and update.go,
+/// `transformDecodeError`; k8s.io/apimachinery's runtime/scheme.go and
+/// conversion/converter.go word the causes):
+///
+/// ```text
+///   body's type not in the scheme ─► "<kind> in version "<v>" cannot be handled as a <Kind>:
+///                                     no kind "<kind>" is registered for version "<g/v>" in scheme ..."
+///   another kind ───────────────────► "... cannot be handled as a <Kind>:
+///                                     converting (<v>.<kind>) to (<group>.<Kind>): unknown conversion"
+///   same kind, older version ───────► "the API version in the data (<g/v>) does not match
+///                                     the expected API version (<g/v>)"
+/// ```
+///
+/// keel knows the kinds it serves and their older registered versions;
+/// other Kubernetes kinds count as unregistered here, where Kubernetes'
+/// scheme would find them and fail their conversion instead.
+fn type_mismatch(resource: &ResourceInfo, api_version: &str, kind: &str) -> String {
+    let registered = keel_api::resources::by_kind(api_version, kind).is_some()
+        || OLDER_REGISTERED
+            .iter()
+            .any(|(version, kinds)| *version == api_version && kinds.contains(&kind));
+    let version = api_version
+        .rsplit_once('/')
+        .map_or(api_version, |(_, version)| version);
+    let cannot = format!(
+        "{kind} in version \"{version}\" cannot be handled as a {}",
+        resource.kind
+    );
+    if !registered {
+        return format!(
+            "{cannot}: no kind \"{kind}\" is registered for version \"{api_version}\" in scheme \"{LEGACY_SCHEME}\""
+        );
+    }
+    if kind == resource.kind {
+        return format!(
+            "the API version in the data ({api_version}) does not match the expected API version ({})",
+            resource.api_version
+        );
+    }
+    // Go's reflect names a type by its package's last element: the
+    // version for k8s.io/api's types, the group's first label for the
+    // internal ones (pkg/apis/core, pkg/apis/coordination).
+    let internal = match resource.group {
+        "" => "core",
+        group => group.split('.').next().unwrap_or(group),
+    };
+    format!(
+        "{cannot}: converting ({version}.{kind}) to ({internal}.{}): unknown conversion",
+        resource.kind
+    )
 }
 
 /// The unknown fields of `object`, as `validation` asks: Strict fails,
@@ -187,4 +261,72 @@ pub(crate) fn unknown_fields(
         "strict decoding error: {}",
         unknown.join(", ")
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resource(api_version: &str, kind: &str) -> &'static ResourceInfo {
+        keel_api::resources::by_kind(api_version, kind).unwrap()
+    }
+
+    #[test]
+    fn a_body_of_another_type_is_refused_as_kube_apiserver_words_it() {
+        let config_maps = resource("v1", "ConfigMap");
+        let jobs = resource("batch/v1", "Job");
+        let deployments = resource("apps/v1", "Deployment");
+        // (path's resource, body's apiVersion and kind, the Status message)
+        // as kube-apiserver 1.33 answers them.
+        let cases = [
+            // A lowercase kind (a hand-written manifest): no such type.
+            (
+                config_maps,
+                "v1",
+                "configmap",
+                "configmap in version \"v1\" cannot be handled as a ConfigMap: no kind \"configmap\" is registered for version \"v1\" in scheme \"pkg/api/legacyscheme/scheme.go:30\"",
+            ),
+            // The group of another kind.
+            (
+                config_maps,
+                "apps/v1",
+                "ConfigMap",
+                "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: no kind \"ConfigMap\" is registered for version \"apps/v1\" in scheme \"pkg/api/legacyscheme/scheme.go:30\"",
+            ),
+            // Another registered kind: read, then not convertible.
+            (
+                config_maps,
+                "v1",
+                "Secret",
+                "Secret in version \"v1\" cannot be handled as a ConfigMap: converting (v1.Secret) to (core.ConfigMap): unknown conversion",
+            ),
+            (
+                jobs,
+                "apps/v1",
+                "Deployment",
+                "Deployment in version \"v1\" cannot be handled as a Job: converting (v1.Deployment) to (batch.Job): unknown conversion",
+            ),
+            // An older version of the same kind converts; the group
+            // version check refuses it.
+            (
+                deployments,
+                "apps/v1beta2",
+                "Deployment",
+                "the API version in the data (apps/v1beta2) does not match the expected API version (apps/v1)",
+            ),
+        ];
+        for (resource, api_version, kind, message) in cases {
+            assert_eq!(type_mismatch(resource, api_version, kind), message);
+        }
+    }
+
+    #[test]
+    fn a_missing_api_version_or_kind_is_the_paths() {
+        let mut object = serde_json::json!({"metadata": {"name": "a"}});
+        check_type(resource("v1", "ConfigMap"), &mut object).unwrap();
+        assert_eq!(object["apiVersion"], "v1");
+        assert_eq!(object["kind"], "ConfigMap");
+        let mut wrong = serde_json::json!({"apiVersion": "v1", "kind": "Secret"});
+        assert!(check_type(resource("v1", "ConfigMap"), &mut wrong).is_err());
+    }
 }
