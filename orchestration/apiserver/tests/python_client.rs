@@ -26,63 +26,21 @@
     reason = "tests wait in real time and write files"
 )]
 
+mod common;
+
 use std::fs::File;
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use keel_tests::binaries::{etcdctl, keel, python_with_kubernetes};
-use keel_tests::ports::free_port;
-use keel_tests::{Background, Stream};
+use common::KeelUp;
+use keel_tests::binaries::{etcdctl, python_with_kubernetes};
 
 /// How many tests `test_client.py` holds: a script that stops early (an
 /// import error, a renamed class) must not pass as a shorter run.
 const SCRIPT_TESTS: usize = 23;
 /// How long the whole script may take; it takes about 20 s.
 const SCRIPT_DEADLINE: Duration = Duration::from_secs(120);
-/// How long `keel up` may take to serve the Kubernetes API.
-const START_DEADLINE: Duration = Duration::from_secs(30);
-
-/// `keel up` on free ports in `dir`; answers it, its etcd URL and the
-/// kubeconfig it printed once the front accepts connections.
-fn keel_up(dir: &Path) -> (Background, String, PathBuf) {
-    let [client, peer, front] = [free_port(), free_port(), free_port()];
-    let etcd_url = format!("http://127.0.0.1:{client}");
-    let args = [
-        "up".to_owned(),
-        format!("--data-dir={}", dir.display()),
-        format!("--client-url={etcd_url}"),
-        format!("--peer-url=http://127.0.0.1:{peer}"),
-        format!("--listen=127.0.0.1:{front}"),
-    ];
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut up = Background::spawn_program(&keel(), &args);
-    let banner = up.next_line(Stream::Stdout, START_DEADLINE);
-    assert!(
-        banner
-            .as_deref()
-            .is_some_and(|line| line.starts_with("keel is up: ")),
-        "{banner:?}\n{up}"
-    );
-    let export = up.next_line(Stream::Stdout, START_DEADLINE).unwrap();
-    let kubeconfig = PathBuf::from(
-        export
-            .trim_end()
-            .strip_prefix("export KUBECONFIG=")
-            .unwrap(),
-    );
-    // The banner comes before the front listens (it waits for keeld).
-    let deadline = Instant::now() + START_DEADLINE;
-    while TcpStream::connect(("127.0.0.1", front)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the front did not listen on {front}\n{up}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (up, etcd_url, kubeconfig)
-}
 
 /// Runs the script to its end (or kills it at the deadline); answers its
 /// exit status, stdout and stderr.
@@ -129,16 +87,17 @@ fn run_script(dir: &Path, kubeconfig: &Path, etcd_url: &str) -> (ExitStatus, Str
 #[test]
 fn the_python_client_against_keel_up() {
     let dir = tempfile::tempdir().unwrap();
-    let (up, etcd_url, kubeconfig) = keel_up(&dir.path().join("keel"));
+    let up = KeelUp::start(&dir.path().join("keel"));
     let began = Instant::now();
-    let (status, stdout, stderr) = run_script(dir.path(), &kubeconfig, &etcd_url);
+    let (status, stdout, stderr) = run_script(dir.path(), &up.kubeconfig, &up.etcd_url);
     let took = began.elapsed();
     // Shown with --nocapture: each test's outcome and the updaters' count
     // of conflicts.
     println!("test_client.py took {took:?}\n{stdout}{stderr}");
     assert!(
         status.success(),
-        "test_client.py failed ({status}):\n{stdout}{stderr}\nkeel up:\n{up}"
+        "test_client.py failed ({status}):\n{stdout}{stderr}\nkeel up:\n{}",
+        up.process
     );
 
     // unittest's verbose lines: "<test> (<module>.<class>.<test>) ... <outcome>".
@@ -157,6 +116,5 @@ fn the_python_client_against_keel_up() {
             .all(|outcome| *outcome == "ok" || *outcome == "expected failure"),
         "{stderr}"
     );
-    let output = up.terminate();
-    assert!(output.status.success(), "{output}");
+    up.stop();
 }
