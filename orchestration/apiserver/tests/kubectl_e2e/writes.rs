@@ -131,9 +131,9 @@ pub(crate) fn patches(session: &Session) {
 
     // A failing `test`: kube-apiserver answers 422 Invalid with
     // NewGenericServerResponse's words and empty details (handlers/
-    // patch.go). kubectl 1.20 prints "The request is invalid" alone;
-    // later ones add the Status message when details name no object
-    // (kubectl's cmd/util/helpers.go, checkErr).
+    // patch.go). kubectl 1.32 and 1.33 add the Status message when the
+    // details name no object (kubectl's cmd/util/helpers.go, checkErr);
+    // 1.20's checkErr prints "The request is invalid" alone.
     let stderr = session.fails(&[
         "patch",
         "configmap",
@@ -142,46 +142,51 @@ pub(crate) fn patches(session: &Session) {
         "-p",
         r#"[{"op":"test","path":"/data/extra","value":"2"}]"#,
     ]);
-    if session.minor >= 27 {
+    if session.minor == 20 {
+        assert_eq!(stderr, "The request is invalid\n");
+    } else {
         assert_eq!(
             stderr,
             "The request is invalid: the server rejected our request due to an error in our request\n"
         );
-    } else {
-        assert_eq!(stderr, "The request is invalid\n");
     }
 }
 
-/// kubectl's typed commands, which send protobuf bodies.
+/// kubectl's typed commands (1.32 and 1.33 send them as protobuf, 1.20
+/// as JSON).
 pub(crate) fn typed_creates(session: &Session) {
+    // -v=8 logs the request's headers.
+    let (stdout, log) = session.kubectl.ok_with_stderr(&[
+        "create",
+        "configmap",
+        "literal",
+        "--from-literal=a=1",
+        "--from-literal=b=2",
+        "-n",
+        &session.namespace,
+        "-v=8",
+    ]);
+    assert_eq!(stdout, "configmap/literal created\n");
+    let protobuf = "Content-Type: application/vnd.kubernetes.protobuf";
     assert_eq!(
-        session.ok(&[
-            "create",
-            "configmap",
-            "literal",
-            "--from-literal=a=1",
-            "--from-literal=b=2",
-        ]),
-        "configmap/literal created\n"
+        log.lines().any(|line| line.trim_end().ends_with(protobuf)),
+        session.minor != 20,
+        "kubectl 1.{}: {log}",
+        session.minor
     );
     assert_eq!(
         session.json("configmap", "literal")["data"],
         serde_json::json!({"a": "1", "b": "2"})
     );
-    // kubectl 1.22 and later wrap the create's error in create
-    // configmap's own words.
+    // kubectl 1.32 and 1.33 wrap the create's error in create
+    // configmap's own words; 1.20 prints the Status as it came.
     let stderr = session.fails(&["create", "configmap", "literal", "--from-literal=a=1"]);
-    if session.minor >= 27 {
-        assert_eq!(
-            stderr,
-            "error: failed to create configmap: configmaps \"literal\" already exists\n"
-        );
+    let expected = if session.minor == 20 {
+        "Error from server (AlreadyExists): configmaps \"literal\" already exists\n"
     } else {
-        assert_eq!(
-            stderr,
-            "Error from server (AlreadyExists): configmaps \"literal\" already exists\n"
-        );
-    }
+        "error: failed to create configmap: configmaps \"literal\" already exists\n"
+    };
+    assert_eq!(stderr, expected);
 
     assert_eq!(
         session.ok(&[
