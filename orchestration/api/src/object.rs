@@ -178,6 +178,9 @@ pub fn prepare_for_create(resource: &ResourceInfo, object: &mut Value, uid: &str
     if let Some(status) = initial_status(resource, object) {
         object["status"] = status;
     }
+    if (resource.group, resource.plural) == ("batch", "jobs") {
+        generate_job_selector(object, uid);
+    }
     if resource.plural == "namespaces" && resource.group.is_empty() {
         // Every namespace waits for the namespace controller's cleanup
         // before it goes (pkg/registry/core/namespace/strategy.go).
@@ -190,6 +193,45 @@ pub fn prepare_for_create(resource: &ResourceInfo, object: &mut Value, uid: &str
             finalizers.push("kubernetes".into());
             object["spec"]["finalizers"] = finalizers.into();
         }
+    }
+}
+
+/// A Job's selector and its pods' labels, from its uid, unless the Job
+/// chose its own (`manualSelector`), as the Job registry's
+/// `generateSelector` does: the template gets `batch.kubernetes.io/
+/// controller-uid`, `batch.kubernetes.io/job-name` and their legacy
+/// unprefixed twins where it lacks them; the selector matches the uid.
+fn generate_job_selector(job: &mut Value, uid: &str) {
+    if job.pointer("/spec/manualSelector").and_then(Value::as_bool) == Some(true) {
+        return;
+    }
+    let name = job
+        .pointer("/metadata/name")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let labels = &mut job["spec"]["template"]["metadata"]["labels"];
+    if !labels.is_object() {
+        *labels = json!({});
+    }
+    for (key, value) in [
+        ("controller-uid", Value::from(uid)),
+        ("batch.kubernetes.io/controller-uid", Value::from(uid)),
+        ("job-name", name.clone()),
+        ("batch.kubernetes.io/job-name", name),
+    ] {
+        if labels.get(key).is_none() {
+            labels[key] = value;
+        }
+    }
+    let match_labels = &mut job["spec"]["selector"]["matchLabels"];
+    if !match_labels.is_object() {
+        *match_labels = json!({});
+    }
+    if match_labels
+        .get("batch.kubernetes.io/controller-uid")
+        .is_none()
+    {
+        match_labels["batch.kubernetes.io/controller-uid"] = uid.into();
     }
 }
 
@@ -433,6 +475,30 @@ mod tests {
         assert_eq!(
             pod(json!({"requests": {"memory": "1Gi"}}))["qosClass"],
             "Burstable"
+        );
+    }
+
+    #[test]
+    fn a_job_gets_a_selector_of_its_uid() {
+        let jobs = by_plural("batch", "jobs").expect("served");
+        let mut job = json!({"metadata": {"name": "pi"},
+                             "spec": {"template": {"spec": {"containers": []}}}});
+        prepare_for_create(jobs, &mut job, "u-9", "2026-12-07T10:00:00Z");
+        assert_eq!(
+            job["spec"]["selector"],
+            json!({"matchLabels": {"batch.kubernetes.io/controller-uid": "u-9"}})
+        );
+        assert_eq!(
+            job["spec"]["template"]["metadata"]["labels"],
+            json!({"controller-uid": "u-9", "batch.kubernetes.io/controller-uid": "u-9",
+                   "job-name": "pi", "batch.kubernetes.io/job-name": "pi"})
+        );
+        let mut manual = json!({"metadata": {"name": "m"},
+                                "spec": {"manualSelector": true, "selector": {"matchLabels": {"a": "b"}}}});
+        prepare_for_create(jobs, &mut manual, "u-1", "2026-12-07T10:00:00Z");
+        assert_eq!(
+            manual["spec"]["selector"],
+            json!({"matchLabels": {"a": "b"}})
         );
     }
 }

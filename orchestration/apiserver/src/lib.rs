@@ -6,8 +6,11 @@
 //! ```text
 //!   kubectl ──HTTP──► server (router) ──► discovery (/version, /api, /apis)
 //!                                     ├─► openapi (/openapi/v2, /openapi/v3)
-//!                                     └─► paths ─► objects ─► keel-runtime Store ─► keel
-//!                                                    └─► watch ──┘ (keel watch)
+//!                                     └─► paths ─► objects ──────────► keel-runtime Store ─► keel
+//!                                           body (JSON, YAML,  │ ├─► subresources ─┘
+//!                                           protobuf) ─────────┘ ├─► watch ─► keel watch
+//!                                                                └─► output (objects, Tables)
+//!                                           failure: every error as a metav1.Status
 //! ```
 //!
 //! - [`discovery`]: the version and the discovery documents, from the kinds
@@ -17,15 +20,20 @@
 //!   strategic merge patch keys from.
 //! - [`paths`]: resource paths, parsed into kind, namespace, name and
 //!   subresource.
+//! - `body`: request bodies (JSON, YAML, Kubernetes protobuf) checked
+//!   against the path, and `fieldValidation`'s unknown fields.
 //! - [`namespaces`]: the system namespaces, and NamespaceLifecycle's
 //!   admission of creates and deletes.
-//! - [`objects`]: get, list (label and field selectors), create, update and
-//!   delete through the store.
+//! - `objects`: get, list (label and field selectors), create, update,
+//!   patch, delete and deletecollection through the store.
+//! - `subresources`: status, scale, binding, eviction and finalize.
 //! - `watch`: watches streamed as kube-apiserver streams them, with
 //!   bookmarks, timeouts and 410 Gone after compaction.
-//! - [`server`]: the router and its errors as `metav1.Status`.
+//! - `output`: objects, lists, or kubectl's Tables, as `Accept` asks.
+//! - `failure`: errors as `metav1.Status`, with Kubernetes' reasons.
+//! - [`server`]: the router.
 //!
-//! Not yet served: patch, subresources, Table output, YAML bodies. It
+//! Not yet served: pod logs (with the kubelet), server-side apply. It
 //! listens on loopback unless told otherwise: TLS and authentication come
 //! with a later issue.
 

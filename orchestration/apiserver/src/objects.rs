@@ -31,7 +31,7 @@ use keel_api::object::name_of;
 use keel_api::patch::{self, PatchType};
 use keel_api::selector::{FieldSelector, LabelSelector};
 use keel_api::ResourceInfo;
-use keel_runtime::{Deleted, ListOptions, Store, StoreError};
+use keel_runtime::{Deleted, ListOptions, Part, Store, StoreError};
 use serde_json::{json, Value};
 
 use crate::body::{self, FieldValidation};
@@ -303,15 +303,6 @@ async fn update(store: &Store, request: &Request, name: &str) -> Result<Answer, 
     })
 }
 
-/// Which part of the object a patch writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Part {
-    /// The object (its status kept).
-    Main,
-    /// Its status subresource.
-    Status,
-}
-
 /// The patch type of a PATCH request's Content-Type.
 fn patch_type(request: &Request) -> Result<PatchType, Failure> {
     PatchType::from_content_type(&request.content_type)
@@ -329,6 +320,19 @@ pub(crate) fn patched(
     body: &[u8],
 ) -> Result<Value, Failure> {
     let new = patch::apply(resource, current, patch_type, body)?;
+    at_revision(resource, current, revision, &new)?;
+    Ok(new)
+}
+
+/// Conflict unless `new` names no resourceVersion or the one `current`
+/// was read at (`revision`), as kube-apiserver checks a write's
+/// precondition.
+pub(crate) fn at_revision(
+    resource: &ResourceInfo,
+    current: &Value,
+    revision: i64,
+    new: &Value,
+) -> Result<(), Failure> {
     let rv = new
         .pointer("/metadata/resourceVersion")
         .and_then(Value::as_str)
@@ -340,7 +344,7 @@ pub(crate) fn patched(
         }
         .into());
     }
-    Ok(new)
+    Ok(())
 }
 
 /// PATCH of an object or its status.
@@ -360,18 +364,9 @@ pub(crate) async fn patch(
         warnings = body::unknown_fields(resource, &new, validation)?;
         Ok(new)
     };
-    let updated = match part {
-        Part::Main => {
-            store
-                .update_with(resource, &target.namespace, name, change)
-                .await?
-        }
-        Part::Status => {
-            store
-                .update_status_with(resource, &target.namespace, name, change)
-                .await?
-        }
-    };
+    let updated = store
+        .update_part_with(resource, &target.namespace, name, part, change)
+        .await?;
     Ok(Answer {
         code: StatusCode::OK,
         body: output::with_type(resource, updated),

@@ -16,12 +16,12 @@ use keel_api::object::name_of;
 use keel_api::patch::PatchType;
 use keel_api::selector::LabelSelector;
 use keel_api::ResourceInfo;
-use keel_runtime::{Store, StoreError};
+use keel_runtime::{Part, Store};
 use serde_json::{json, Value};
 
 use crate::body;
 use crate::failure::Failure;
-use crate::objects::{self, Answer, Part, Request};
+use crate::objects::{self, Answer, Request};
 use crate::output;
 
 /// Answers a request for a subresource of an object.
@@ -106,17 +106,7 @@ fn new_scale(
         objects::patched(resource, &scale, revision, patch_type, &request.body)?
     } else {
         let new = body::parse_as("Scale", &request.content_type, &request.body)?;
-        let rv = new
-            .pointer("/metadata/resourceVersion")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        if !rv.is_empty() && rv != revision.to_string() {
-            return Err(StoreError::Conflict {
-                resource: resource.qualified(),
-                name: name_of(current).to_owned(),
-            }
-            .into());
-        }
+        objects::at_revision(resource, current, revision, &new)?;
         new
     };
     match new.pointer("/spec/replicas") {
@@ -185,40 +175,46 @@ async fn bind(store: &Store, request: &Request, name: &str) -> Result<Answer, Fa
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string();
     store
-        .update_whole_with(target.resource, &target.namespace, name, |pod, _| {
-            if pod
-                .pointer("/metadata/deletionTimestamp")
-                .is_some_and(|t| !t.is_null())
-            {
-                return Err(conflict(format!(
-                    "pod {name} is being deleted, cannot be assigned to a host"
-                )));
-            }
-            let bound = pod
-                .pointer("/spec/nodeName")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            if !bound.is_empty() {
-                return Err(conflict(format!(
-                    "pod {name} is already assigned to node \"{bound}\""
-                )));
-            }
-            let mut new = pod.clone();
-            new["spec"]["nodeName"] = node.clone().into();
-            let scheduled = json!({"type": "PodScheduled", "status": "True",
+        .update_part_with(
+            target.resource,
+            &target.namespace,
+            name,
+            Part::Whole,
+            |pod, _| {
+                if pod
+                    .pointer("/metadata/deletionTimestamp")
+                    .is_some_and(|t| !t.is_null())
+                {
+                    return Err(conflict(format!(
+                        "pod {name} is being deleted, cannot be assigned to a host"
+                    )));
+                }
+                let bound = pod
+                    .pointer("/spec/nodeName")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                if !bound.is_empty() {
+                    return Err(conflict(format!(
+                        "pod {name} is already assigned to node \"{bound}\""
+                    )));
+                }
+                let mut new = pod.clone();
+                new["spec"]["nodeName"] = node.clone().into();
+                let scheduled = json!({"type": "PodScheduled", "status": "True",
                                    "lastProbeTime": null, "lastTransitionTime": now});
-            let conditions = new["status"]["conditions"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
-            let mut conditions: Vec<Value> = conditions
-                .into_iter()
-                .filter(|c| c["type"] != "PodScheduled")
-                .collect();
-            conditions.push(scheduled);
-            new["status"]["conditions"] = conditions.into();
-            Ok(new)
-        })
+                let conditions = new["status"]["conditions"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                let mut conditions: Vec<Value> = conditions
+                    .into_iter()
+                    .filter(|c| c["type"] != "PodScheduled")
+                    .collect();
+                conditions.push(scheduled);
+                new["status"]["conditions"] = conditions.into();
+                Ok(new)
+            },
+        )
         .await?;
     Ok(Answer::with(
         StatusCode::CREATED,
@@ -251,23 +247,14 @@ async fn finalize(store: &Store, request: &Request, name: &str) -> Result<Answer
     let mut object = body::parse_as("Namespace", &request.content_type, &request.body)?;
     body::check_type(resource, &mut object)?;
     let finalized = store
-        .finalize_with(resource, name, |current, revision| {
-            let rv = object
-                .pointer("/metadata/resourceVersion")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            if !rv.is_empty() && rv != revision.to_string() {
-                return Err(Failure::from(StoreError::Conflict {
-                    resource: resource.qualified(),
-                    name: name.to_owned(),
-                }));
-            }
+        .update_part_with(resource, "", name, Part::Finalize, |current, revision| {
+            objects::at_revision(resource, current, revision, &object)?;
             let mut new = current.clone();
             new["spec"]["finalizers"] = object
                 .pointer("/spec/finalizers")
                 .cloned()
                 .unwrap_or(Value::Null);
-            Ok(new)
+            Ok::<_, Failure>(new)
         })
         .await?;
     Ok(Answer::ok(output::with_type(resource, finalized)))

@@ -41,4 +41,4 @@ pub use election::{ElectionError, LeaderElector};
 pub use index::{Index, IndexedObjects, ObjectKey};
 pub use informer::{Cache, Event, Informer, InformerError};
 pub use queue::{Backoff, JitterRng, Outcome, QueueFull, QueueOptions, WorkQueue};
-pub use store::{Deleted, List, ListOptions, ObjectEvent, ObjectWatch, Store, StoreError};
+pub use store::{Deleted, List, ListOptions, ObjectEvent, ObjectWatch, Part, Store, StoreError};

@@ -438,59 +438,12 @@ impl Store {
             .await
     }
 
-    /// [`Store::update_with`] for the status: only the status of what
-    /// `change` makes is written.
-    pub async fn update_status_with<F, E>(
-        &self,
-        resource: &ResourceInfo,
-        namespace: &str,
-        name: &str,
-        change: F,
-    ) -> Result<Value, E>
-    where
-        F: FnMut(&Value, i64) -> Result<Value, E>,
-        E: From<StoreError>,
-    {
-        self.update_part_with(resource, namespace, name, Part::Status, change)
-            .await
-    }
-
-    /// [`Store::update_with`] that writes the status too, for what the
-    /// registry itself does in one write (a pod's binding: its node and its
-    /// PodScheduled condition).
-    pub async fn update_whole_with<F, E>(
-        &self,
-        resource: &ResourceInfo,
-        namespace: &str,
-        name: &str,
-        change: F,
-    ) -> Result<Value, E>
-    where
-        F: FnMut(&Value, i64) -> Result<Value, E>,
-        E: From<StoreError>,
-    {
-        self.update_part_with(resource, namespace, name, Part::Whole, change)
-            .await
-    }
-
-    /// Replaces a namespace's `spec.finalizers` with those of what
-    /// `change` makes, as its `/finalize` subresource does; a Terminating
-    /// namespace left without finalizers is deleted.
-    pub async fn finalize_with<F, E>(
-        &self,
-        resource: &ResourceInfo,
-        name: &str,
-        change: F,
-    ) -> Result<Value, E>
-    where
-        F: FnMut(&Value, i64) -> Result<Value, E>,
-        E: From<StoreError>,
-    {
-        self.update_part_with(resource, "", name, Part::Finalize, change)
-            .await
-    }
-
-    async fn update_part_with<F, E>(
+    /// [`Store::update_with`] for `part` of the object: its status (as
+    /// its `/status` subresource), the whole of it (what the registry
+    /// itself writes at once, such as a pod's binding: its node and its
+    /// PodScheduled condition), or a namespace's `spec.finalizers` (its
+    /// `/finalize`: a Terminating namespace left without them is deleted).
+    pub async fn update_part_with<F, E>(
         &self,
         resource: &ResourceInfo,
         namespace: &str,
@@ -649,7 +602,7 @@ impl Store {
 
 /// Which part of an object an update writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Part {
+pub enum Part {
     /// Everything but the status (for kinds with a status subresource).
     Main,
     /// Only the status.
