@@ -78,6 +78,10 @@ pub fn router(address: String, store: Store) -> Router {
         .route("/api/{version}", get(core_resources))
         .route("/apis", get(|| async { Json(discovery::group_list()) }))
         .route("/apis/{group}/{version}", get(group_resources))
+        .route(
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+            get(no_custom_resources),
+        )
         .route("/openapi/v2", get(openapi::serve_v2))
         .route("/openapi/v3", get(openapi::serve_v3_root))
         .route(
@@ -89,6 +93,32 @@ pub fn router(address: String, store: Store) -> Router {
         // larger ones with kube-apiserver's Status rather than axum's.
         .layer(DefaultBodyLimit::disable())
         .with_state(Front { address, store })
+}
+
+/// keel serves no custom resources; kubectl 1.27+ lists their
+/// definitions when a manifest's kind is not in the OpenAPI documents, and
+/// reads an empty list as "not a custom resource either" (the server then
+/// answers for the kind itself).
+async fn no_custom_resources(State(front): State<Front>) -> Response {
+    let revision = front
+        .store
+        .list(
+            keel_api::resources::of::<keel_api::k8s_openapi::api::core::v1::Namespace>(),
+            "",
+            &keel_runtime::ListOptions {
+                limit: 1,
+                ..keel_runtime::ListOptions::default()
+            },
+        )
+        .await
+        .map_or(0, |list| list.resource_version);
+    Json(json!({
+        "kind": "CustomResourceDefinitionList",
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "metadata": {"resourceVersion": revision.to_string()},
+        "items": [],
+    }))
+    .into_response()
 }
 
 async fn core_resources(Path(version): Path<String>) -> Response {
