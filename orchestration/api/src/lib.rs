@@ -17,6 +17,7 @@
 //! - [`defaults`]: kube-apiserver's defaulting of each kind.
 //! - [`deletion`]: what a delete does (at once, graceful, finalizers,
 //!   Terminating namespaces) and when an update finishes one.
+//! - [`service_ips`]: Services' cluster IPs, one IPAddress object each.
 //! - [`selector`]: label and field selectors, and the fields each kind is
 //!   selected by.
 //! - [`validation`]: kube-apiserver's validation of each kind, with its
@@ -41,6 +42,7 @@ pub mod patch;
 pub mod protobuf;
 pub mod resources;
 pub mod selector;
+pub mod service_ips;
 pub mod table;
 pub mod validation;
 

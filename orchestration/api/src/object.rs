@@ -266,6 +266,9 @@ pub fn prepare_for_update(resource: &ResourceInfo, old: &Value, new: &mut Value)
             }
         }
     }
+    if (resource.group, resource.plural) == ("", "services") {
+        keep_cluster_ip(old, new);
+    }
     if resource.plural == "namespaces" && resource.group.is_empty() {
         // A namespace's finalizers change only through /finalize.
         new["spec"]["finalizers"] = old
@@ -299,6 +302,27 @@ pub fn prepare_for_status_update(old: &Value, new: &mut Value) {
         }
     }
     *new = merged;
+}
+
+/// A Service update that leaves its cluster IP out keeps the one it was
+/// given (the Service REST's `patchAllocatedValues`); one that names
+/// another is refused by validation.
+fn keep_cluster_ip(old: &Value, new: &mut Value) {
+    let given = |service: &Value| {
+        service
+            .pointer("/spec/clusterIP")
+            .and_then(Value::as_str)
+            .is_some_and(|ip| !ip.is_empty())
+    };
+    if !given(old) || given(new) || !new.get("spec").is_some_and(Value::is_object) {
+        return;
+    }
+    for field in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
+        let missing = new["spec"].get(field).is_none_or(Value::is_null);
+        if let (true, Some(value)) = (missing, old["spec"].get(field)) {
+            new["spec"][field] = value.clone();
+        }
+    }
 }
 
 /// The bytes keel stores for `object`: its JSON without `resourceVersion`
@@ -500,5 +524,18 @@ mod tests {
             manual["spec"]["selector"],
             json!({"matchLabels": {"a": "b"}})
         );
+    }
+
+    #[test]
+    fn a_service_update_without_its_cluster_ip_keeps_it() {
+        let services = by_plural("", "services").expect("served");
+        let old = json!({"metadata": {"name": "web"},
+                         "spec": {"clusterIP": "10.96.0.7", "clusterIPs": ["10.96.0.7"],
+                                  "ports": [{"port": 80}]}});
+        let mut new = json!({"metadata": {"name": "web"}, "spec": {"ports": [{"port": 81}]}});
+        prepare_for_update(services, &old, &mut new);
+        assert_eq!(new["spec"]["clusterIP"], "10.96.0.7");
+        assert_eq!(new["spec"]["clusterIPs"], json!(["10.96.0.7"]));
+        assert_eq!(new["spec"]["ports"], json!([{"port": 81}]));
     }
 }

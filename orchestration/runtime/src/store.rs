@@ -18,8 +18,9 @@
 use base64::Engine as _;
 use keel_api::deletion::{self, Deletion};
 use keel_api::object::{self, name_of, set_resource_version, ObjectError};
-use keel_api::validation;
 use keel_api::ResourceInfo;
+use keel_api::{service_ips, validation};
+use keel_client::proto::etcdserverpb::response_op::Response as OpResponse;
 use keel_client::{Client, Compare, CompareOp, GetOptions, Txn, TxnOp, WatchOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -347,6 +348,7 @@ impl Store {
         }
         object::apply_defaults(resource, &mut object)?;
         generate_name(&mut object);
+        in_namespace(resource, namespace, &mut object);
         let (uid, now) = stamp();
         object::prepare_for_create(resource, &mut object, &uid, &now);
         let name = name_of(&object).to_owned();
@@ -356,21 +358,74 @@ impl Store {
             &validation::validate_create(resource, &object),
         )?;
         let key = resource.key(namespace, &name);
-        let txn = at_revision(&key, 0).and_then([TxnOp::put(
-            key.as_str(),
-            object::to_stored(&object),
-            None,
-        )]);
-        let answer = self.client.txn(txn).await?;
-        if !answer.succeeded {
-            return Err(StoreError::AlreadyExists {
-                resource: resource.qualified(),
-                name,
+        let ask = if is_service(resource) {
+            service_ips::request(&object)
+                .map_err(|error| cluster_ip_invalid(resource, &name, &object, &error.to_string()))?
+        } else {
+            service_ips::Request::None
+        };
+        for _ in 0..UPDATE_ATTEMPTS_MAX {
+            let ip = match ask {
+                service_ips::Request::None => None,
+                service_ips::Request::Exactly(ip) => Some(ip),
+                service_ips::Request::Any => {
+                    let random = uuid::Uuid::new_v4().as_u128() as u32;
+                    Some(service_ips::candidate(random))
+                }
+            };
+            let mut compares = vec![Compare::mod_revision(key.as_str(), CompareOp::Equal, 0)];
+            let mut puts = Vec::new();
+            if let Some(ip) = ip {
+                service_ips::assign(&mut object, ip);
+                let record = service_ips::record(ip, namespace, &name, &uid, &now);
+                let ip_key = service_ips::key(ip);
+                compares.push(Compare::mod_revision(ip_key.as_str(), CompareOp::Equal, 0));
+                puts.push(TxnOp::put(
+                    ip_key.as_str(),
+                    serde_json::to_vec(&record).expect("a JSON value serializes"),
+                    None,
+                ));
+            }
+            puts.insert(
+                0,
+                TxnOp::put(key.as_str(), object::to_stored(&object), None),
+            );
+            let txn = Txn::new()
+                .when(compares)
+                .and_then(puts)
+                .or_else([TxnOp::get(key.as_str(), None)]);
+            let answer = self.client.txn(txn).await?;
+            if answer.succeeded {
+                let revision = answer.header.as_ref().map_or(0, |h| h.revision);
+                set_resource_version(&mut object, revision);
+                return Ok(object);
+            }
+            let exists = answer.responses.iter().any(|op| match &op.response {
+                Some(OpResponse::ResponseRange(range)) => !range.kvs.is_empty(),
+                _ => false,
             });
+            if exists {
+                return Err(StoreError::AlreadyExists {
+                    resource: resource.qualified(),
+                    name,
+                });
+            }
+            if let service_ips::Request::Exactly(ip) = ask {
+                return Err(cluster_ip_invalid(
+                    resource,
+                    &name,
+                    &object,
+                    &format!("failed to allocate IP {ip}: provided IP is already allocated"),
+                ));
+            }
+            // The address was taken: try another.
         }
-        let revision = answer.header.as_ref().map_or(0, |h| h.revision);
-        set_resource_version(&mut object, revision);
-        Ok(object)
+        Err(cluster_ip_invalid(
+            resource,
+            &name,
+            &object,
+            "failed to allocate a serviceIP: range is full",
+        ))
     }
 
     /// Replaces the object of `object`'s name. With a resourceVersion, only
@@ -461,6 +516,7 @@ impl Store {
                 .await?
                 .ok_or_else(|| Self::not_found(resource, name))?;
             let mut new = change(&current, revision)?;
+            in_namespace(resource, namespace, &mut new);
             if name_of(&new) != name {
                 return Err(StoreError::from(ObjectError::Decode(format!(
                     "the name of the object ({}) does not match the name on the URL ({name})",
@@ -494,7 +550,7 @@ impl Store {
             if deletion::finished(resource, &new) {
                 // The last finalizer of a deleting object is gone: the
                 // update deletes it, as kube-apiserver's does.
-                if self.remove(&key, revision).await? {
+                if self.remove(resource, &key, revision, &new).await? {
                     return Ok(new);
                 }
                 continue;
@@ -550,7 +606,7 @@ impl Store {
                 .ok_or_else(|| Self::not_found(resource, name))?;
             match plan(&current, revision)? {
                 Deletion::Now => {
-                    if self.remove(&key, revision).await? {
+                    if self.remove(resource, &key, revision, &current).await? {
                         return Ok(Deleted {
                             object: current,
                             gone: true,
@@ -578,8 +634,23 @@ impl Store {
     }
 
     /// Deletes `key` if it is still at `revision`.
-    async fn remove(&self, key: &str, revision: i64) -> Result<bool, StoreError> {
-        let txn = at_revision(key, revision).and_then([TxnOp::delete(key, None)]);
+    /// Deletes `object`'s `key` if it is still at `revision`, with what
+    /// the object holds besides itself (a Service's cluster IP).
+    async fn remove(
+        &self,
+        resource: &ResourceInfo,
+        key: &str,
+        revision: i64,
+        object: &Value,
+    ) -> Result<bool, StoreError> {
+        let mut deletes = vec![TxnOp::delete(key, None)];
+        if let Some(ip) = is_service(resource)
+            .then(|| service_ips::allocated(object))
+            .flatten()
+        {
+            deletes.push(TxnOp::delete(service_ips::key(ip).as_str(), None));
+        }
+        let txn = at_revision(key, revision).and_then(deletes);
         Ok(self.client.txn(txn).await?.succeeded)
     }
 
@@ -735,6 +806,60 @@ impl Store {
             pending: std::collections::VecDeque::new(),
             requested: after,
         }
+    }
+}
+
+/// Puts an object of a namespaced kind that names no namespace in
+/// `namespace` (the one its key is under).
+fn in_namespace(resource: &ResourceInfo, namespace: &str, object: &mut Value) {
+    let unnamed = object
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty);
+    if resource.namespaced && unnamed && object.get("metadata").is_some_and(Value::is_object) {
+        object["metadata"]["namespace"] = namespace.into();
+    }
+}
+
+/// Whether `resource` is the core group's Services.
+fn is_service(resource: &ResourceInfo) -> bool {
+    (resource.group, resource.plural) == ("", "services")
+}
+
+/// Invalid for a cluster IP that cannot be given, as kube-apiserver's
+/// allocator answers (`spec.clusterIPs: Invalid value: []string{...}`).
+fn cluster_ip_invalid(
+    resource: &ResourceInfo,
+    name: &str,
+    service: &Value,
+    detail: &str,
+) -> StoreError {
+    let asked = service
+        .pointer("/spec/clusterIPs")
+        .and_then(Value::as_array)
+        .filter(|ips| !ips.is_empty())
+        .map_or_else(
+            || {
+                let ip = service
+                    .pointer("/spec/clusterIP")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                vec![format!("{ip:?}")]
+            },
+            |ips| {
+                ips.iter()
+                    .map(|ip| format!("{:?}", ip.as_str().unwrap_or("")))
+                    .collect::<Vec<_>>()
+            },
+        );
+    let cause = validation::Cause {
+        field: "spec.clusterIPs".into(),
+        kind: validation::CauseType::FieldValueInvalid,
+        message: format!("Invalid value: []string{{{}}}: {detail}", asked.join(", ")),
+    };
+    StoreError::Invalid {
+        message: validation::invalid_message(resource, name, std::slice::from_ref(&cause)),
+        details: validation::invalid_details(resource, name, std::slice::from_ref(&cause)),
     }
 }
 

@@ -12,6 +12,8 @@
 //!   pages_at_one_revision ........... limit + continue walk one revision
 //!                                     even while writes go on
 //!   delete_with_preconditions ....... a stale resourceVersion conflicts
+//!   services_get_cluster_ips_once ... each Service its own address, kept
+//!                                     as an IPAddress object until deleted
 //! ```
 
 #![allow(clippy::unwrap_used, reason = "tests")]
@@ -53,6 +55,11 @@ macro_rules! store_suite {
             #[tokio::test]
             async fn delete_with_preconditions() {
                 super::delete_with_preconditions($flavor).await;
+            }
+
+            #[tokio::test]
+            async fn services_get_cluster_ips_once() {
+                super::services_get_cluster_ips_once($flavor).await;
             }
         }
     };
@@ -304,4 +311,79 @@ async fn delete_with_preconditions(flavor: Flavor) {
         matches!(again, Err(StoreError::NotFound { .. })),
         "{again:?}"
     );
+}
+
+fn service(name: &str, cluster_ip: Option<&str>) -> Value {
+    let mut service = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+                             "spec": {"selector": {"app": name}, "ports": [{"port": 80}]}});
+    if let Some(ip) = cluster_ip {
+        service["spec"]["clusterIP"] = ip.into();
+    }
+    service
+}
+
+async fn services_get_cluster_ips_once(flavor: Flavor) {
+    let server = Server::start(flavor);
+    let store = store_on(&server).await;
+    let services = of::<core::v1::Service>();
+    let mut given = Vec::new();
+    for name in ["a", "b", "c"] {
+        let created = store
+            .create(services, "default", service(name, None))
+            .await
+            .unwrap();
+        let ip = created["spec"]["clusterIP"].as_str().unwrap().to_owned();
+        assert!(ip.starts_with("10.9") || ip.starts_with("10.1"), "{ip}");
+        assert_eq!(created["spec"]["clusterIPs"], json!([ip]));
+        assert!(!given.contains(&ip), "{ip} given twice");
+        given.push(ip);
+    }
+    // The address is recorded as kube-apiserver 1.33 records it.
+    let record = store
+        .client()
+        .get(format!("/registry/ipaddresses/{}", given[0]), None)
+        .await
+        .unwrap();
+    let record: Value = serde_json::from_slice(&record.kvs[0].value).unwrap();
+    assert_eq!(record["kind"], "IPAddress");
+    assert_eq!(
+        record["spec"]["parentRef"],
+        json!({"group": "", "resource": "services", "namespace": "default", "name": "a"})
+    );
+    // A taken address is refused; a free one named is given.
+    let taken = store
+        .create(services, "default", service("d", Some(&given[1])))
+        .await;
+    assert!(
+        matches!(&taken, Err(StoreError::Invalid { message, .. })
+            if message.contains("provided IP is already allocated")),
+        "{taken:?}"
+    );
+    let named = store
+        .create(services, "default", service("d", Some("10.96.200.1")))
+        .await
+        .unwrap();
+    assert_eq!(named["spec"]["clusterIP"], "10.96.200.1");
+    // A replacement that leaves the address out keeps it; a headless
+    // Service gets none.
+    let mut replacement = service("a", None);
+    replacement["spec"]["ports"] = json!([{"port": 81}]);
+    let replaced = store
+        .update(services, "default", replacement)
+        .await
+        .unwrap();
+    assert_eq!(replaced["spec"]["clusterIP"], json!(given[0]));
+    let headless = store
+        .create(services, "default", service("h", Some("None")))
+        .await
+        .unwrap();
+    assert_eq!(headless["spec"]["clusterIP"], "None");
+    // Deleting the Service frees its address.
+    store.delete(services, "default", "a", None).await.unwrap();
+    let freed = store
+        .client()
+        .get(format!("/registry/ipaddresses/{}", given[0]), None)
+        .await
+        .unwrap();
+    assert!(freed.kvs.is_empty());
 }
