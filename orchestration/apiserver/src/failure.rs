@@ -106,6 +106,7 @@ impl From<StoreError> for Failure {
             StoreError::BadContinue(_) | StoreError::Object(_) => {
                 (StatusCode::BAD_REQUEST, "BadRequest")
             }
+            StoreError::Patch(patch) => return patch.into(),
             StoreError::Keel(ref keel)
                 if keel.etcd() == Some(keel_client::EtcdError::RequestTooLarge) =>
             {

@@ -67,6 +67,9 @@ pub enum StoreError {
         /// The Status details, with a cause per error.
         details: Value,
     },
+    /// A patch did not apply (its code and reason are the patch's).
+    #[error("{}", .0.message())]
+    Patch(#[from] keel_api::patch::PatchError),
     /// A delete's precondition did not hold (Conflict).
     #[error(transparent)]
     Precondition(#[from] keel_api::deletion::DeleteError),
@@ -491,6 +494,23 @@ impl Store {
     {
         self.update_part_with(resource, namespace, name, Part::Main, change)
             .await
+    }
+
+    /// Patches the object `name` (its status kept) with `body`, a patch of
+    /// `patch_type`, as kube-apiserver applies patches: read, patch,
+    /// write if unchanged meanwhile (else again).
+    pub async fn patch(
+        &self,
+        resource: &ResourceInfo,
+        namespace: &str,
+        name: &str,
+        patch_type: keel_api::patch::PatchType,
+        body: &[u8],
+    ) -> Result<Value, StoreError> {
+        self.update_with(resource, namespace, name, |current, _| {
+            Ok(keel_api::patch::apply(resource, current, patch_type, body)?)
+        })
+        .await
     }
 
     /// [`Store::update_with`] for `part` of the object: its status (as

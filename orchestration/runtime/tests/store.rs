@@ -366,6 +366,34 @@ async fn services_get_cluster_ips_once(flavor: Flavor) {
     assert_eq!(named["spec"]["clusterIP"], "10.96.200.1");
     // A replacement that leaves the address out keeps it; a headless
     // Service gets none.
+    // A patch through the store (a strategic merge of the ports, by port).
+    let patched = store
+        .patch(
+            services,
+            "default",
+            "b",
+            keel_api::patch::PatchType::StrategicMerge,
+            br#"{"spec": {"ports": [{"port": 443, "name": "https"}, {"port": 80, "name": "http"}]}}"#,
+        )
+        .await
+        .unwrap();
+    let mut ports: Vec<(i64, String)> = patched["spec"]["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["port"].as_i64().unwrap(),
+                p["name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    ports.sort();
+    assert_eq!(
+        ports,
+        [(80, "http".into()), (443, "https".into())],
+        "merged by port"
+    );
     let mut replacement = service("a", None);
     replacement["spec"]["ports"] = json!([{"port": 81}]);
     let replaced = store
