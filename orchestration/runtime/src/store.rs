@@ -26,8 +26,21 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// How many times [`Store::update_with`] reads again after losing a race
-/// before it answers Conflict.
-pub const UPDATE_ATTEMPTS_MAX: usize = 16;
+/// before it answers Conflict (kube-apiserver retries until the request's
+/// deadline; a bound keeps a hot object from holding a caller forever).
+pub const UPDATE_ATTEMPTS_MAX: usize = 32;
+
+/// The longest pause, in milliseconds, before the next attempt of an
+/// update that lost a race: a random pause up to the attempt's number of
+/// milliseconds, so that writers that collided do not collide again.
+const RETRY_PAUSE_MS_MAX: u64 = 16;
+
+/// A random pause after losing race number `attempt`.
+async fn pause_after_lost_race(attempt: usize) {
+    let bound = (attempt as u64).min(RETRY_PAUSE_MS_MAX) + 1;
+    let random = uuid::Uuid::new_v4().as_u128() as u64;
+    tokio::time::sleep(std::time::Duration::from_millis(random % bound)).await;
+}
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -530,7 +543,10 @@ impl Store {
         F: FnMut(&Value, i64) -> Result<Value, E>,
         E: From<StoreError>,
     {
-        for _ in 0..UPDATE_ATTEMPTS_MAX {
+        for attempt in 0..UPDATE_ATTEMPTS_MAX {
+            if attempt > 0 {
+                pause_after_lost_race(attempt).await;
+            }
             let (current, revision) = self
                 .read(resource, namespace, name)
                 .await?

@@ -5,7 +5,7 @@
 //! ```text
 //!   20 tasks × 10 × update_with(count + 1) ──► one ConfigMap
 //!        read, +1, write if unchanged ── lost the race? read again
-//!        (the store, up to UPDATE_ATTEMPTS_MAX; then Conflict, and the
+//!        (the store, up to UPDATE_ATTEMPTS_MAX with random pauses; then Conflict, and the
 //!         updater starts the increment over, as a Kubernetes client
 //!         retries on 409)
 //!   the end: count = 200, and races were lost on the way
