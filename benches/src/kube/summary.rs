@@ -174,9 +174,13 @@ impl KubeReport {
             ms(lists.page_latency.p99),
             ms(lists.page_latency.max)
         );
+        let (front_cpu, keeld_cpu) = self.after_lists.cpu_since(&self.after_fill);
         let _ = writeln!(
             text,
-            "\nKubernetes' SLO for a namespace's LIST, p99 ≤ 5 s: {} by the slowest whole list.",
+            "\nCPU over these {} lists: the front {}, keeld {}. Kubernetes' SLO for a namespace's LIST, p99 ≤ 5 s: {} by the slowest whole list.",
+            lists.full.len() + lists.paged.len(),
+            ms(front_cpu),
+            ms(keeld_cpu),
             verdict(full_max, NAMESPACE_LIST_P99_SLO)
         );
         let _ = writeln!(text);
