@@ -215,24 +215,38 @@ pub async fn run(options: &KubeOptions) -> Result<KubeReport, String> {
     })
 }
 
-/// How many pods in `namespace` are named `<prefix>-*` (a full list).
+/// How many pods in `namespace` are named `<prefix>-*`, listed in pages
+/// of 500 (a whole list of tens of thousands of pods would itself raise
+/// the front's RSS, which the run reports).
 async fn count_pods(address: &str, namespace: &str, prefix: &str) -> Result<u64, String> {
-    let answer = Connection::open(address)
-        .await?
-        .call(Method::GET, &creates::pods_path(namespace), Vec::new())
-        .await?
-        .expect(StatusCode::OK)?;
-    let list: serde_json::Value =
-        serde_json::from_slice(&answer.body).map_err(|e| e.to_string())?;
+    let mut connection = Connection::open(address).await?;
     let prefix = format!("{prefix}-");
-    Ok(list["items"]
-        .as_array()
-        .ok_or("a list without items")?
-        .iter()
-        .filter(|pod| {
-            pod["metadata"]["name"]
-                .as_str()
-                .is_some_and(|name| name.starts_with(&prefix))
-        })
-        .count() as u64)
+    let (mut count, mut continue_token) = (0, String::new());
+    loop {
+        let path = format!(
+            "{}?limit=500&continue={}",
+            creates::pods_path(namespace),
+            list::query_escape(&continue_token)
+        );
+        let answer = connection
+            .call(Method::GET, &path, Vec::new())
+            .await?
+            .expect(StatusCode::OK)?;
+        let page: serde_json::Value =
+            serde_json::from_slice(&answer.body).map_err(|e| e.to_string())?;
+        count += page["items"]
+            .as_array()
+            .ok_or("a list without items")?
+            .iter()
+            .filter(|pod| {
+                pod["metadata"]["name"]
+                    .as_str()
+                    .is_some_and(|name| name.starts_with(&prefix))
+            })
+            .count() as u64;
+        match page["metadata"]["continue"].as_str() {
+            Some(token) if !token.is_empty() => continue_token = token.to_string(),
+            _ => return Ok(count),
+        }
+    }
 }
