@@ -20,6 +20,10 @@
 //!   cluster: puts at 1, 64 and 512 clients, ranges over every member, and
 //!   the time from a leader's SIGKILL to the first successful put
 //!   ([`cluster`]).
+//! - `keel-bench kube`: keel's Kubernetes HTTP front (`keel apiserver`
+//!   against a keeld): pod creates in closed and open loops, lists of
+//!   10 000 pods, watch delivery to 100 watchers, and the front's RSS
+//!   ([`kube`]).
 //!
 //! Figures, with the commands that reproduce them, live in
 //! `docs/benchmarks.md`.
@@ -27,6 +31,7 @@
 pub mod cluster;
 pub mod compare;
 pub mod defrag;
+pub mod kube;
 pub mod lease;
 pub mod load;
 pub mod procfs;

@@ -9,6 +9,7 @@
 //! keel-bench lease --endpoint 127.0.0.1:2379 --clients 64 --conns 8
 //! keel-bench compare --rounds 3 --watch --leases   # and --slow for unread watchers
 //! keel-bench cluster --rounds 3 --failovers 5      # 3-member keeld beside 3-member etcd
+//! keel-bench kube                                  # the Kubernetes HTTP front (keel apiserver)
 //! ```
 
 use std::path::PathBuf;
@@ -19,6 +20,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use keel_benches::cluster;
 use keel_benches::compare::{self, LeaseShape, LoadRow};
 use keel_benches::defrag;
+use keel_benches::kube::front::FrontBinaries;
+use keel_benches::kube::watch::DeliveryOptions;
+use keel_benches::kube::{self, KubeOptions};
 use keel_benches::lease::{self, LeaseOptions};
 use keel_benches::load::{self, LoadOptions, Report, Workload};
 use keel_benches::servers::{self, Binaries, Kind, Server};
@@ -145,6 +149,12 @@ enum Command {
         #[command(flatten)]
         shape: WatchArgs,
     },
+    /// Start a keeld and keel's Kubernetes HTTP front (`keel apiserver`,
+    /// its own process) and measure the front: pod creates in closed loops
+    /// and at a fixed offered rate, lists of many pods, watch delivery to
+    /// many watchers, and the RSS of the front and of keeld. Prints
+    /// Markdown tables.
+    Kube(KubeArgs),
     /// Lease keep-alives (each client on its own stream, one request in
     /// flight, round-robin over pre-granted leases), then lease grants.
     Lease {
@@ -170,6 +180,88 @@ enum Command {
         #[arg(long, default_value_t = lease::LEASE_TTL_SECS)]
         ttl: i64,
     },
+}
+
+/// The shape of a `kube` run.
+#[derive(Args, Debug, Clone)]
+struct KubeArgs {
+    /// The keeld binary (default: beside this one).
+    #[arg(long)]
+    keeld: Option<PathBuf>,
+    /// The keel binary (default: beside this one).
+    #[arg(long)]
+    keel: Option<PathBuf>,
+    /// Where keeld keeps its data and the logs go (a fresh temporary
+    /// directory if absent).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Client counts of the closed-loop creates, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,32")]
+    clients: Vec<usize>,
+    /// Measured seconds of each closed loop.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Seconds of load before each closed loop is measured.
+    #[arg(long, default_value_t = 1)]
+    warmup: u64,
+    /// Creates per second of the open loop.
+    #[arg(long, default_value_t = 100.0)]
+    rate: f64,
+    /// Seconds of the open loop.
+    #[arg(long, default_value_t = 30)]
+    rate_duration: u64,
+    /// Pods created, then listed.
+    #[arg(long, default_value_t = 10_000)]
+    list_pods: u64,
+    /// Clients that create them.
+    #[arg(long, default_value_t = 32)]
+    fill_clients: usize,
+    /// Lists of each kind (whole and paged).
+    #[arg(long, default_value_t = 5)]
+    list_repeats: usize,
+    /// Items per page of the paged lists.
+    #[arg(long, default_value_t = 500)]
+    page_limit: u64,
+    /// Watchers, one connection each.
+    #[arg(long, default_value_t = 100)]
+    watchers: usize,
+    /// Pods created while they watch.
+    #[arg(long, default_value_t = 200)]
+    watch_creates: u64,
+    /// Creates per second while they watch.
+    #[arg(long, default_value_t = 20.0)]
+    watch_rate: f64,
+}
+
+impl KubeArgs {
+    fn options(self, dir: PathBuf) -> Result<KubeOptions, String> {
+        let beside = |name: &str| -> Result<PathBuf, String> {
+            let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+            Ok(exe.with_file_name(name))
+        };
+        Ok(KubeOptions {
+            binaries: FrontBinaries {
+                keeld: self.keeld.map_or_else(|| beside("keeld"), Ok)?,
+                keel: self.keel.map_or_else(|| beside("keel"), Ok)?,
+            },
+            dir,
+            clients: self.clients,
+            warmup: Duration::from_secs(self.warmup),
+            duration: Duration::from_secs(self.duration),
+            rate_per_sec: self.rate,
+            rate_duration: Duration::from_secs(self.rate_duration),
+            list_pods: self.list_pods,
+            fill_clients: self.fill_clients,
+            list_repeats: self.list_repeats,
+            page_limit: self.page_limit,
+            delivery: DeliveryOptions {
+                watchers: self.watchers,
+                creates: self.watch_creates,
+                rate_per_sec: self.watch_rate,
+                drain: Duration::from_secs(30),
+            },
+        })
+    }
 }
 
 /// The shape of a watch run, shared by `watch-latency` and `compare`.
@@ -395,6 +487,19 @@ async fn run(command: Command) -> Result<(), String> {
             } else {
                 print!("{}", watch::run_latency(&options).await?.summary(&options));
             }
+            Ok(())
+        }
+        Command::Kube(args) => {
+            let temp;
+            let dir = if let Some(dir) = &args.dir {
+                dir.clone()
+            } else {
+                temp = tempfile::tempdir().map_err(|e| e.to_string())?;
+                temp.path().to_path_buf()
+            };
+            let options = args.options(dir)?;
+            let report = kube::run(&options).await?;
+            print!("{}", report.summary(&options));
             Ok(())
         }
         Command::Lease {
