@@ -109,12 +109,27 @@ impl Request {
     }
 }
 
+/// A successful answer's body: a value, or JSON already encoded (a long
+/// list, written a page at a time).
+pub(crate) enum Payload {
+    /// A value, encoded when answered.
+    Value(Value),
+    /// Encoded JSON.
+    Encoded(Vec<u8>),
+}
+
+impl From<Value> for Payload {
+    fn from(value: Value) -> Self {
+        Self::Value(value)
+    }
+}
+
 /// A successful answer: its status, body and `Warning`s.
 pub(crate) struct Answer {
     /// The HTTP status.
     pub code: StatusCode,
     /// The body.
-    pub body: Value,
+    pub body: Payload,
     /// Warnings, one `Warning: 299 - "<text>"` header each.
     pub warnings: Vec<String>,
 }
@@ -129,13 +144,21 @@ impl Answer {
     pub(crate) fn with(code: StatusCode, body: Value) -> Self {
         Self {
             code,
-            body,
+            body: body.into(),
             warnings: Vec::new(),
         }
     }
 
     fn into_response(self) -> Response {
-        let mut response = (self.code, Json(self.body)).into_response();
+        let mut response = match self.body {
+            Payload::Value(value) => (self.code, Json(value)).into_response(),
+            Payload::Encoded(bytes) => (
+                self.code,
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                bytes,
+            )
+                .into_response(),
+        };
         for warning in self.warnings {
             let escaped = warning.replace('\\', "\\\\").replace('"', "\\\"");
             if let Ok(value) = HeaderValue::from_str(&format!("299 - \"{escaped}\"")) {
@@ -225,6 +248,9 @@ async fn list(store: &Store, request: &Request) -> Result<Answer, Failure> {
         continue_token: request.param("continue").map(str::to_owned),
         revision: request.number("resourceVersion")?,
     };
+    if options.limit == 0 && form == Form::Objects {
+        return whole_list(store, request, &selection, options).await;
+    }
     let list = store
         .list(target.resource, &target.namespace, &options)
         .await?;
@@ -240,6 +266,66 @@ async fn list(store: &Store, request: &Request) -> Result<Answer, Failure> {
         list.continue_token,
         form,
     )?))
+}
+
+/// How many objects a whole list reads from keel at a time.
+const LIST_PAGE: i64 = 500;
+
+/// A list the client did not page: read a page at a time at one revision
+/// and encoded as it is read, so that the objects of only one page are
+/// held decoded at once (a list of 10 000 pods is 18 MiB of JSON, and
+/// many times that as values).
+async fn whole_list(
+    store: &Store,
+    request: &Request,
+    selection: &Selection,
+    mut options: ListOptions,
+) -> Result<Answer, Failure> {
+    let resource = request.target.resource;
+    options.limit = LIST_PAGE;
+    let mut body = Vec::new();
+    let mut first_item = true;
+    loop {
+        let page = store
+            .list(resource, &request.target.namespace, &options)
+            .await?;
+        if body.is_empty() {
+            // The list's head, as `output::list` would write it, items last.
+            let head = json!({
+                "kind": format!("{}List", resource.kind),
+                "apiVersion": resource.api_version,
+                "metadata": {"resourceVersion": page.resource_version.to_string()},
+            });
+            let head = serde_json::to_vec(&head).expect("a JSON value serializes");
+            body.extend_from_slice(&head[..head.len() - 1]);
+            body.extend_from_slice(b",\"items\":[");
+            options.revision = page.resource_version;
+        }
+        for mut item in page.items {
+            if !selection.matches(resource, &item) {
+                continue;
+            }
+            if let Some(fields) = item.as_object_mut() {
+                fields.remove("apiVersion");
+                fields.remove("kind");
+            }
+            if !first_item {
+                body.push(b',');
+            }
+            first_item = false;
+            serde_json::to_writer(&mut body, &item).expect("a JSON value serializes");
+        }
+        match page.continue_token {
+            Some(token) => options.continue_token = Some(token),
+            None => break,
+        }
+    }
+    body.extend_from_slice(b"]}");
+    Ok(Answer {
+        code: StatusCode::OK,
+        body: Payload::Encoded(body),
+        warnings: Vec::new(),
+    })
 }
 
 /// A watch of the target's collection.
@@ -279,7 +365,7 @@ async fn create(store: &Store, request: &Request) -> Result<Answer, Failure> {
         .await?;
     Ok(Answer {
         code: StatusCode::CREATED,
-        body: output::with_type(target.resource, created),
+        body: output::with_type(target.resource, created).into(),
         warnings,
     })
 }
@@ -298,7 +384,7 @@ async fn update(store: &Store, request: &Request, name: &str) -> Result<Answer, 
         .await?;
     Ok(Answer {
         code: StatusCode::OK,
-        body: output::with_type(target.resource, updated),
+        body: output::with_type(target.resource, updated).into(),
         warnings,
     })
 }
@@ -369,7 +455,7 @@ pub(crate) async fn patch(
         .await?;
     Ok(Answer {
         code: StatusCode::OK,
-        body: output::with_type(resource, updated),
+        body: output::with_type(resource, updated).into(),
         warnings,
     })
 }
