@@ -301,19 +301,16 @@ async fn whole_list(
             body.extend_from_slice(b",\"items\":[");
             options.revision = page.resource_version;
         }
-        for mut item in page.items {
+        for item in page.items {
             if !selection.matches(resource, &item) {
                 continue;
-            }
-            if let Some(fields) = item.as_object_mut() {
-                fields.remove("apiVersion");
-                fields.remove("kind");
             }
             if !first_item {
                 body.push(b',');
             }
             first_item = false;
-            serde_json::to_writer(&mut body, &item).expect("a JSON value serializes");
+            serde_json::to_writer(&mut body, &output::list_item(item))
+                .expect("a JSON value serializes");
         }
         match page.continue_token {
             Some(token) => options.continue_token = Some(token),

@@ -62,6 +62,15 @@ pub(crate) fn with_type(resource: &ResourceInfo, mut object: Value) -> Value {
     object
 }
 
+/// `item` as a list holds it: without a type of its own.
+pub(crate) fn list_item(mut item: Value) -> Value {
+    if let Some(fields) = item.as_object_mut() {
+        fields.remove("apiVersion");
+        fields.remove("kind");
+    }
+    item
+}
+
 /// A Table of `objects` with `metadata`.
 fn table_of(
     resource: &ResourceInfo,
@@ -118,17 +127,7 @@ pub(crate) fn list(
             table_of(resource, &typed, include, metadata)
         }
         Form::Objects => {
-            let items: Vec<Value> = items
-                .into_iter()
-                .map(|mut item| {
-                    // Items of a list carry no type of their own.
-                    if let Some(fields) = item.as_object_mut() {
-                        fields.remove("apiVersion");
-                        fields.remove("kind");
-                    }
-                    item
-                })
-                .collect();
+            let items: Vec<Value> = items.into_iter().map(list_item).collect();
             Ok(json!({
                 "kind": format!("{}List", resource.kind),
                 "apiVersion": resource.api_version,

@@ -36,32 +36,14 @@ struct Front {
     store: Store,
 }
 
-/// A metav1.Status failure, as kube-apiserver answers errors.
-pub fn status(code: StatusCode, reason: &str, message: &str) -> Response {
-    (code, Json(status_body(code, reason, message))).into_response()
-}
-
-/// The body of a metav1.Status failure.
-pub fn status_body(code: StatusCode, reason: &str, message: &str) -> serde_json::Value {
-    json!({
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": message,
-        "reason": reason,
-        "details": {},
-        "code": code.as_u16(),
-    })
-}
-
 /// 404 for a path nothing is served at, as kube-apiserver answers it.
 pub(crate) fn not_found() -> Response {
-    status(
+    Failure::new(
         StatusCode::NOT_FOUND,
         "NotFound",
         "the server could not find the requested resource",
     )
+    .into_response()
 }
 
 /// The router of a front that clients reach at `address` (`host:port`),
