@@ -1,0 +1,13 @@
+//! keel's controllers: they turn Deployments, ReplicaSets, Jobs,
+//! DaemonSets, Services and node heartbeats into pods, endpoints and
+//! evictions, as kube-controller-manager does.
+//!
+//! ```text
+//!   informers ─► controller runner (work queue) ─► reconcile(key)
+//!                                                    │ plain function: objects in, actions out
+//!                                                    ▼
+//!                                                  store writes
+//! ```
+//!
+//! Each controller's decisions are plain functions over plain data; the
+//! I/O lives in a thin adapter around them.
