@@ -15,6 +15,7 @@
 //! - [`resources`]: the kinds keel serves, their scope, names, and their
 //!   keys, laid out as kube-apiserver lays them out in etcd.
 //! - [`defaults`]: kube-apiserver's defaulting of each kind.
+//! - [`binding`]: a pod's binding to a node, once.
 //! - [`deletion`]: what a delete does (at once, graceful, finalizers,
 //!   Terminating namespaces) and when an update finishes one.
 //! - [`service_ips`]: Services' cluster IPs, one IPAddress object each.
@@ -35,6 +36,7 @@
 //! decode unchanged and what keel stores reads back as Kubernetes would
 //! write it.
 
+pub mod binding;
 pub mod defaults;
 pub mod deletion;
 pub mod object;

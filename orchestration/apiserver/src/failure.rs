@@ -91,7 +91,7 @@ impl From<StoreError> for Failure {
         let (code, reason) = match error {
             StoreError::NotFound { .. } => (StatusCode::NOT_FOUND, "NotFound"),
             StoreError::AlreadyExists { .. } => (StatusCode::CONFLICT, "AlreadyExists"),
-            StoreError::Conflict { .. } | StoreError::Precondition(_) => {
+            StoreError::Conflict { .. } | StoreError::Precondition(_) | StoreError::Bind { .. } => {
                 (StatusCode::CONFLICT, "Conflict")
             }
             StoreError::Gone { .. } => (StatusCode::GONE, "Expired"),

@@ -164,58 +164,8 @@ async fn bind(store: &Store, request: &Request, name: &str) -> Result<Answer, Fa
             format!("Binding \"{name}\" is invalid: target.kind: Unsupported value: \"{kind}\": supported values: \"Node\""),
         ));
     }
-    let conflict = |message: String| {
-        Failure::new(
-            StatusCode::CONFLICT,
-            "Conflict",
-            format!("Operation cannot be fulfilled on pods/binding \"{name}\": {message}"),
-        )
-    };
-    let now = jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string();
-    store
-        .update_part_with(
-            target.resource,
-            &target.namespace,
-            name,
-            Part::Whole,
-            |pod, _| {
-                if pod
-                    .pointer("/metadata/deletionTimestamp")
-                    .is_some_and(|t| !t.is_null())
-                {
-                    return Err(conflict(format!(
-                        "pod {name} is being deleted, cannot be assigned to a host"
-                    )));
-                }
-                let bound = pod
-                    .pointer("/spec/nodeName")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                if !bound.is_empty() {
-                    return Err(conflict(format!(
-                        "pod {name} is already assigned to node \"{bound}\""
-                    )));
-                }
-                let mut new = pod.clone();
-                new["spec"]["nodeName"] = node.clone().into();
-                let scheduled = json!({"type": "PodScheduled", "status": "True",
-                                   "lastProbeTime": null, "lastTransitionTime": now});
-                let conditions = new["status"]["conditions"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default();
-                let mut conditions: Vec<Value> = conditions
-                    .into_iter()
-                    .filter(|c| c["type"] != "PodScheduled")
-                    .collect();
-                conditions.push(scheduled);
-                new["status"]["conditions"] = conditions.into();
-                Ok(new)
-            },
-        )
-        .await?;
+    let uid = binding.pointer("/metadata/uid").and_then(Value::as_str);
+    store.bind(&target.namespace, name, &node, uid).await?;
     Ok(Answer::with(
         StatusCode::CREATED,
         json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),

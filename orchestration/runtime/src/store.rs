@@ -83,6 +83,14 @@ pub enum StoreError {
     /// A patch did not apply (its code and reason are the patch's).
     #[error("{}", .0.message())]
     Patch(#[from] keel_api::patch::PatchError),
+    /// A pod could not be bound (Conflict).
+    #[error("Operation cannot be fulfilled on pods/binding \"{name}\": {error}")]
+    Bind {
+        /// The pod's name.
+        name: String,
+        /// Why.
+        error: keel_api::binding::BindError,
+    },
     /// A delete's precondition did not hold (Conflict).
     #[error(transparent)]
     Precondition(#[from] keel_api::deletion::DeleteError),
@@ -186,11 +194,14 @@ fn resource_version_of(object: &Value) -> Result<i64, ObjectError> {
 
 /// A new object's uid and creation time.
 fn stamp() -> (String, String) {
-    let uid = uuid::Uuid::new_v4().to_string();
-    let now = jiff::Timestamp::now()
+    (uuid::Uuid::new_v4().to_string(), now_seconds())
+}
+
+/// The time now as Kubernetes writes it (RFC 3339, whole seconds).
+fn now_seconds() -> String {
+    jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string();
-    (uid, now)
+        .to_string()
 }
 
 /// The letters of a generated name's suffix: no vowels (no words), no
@@ -568,8 +579,14 @@ impl Store {
                     if let (Part::Whole, Some(status)) = (part, status) {
                         new["status"] = status;
                     }
-                    let causes = validation::validate_update(resource, &current, &new);
-                    invalid_unless_empty(resource, name, &causes)?;
+                    // The registry's own writes (a binding) are not a
+                    // client's update: kube-apiserver writes them to
+                    // storage without the update's validation, which
+                    // would refuse a pod's new node.
+                    if part == Part::Main {
+                        let causes = validation::validate_update(resource, &current, &new);
+                        invalid_unless_empty(resource, name, &causes)?;
+                    }
                 }
                 Part::Status => object::prepare_for_status_update(&current, &mut new),
                 Part::Finalize => {
@@ -597,6 +614,28 @@ impl Store {
             }
         }
         Err(Self::conflict(resource, name).into())
+    }
+
+    /// Binds the pod `name` to `node`, as its `pods/binding` subresource
+    /// does: once, not while it is being deleted, and only the pod of
+    /// `uid` when one is given (see keel-api's `binding`). Of two binds
+    /// racing, the second reads the first's node and fails.
+    pub async fn bind(
+        &self,
+        namespace: &str,
+        name: &str,
+        node: &str,
+        uid: Option<&str>,
+    ) -> Result<Value, StoreError> {
+        let pods = keel_api::resources::of::<keel_api::k8s_openapi::api::core::v1::Pod>();
+        let now = now_seconds();
+        self.update_part_with(pods, namespace, name, Part::Whole, |pod, _| {
+            keel_api::binding::assign(pod, node, uid, &now).map_err(|error| StoreError::Bind {
+                name: name.to_owned(),
+                error,
+            })
+        })
+        .await
     }
 
     /// Deletes the object `name`, only if it is at `resource_version` when
@@ -717,7 +756,8 @@ pub enum Part {
     /// Only a namespace's `spec.finalizers` (its `/finalize` subresource).
     Finalize,
     /// Both, for the registry's own subresources (a pod's binding sets
-    /// its node and its PodScheduled condition in one write).
+    /// its node and its PodScheduled condition in one write), without
+    /// the validation of a client's update.
     Whole,
 }
 

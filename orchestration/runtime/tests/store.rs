@@ -14,6 +14,10 @@
 //!   delete_with_preconditions ....... a stale resourceVersion conflicts
 //!   services_get_cluster_ips_once ... each Service its own address, kept
 //!                                     as an IPAddress object until deleted
+//!   binds_race_once ................. 8 binds of one pod to 8 nodes at
+//!                                     once: exactly one wins, the others
+//!                                     see its node; a deleting pod or
+//!                                     another uid is refused
 //! ```
 
 #![allow(clippy::unwrap_used, reason = "tests")]
@@ -60,6 +64,11 @@ macro_rules! store_suite {
             #[tokio::test]
             async fn services_get_cluster_ips_once() {
                 super::services_get_cluster_ips_once($flavor).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn binds_race_once() {
+                super::binds_race_once($flavor).await;
             }
         }
     };
@@ -414,4 +423,60 @@ async fn services_get_cluster_ips_once(flavor: Flavor) {
         .await
         .unwrap();
     assert!(freed.kvs.is_empty());
+}
+
+async fn binds_race_once(flavor: Flavor) {
+    let server = Server::start(flavor);
+    let store = Arc::new(store_on(&server).await);
+    let pods = of::<core::v1::Pod>();
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                     "spec": {"containers": [{"name": "main", "image": "busybox"}]}});
+    let created = store.create(pods, "default", pod.clone()).await.unwrap();
+    let uid = created["metadata"]["uid"].as_str().unwrap().to_owned();
+    let binds: Vec<_> = (0..8)
+        .map(|n| {
+            let store = Arc::clone(&store);
+            let uid = uid.clone();
+            tokio::spawn(async move {
+                store
+                    .bind("default", "p", &format!("node-{n}"), Some(&uid))
+                    .await
+            })
+        })
+        .collect();
+    let mut won = Vec::new();
+    let mut refused = 0;
+    for bind in binds {
+        match bind.await.unwrap() {
+            Ok(bound) => won.push(bound["spec"]["nodeName"].as_str().unwrap().to_owned()),
+            Err(StoreError::Bind { error, .. }) => {
+                assert!(
+                    error
+                        .to_string()
+                        .starts_with("pod p is already assigned to node"),
+                    "{error}"
+                );
+                refused += 1;
+            }
+            Err(other) => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(won.len(), 1, "exactly one bind wins: {won:?}");
+    assert_eq!(refused, 7);
+    let stored = store.get(pods, "default", "p").await.unwrap();
+    assert_eq!(stored["spec"]["nodeName"], won[0].as_str());
+
+    // Another pod of the same name (a new uid) is not the one bound for.
+    store.delete(pods, "default", "p", None).await.unwrap();
+    store.create(pods, "default", pod).await.unwrap();
+    let error = store
+        .bind("default", "p", "node-0", Some(&uid))
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("Precondition failed: UID in precondition"),
+        "{error}"
+    );
 }

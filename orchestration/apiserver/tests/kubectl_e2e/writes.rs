@@ -229,6 +229,8 @@ pub(crate) fn typed_creates(session: &Session) {
         ["solo", "0/1", "Pending", "0", "<age>", "<none>", "<none>", "<none>", "<none>"]
     );
 
+    binding(session);
+
     assert_eq!(
         session.ok(&["delete", "configmap", "literal"]),
         "configmap \"literal\" deleted\n"
@@ -243,6 +245,50 @@ pub(crate) fn typed_creates(session: &Session) {
     assert_eq!(
         session.fails(&["get", "pod", "solo"]),
         "Error from server (NotFound): pods \"solo\" not found\n"
+    );
+}
+
+/// A pod bound to a node through `pods/binding` (kubectl's --raw, as a
+/// scheduler would post it): once; a second binding is a Conflict in
+/// kube-apiserver's words (pkg/registry/core/pod/storage `assignPod`).
+fn binding(session: &Session) {
+    assert_eq!(
+        session.ok(&["run", "placed", "--image=busybox:1.36"]),
+        "pod/placed created\n"
+    );
+    let path = format!(
+        "/api/v1/namespaces/{}/pods/placed/binding",
+        session.namespace
+    );
+    let binding = |node: &str| {
+        session.manifest(
+            &format!("binding-{node}.json"),
+            &serde_json::json!({"apiVersion": "v1", "kind": "Binding",
+                                "metadata": {"name": "placed"},
+                                "target": {"apiVersion": "v1", "kind": "Node", "name": node}})
+            .to_string(),
+        )
+    };
+    let answer = session
+        .kubectl
+        .ok(&["create", "--raw", &path, "-f", &binding("node-a")]);
+    let status: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(status["status"], "Success", "{answer}");
+    let placed = session.json("pod", "placed");
+    assert_eq!(placed["spec"]["nodeName"], "node-a");
+    let scheduled = placed["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "PodScheduled")
+        .cloned()
+        .unwrap();
+    assert_eq!(scheduled["status"], "True");
+    assert_eq!(
+        session
+            .kubectl
+            .fails(&["create", "--raw", &path, "-f", &binding("node-b")]),
+        "Error from server (Conflict): Operation cannot be fulfilled on pods/binding \"placed\": pod placed is already assigned to node \"node-a\"\n"
     );
 }
 
