@@ -163,9 +163,11 @@ pub fn node_ports(info: &NodeInfo, pod: &PodInfo) -> Option<Reason> {
         return None;
     }
     let taken = info.pods.iter().flat_map(|p| p.host_ports.iter());
-    let conflict = taken
-        .into_iter()
-        .any(|used| pod.host_ports.iter().any(|wanted| wanted.conflicts_with(used)));
+    let conflict = taken.into_iter().any(|used| {
+        pod.host_ports
+            .iter()
+            .any(|wanted| wanted.conflicts_with(used))
+    });
     conflict.then_some(Reason::NodePorts)
 }
 

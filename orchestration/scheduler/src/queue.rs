@@ -208,7 +208,10 @@ impl SchedulingQueue {
         let first = self.active.pop_first()?;
         let key = first.3;
         self.scheduling_cycle += 1;
-        let entry = self.entries.get_mut(&key).expect("an active pod has an entry");
+        let entry = self
+            .entries
+            .get_mut(&key)
+            .expect("an active pod has an entry");
         entry.location = Location::InFlight;
         entry.cycle = self.scheduling_cycle;
         Some(key)

@@ -28,7 +28,10 @@ const NODES_PER_PERCENTAGE_POINT: usize = 125;
 
 /// How many feasible nodes to find among `num_all_nodes`;
 /// `percentage_of_nodes_to_score` 0 means the adaptive percentage.
-pub fn num_feasible_nodes_to_find(num_all_nodes: usize, percentage_of_nodes_to_score: u32) -> usize {
+pub fn num_feasible_nodes_to_find(
+    num_all_nodes: usize,
+    percentage_of_nodes_to_score: u32,
+) -> usize {
     if num_all_nodes < MIN_FEASIBLE_NODES_TO_FIND {
         return num_all_nodes;
     }

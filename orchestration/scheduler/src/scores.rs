@@ -129,7 +129,11 @@ pub fn node_affinity_raw(node: &Node, pod: &PodInfo) -> i64 {
 /// effect PreferNoSchedule or none.
 pub fn taint_toleration_raw(node: &Node, pod: &PodInfo) -> i64 {
     let mut count = 0;
-    for taint in node.taints.iter().filter(|t| t.effect == "PreferNoSchedule") {
+    for taint in node
+        .taints
+        .iter()
+        .filter(|t| t.effect == "PreferNoSchedule")
+    {
         let tolerations = pod
             .tolerations
             .iter()
@@ -233,7 +237,9 @@ impl PluginScores {
 /// order.
 pub fn score_nodes(nodes: &[NodeInfo], feasible: &[usize], pod: &PodInfo) -> Vec<PluginScores> {
     let infos = || feasible.iter().map(|&at| &nodes[at]);
-    let mut taints: Vec<i64> = infos().map(|i| taint_toleration_raw(&i.node, pod)).collect();
+    let mut taints: Vec<i64> = infos()
+        .map(|i| taint_toleration_raw(&i.node, pod))
+        .collect();
     default_normalize(&mut taints, true);
     let mut affinity = vec![0; feasible.len()];
     if !pod.preferred_node_affinity.is_empty() {

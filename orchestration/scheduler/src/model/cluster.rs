@@ -139,7 +139,8 @@ impl Cluster {
         for pod in self.detached.remove(&info.node.name).unwrap_or_default() {
             info.add_pod(pod);
         }
-        self.node_index.insert(info.node.name.clone(), self.nodes.len());
+        self.node_index
+            .insert(info.node.name.clone(), self.nodes.len());
         self.nodes.push(info);
     }
 
@@ -251,7 +252,11 @@ impl Cluster {
         let key = pod.key.clone();
         match self.node_index.get(&node_name) {
             Some(&at) => self.nodes[at].add_pod(pod),
-            None => self.detached.entry(node_name.clone()).or_default().push(pod),
+            None => self
+                .detached
+                .entry(node_name.clone())
+                .or_default()
+                .push(pod),
         }
         self.pods.insert(key, Placement { node_name });
     }

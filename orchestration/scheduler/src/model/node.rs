@@ -145,7 +145,9 @@ impl NodeInfo {
         self.non_zero_requested.memory += sign * pod.non_zero_requests.memory;
         let step = |count: &mut usize, applies: bool| {
             if applies {
-                *count = count.checked_add_signed(sign as isize).expect("pod counts stay >= 0");
+                *count = count
+                    .checked_add_signed(sign as isize)
+                    .expect("pod counts stay >= 0");
             }
         };
         step(

@@ -263,12 +263,17 @@ fn container_demand(container: &Value) -> Demand {
 }
 
 fn list<'a>(spec: &'a Value, name: &str) -> impl Iterator<Item = &'a Value> {
-    spec.get(name).and_then(Value::as_array).into_iter().flatten()
+    spec.get(name)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
 }
 
 /// The pod's demand as `PodRequests` sums it (see the module doc).
 fn pod_demand(spec: &Value) -> Demand {
-    let mut total = list(spec, "containers").map(container_demand).fold(Demand::default(), Demand::plus);
+    let mut total = list(spec, "containers")
+        .map(container_demand)
+        .fold(Demand::default(), Demand::plus);
     let mut sidecars = Demand::default();
     let mut init_peak = Demand::default();
     for init in list(spec, "initContainers") {
@@ -346,7 +351,13 @@ impl PodInfo {
         let null = Value::Null;
         let metadata = pod.get("metadata").unwrap_or(&null);
         let spec = pod.get("spec").unwrap_or(&null);
-        let text = |value: &Value, name: &str| value.get(name).and_then(Value::as_str).unwrap_or("").to_owned();
+        let text = |value: &Value, name: &str| {
+            value
+                .get(name)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
         let namespace = text(metadata, "namespace");
         let name = text(metadata, "name");
         let demand = pod_demand(spec);
@@ -392,7 +403,9 @@ impl PodInfo {
                 .and_then(Value::as_i64)
                 .and_then(|p| i32::try_from(p).ok())
                 .unwrap_or(0),
-            terminating: metadata.get("deletionTimestamp").is_some_and(|v| !v.is_null()),
+            terminating: metadata
+                .get("deletionTimestamp")
+                .is_some_and(|v| !v.is_null()),
             terminal: matches!(phase, Some("Succeeded" | "Failed")),
             labels: string_map(metadata.get("labels")),
             owner: controller_owner(metadata),
@@ -401,7 +414,9 @@ impl PodInfo {
             node_selector: string_map(spec.get("nodeSelector")),
             required_node_affinity,
             preferred_node_affinity,
-            tolerations: list(spec, "tolerations").map(Toleration::from_json).collect(),
+            tolerations: list(spec, "tolerations")
+                .map(Toleration::from_json)
+                .collect(),
             host_ports: host_ports(spec),
             required_anti_affinity,
             namespace,

@@ -178,7 +178,13 @@ pub struct Taint {
 impl Taint {
     /// Reads one entry of `node.spec.taints`.
     pub fn from_json(taint: &Value) -> Self {
-        let text = |name: &str| taint.get(name).and_then(Value::as_str).unwrap_or("").to_owned();
+        let text = |name: &str| {
+            taint
+                .get(name)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
         Self {
             key: text("key"),
             value: text("value"),
