@@ -108,6 +108,18 @@ impl Quantity {
         })
     }
 
+    /// The quantity in thousandths of a unit, rounded up, as
+    /// `Quantity.MilliValue()` gives it (the scheduler counts cpu so).
+    pub fn milli_value(self) -> i64 {
+        saturate(ceil_div(self.nanos, NANOS_PER_UNIT / 1000))
+    }
+
+    /// The quantity in whole units, rounded up, as `Quantity.Value()`
+    /// gives it (the scheduler counts memory and storage so).
+    pub fn value(self) -> i64 {
+        saturate(ceil_div(self.nanos, NANOS_PER_UNIT))
+    }
+
     /// Whether the quantity is below zero.
     pub fn is_negative(self) -> bool {
         self.nanos < 0
@@ -170,6 +182,21 @@ impl Quantity {
     }
 }
 
+/// `numerator / divisor` rounded towards positive infinity.
+fn ceil_div(numerator: i128, divisor: i128) -> i128 {
+    let quotient = numerator / divisor;
+    if numerator % divisor > 0 {
+        quotient + 1
+    } else {
+        quotient
+    }
+}
+
+/// `value` clamped into an i64, as Kubernetes' int64 accessors clamp.
+fn saturate(value: i128) -> i64 {
+    i64::try_from(value).unwrap_or(if value < 0 { i64::MIN } else { i64::MAX })
+}
+
 impl PartialOrd for Quantity {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.nanos.cmp(&other.nanos))
@@ -203,5 +230,19 @@ mod tests {
         assert!(Quantity::parse("abc").is_none());
         assert!(Quantity::parse("1Gb").is_none());
         assert!(Quantity::parse("2").expect("2") > Quantity::parse("1500m").expect("q"));
+    }
+
+    #[test]
+    fn milli_value_and_value_round_up() {
+        // resource/quantity_test.go: MilliValue and Value round up.
+        let q = |text: &str| Quantity::parse(text).expect(text);
+        assert_eq!(q("1").milli_value(), 1000);
+        assert_eq!(q("100m").milli_value(), 100);
+        assert_eq!(q("0.1m").milli_value(), 1);
+        assert_eq!(q("1.5").value(), 2);
+        assert_eq!(q("100m").value(), 1);
+        assert_eq!(q("1Gi").value(), 1 << 30);
+        assert_eq!(q("200Mi").value(), 200 * 1024 * 1024);
+        assert_eq!(q("0").value(), 0);
     }
 }
