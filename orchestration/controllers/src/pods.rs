@@ -46,7 +46,10 @@ impl ObjectRef {
 
 /// The string at `pointer` ("" when missing).
 pub fn str_at<'a>(object: &'a Value, pointer: &str) -> &'a str {
-    object.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+    object
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 /// The integer at `pointer`, if there is one.
@@ -203,17 +206,14 @@ pub fn max_container_restarts(pod: &Value) -> i64 {
 /// owner's name and a dash, and `owner_ref` as its controller.
 pub fn pod_from_template(owner: &Value, template: &Value, owner_ref: Value) -> Value {
     let mut metadata = Map::new();
-    metadata.insert(
-        "generateName".into(),
-        format!("{}-", name_of(owner)).into(),
-    );
+    metadata.insert("generateName".into(), format!("{}-", name_of(owner)).into());
     metadata.insert("namespace".into(), namespace_of(owner).into());
     for field in ["labels", "annotations", "finalizers"] {
         if let Some(value) = template.pointer(&format!("/metadata/{field}")) {
             metadata.insert(field.into(), value.clone());
         }
     }
-    metadata.insert("ownerReferences".into(), json!([owner_ref]));
+    metadata.insert("ownerReferences".into(), Value::Array(vec![owner_ref]));
     json!({
         "apiVersion": "v1",
         "kind": "Pod",
@@ -274,7 +274,11 @@ mod tests {
     fn a_pod_from_a_template_carries_its_labels_and_a_controller_reference() {
         let owner = json!({"metadata": {"name": "web-abc", "namespace": "ns", "uid": "u1"}});
         let template = json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c"}]}});
-        let pod = pod_from_template(&owner, &template, controller_ref(&owner, "apps/v1", "ReplicaSet"));
+        let pod = pod_from_template(
+            &owner,
+            &template,
+            controller_ref(&owner, "apps/v1", "ReplicaSet"),
+        );
         assert_eq!(pod["metadata"]["generateName"], "web-abc-");
         assert_eq!(pod["metadata"]["namespace"], "ns");
         assert_eq!(pod["metadata"]["labels"], json!({"app": "web"}));

@@ -71,8 +71,12 @@ fn fenceposts_of(deployment: &Value) -> (i64, i64) {
     let rolling = deployment.pointer("/spec/strategy/rollingUpdate");
     let field = |name: &str| rolling.and_then(|r| r.get(name)).filter(|v| !v.is_null());
     // An unreadable value was refused by validation; read it as 0.
-    resolve_fenceposts(field("maxSurge"), field("maxUnavailable"), replicas(deployment))
-        .unwrap_or((0, 1))
+    resolve_fenceposts(
+        field("maxSurge"),
+        field("maxUnavailable"),
+        replicas(deployment),
+    )
+    .unwrap_or((0, 1))
 }
 
 /// The pods a rolling Deployment may run above its replicas (0 for
@@ -125,7 +129,10 @@ mod tests {
 
     #[test]
     fn a_string_must_be_a_percentage() {
-        assert_eq!(scaled_value(&json!("5"), 10, true), Err(IntOrPercentError::NotAPercentage));
+        assert_eq!(
+            scaled_value(&json!("5"), 10, true),
+            Err(IntOrPercentError::NotAPercentage)
+        );
         assert_eq!(
             scaled_value(&json!("x%"), 10, true),
             Err(IntOrPercentError::InvalidValue("x%".into()))

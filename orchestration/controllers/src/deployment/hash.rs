@@ -28,9 +28,9 @@ const FNV_OFFSET_BASIS: u32 = 0x811c_9dc5;
 const FNV_PRIME: u32 = 0x0100_0193;
 
 fn fnv1a(hash: u32, bytes: &[u8]) -> u32 {
-    bytes
-        .iter()
-        .fold(hash, |hash, &byte| (hash ^ u32::from(byte)).wrapping_mul(FNV_PRIME))
+    bytes.iter().fold(hash, |hash, &byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(FNV_PRIME)
+    })
 }
 
 /// Writes `value` as JSON with object keys sorted, whatever order the map
@@ -108,6 +108,9 @@ mod tests {
                              "spec": {"containers": [{"name": "c", "image": "nginx:2"}]}});
         assert_ne!(hash, pod_template_hash(&changed, None));
         assert_ne!(hash, pod_template_hash(&template, Some(1)));
-        assert_ne!(pod_template_hash(&template, Some(1)), pod_template_hash(&template, Some(2)));
+        assert_ne!(
+            pod_template_hash(&template, Some(1)),
+            pod_template_hash(&template, Some(2))
+        );
     }
 }

@@ -79,8 +79,17 @@ pub(crate) struct Work {
 impl Work {
     /// A working copy of `deployment` with its claimed `replica_sets`.
     pub fn new(deployment: Value, replica_sets: Vec<Value>, now: Timestamp) -> Self {
-        let taken_names = replica_sets.iter().map(|rs| name_of(rs).to_owned()).collect();
-        Self { deployment, replica_sets, plan: DeploymentPlan::default(), now, taken_names }
+        let taken_names = replica_sets
+            .iter()
+            .map(|rs| name_of(rs).to_owned())
+            .collect();
+        Self {
+            deployment,
+            replica_sets,
+            plan: DeploymentPlan::default(),
+            now,
+            taken_names,
+        }
     }
 
     /// Records a write of the ReplicaSet at `index` (its new body is
@@ -91,7 +100,8 @@ impl Work {
         let name = name_of(&body).to_owned();
         for action in &mut self.plan.actions {
             match action {
-                DeploymentAction::CreateReplicaSet(existing) | DeploymentAction::UpdateReplicaSet(existing)
+                DeploymentAction::CreateReplicaSet(existing)
+                | DeploymentAction::UpdateReplicaSet(existing)
                     if name_of(existing) == name =>
                 {
                     *existing = body;
@@ -100,12 +110,18 @@ impl Work {
                 _ => {}
             }
         }
-        self.plan.actions.push(DeploymentAction::UpdateReplicaSet(body));
+        self.plan
+            .actions
+            .push(DeploymentAction::UpdateReplicaSet(body));
     }
 
     /// Records an Event.
     pub fn event(&mut self, kind: &'static str, reason: &'static str, message: String) {
-        self.plan.events.push(DeploymentEvent { kind, reason, message });
+        self.plan.events.push(DeploymentEvent {
+            kind,
+            reason,
+            message,
+        });
     }
 
     /// Scales the ReplicaSet at `index` to `new_scale` and brings its

@@ -96,16 +96,18 @@ pub fn reconcile_deployment(input: DeploymentInput<'_>) -> DeploymentPlan {
         }
     }
     let mut work = Work::new(deployment.clone(), claimed, input.now);
-    work.taken_names = input.replica_sets.iter().map(|rs| name_of(rs).to_owned()).collect();
+    work.taken_names = input
+        .replica_sets
+        .iter()
+        .map(|rs| name_of(rs).to_owned())
+        .collect();
     work.plan.actions = claims;
 
     let _ = if is_being_deleted(deployment) {
         sync_status_only(&mut work)
     } else {
         set_paused_condition(&mut work.deployment, input.now);
-        if is_paused(deployment) {
-            sync_scale(&mut work)
-        } else if is_scaling_event(deployment, &work.replica_sets) {
+        if is_paused(deployment) || is_scaling_event(deployment, &work.replica_sets) {
             sync_scale(&mut work)
         } else if is_rolling_update(deployment) {
             rollout_rolling(&mut work)
@@ -127,7 +129,10 @@ fn selecting_everything(deployment: &Value) -> DeploymentPlan {
     });
     let observed = status_count(deployment, "observedGeneration");
     if observed < generation_of(deployment) {
-        let mut status = deployment.get("status").cloned().unwrap_or_else(|| json!({}));
+        let mut status = deployment
+            .get("status")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
         status["observedGeneration"] = generation_of(deployment).into();
         plan.status = Some(status);
     }
@@ -162,8 +167,13 @@ fn new_replica_set(work: &mut Work, create: bool) -> Result<Option<usize>, Stop>
     if let Some(index) = found {
         let min_ready = min_ready_seconds(&work.deployment);
         let rs = &mut work.replica_sets[index];
-        let annotations_changed =
-            set_new_replica_set_annotations(&work.deployment, rs, new_revision, (desired, max), true);
+        let annotations_changed = set_new_replica_set_annotations(
+            &work.deployment,
+            rs,
+            new_revision,
+            (desired, max),
+            true,
+        );
         let min_ready_changed = i64_at(rs, "/spec/minReadySeconds").unwrap_or(0) != min_ready;
         if annotations_changed || min_ready_changed {
             rs["spec"]["minReadySeconds"] = min_ready.into();
@@ -179,8 +189,17 @@ fn new_replica_set(work: &mut Work, create: bool) -> Result<Option<usize>, Stop>
             .get("status")
             .is_some_and(|s| get_condition(s, "Progressing").is_some());
         if progress_deadline_seconds(&work.deployment).is_some() && !has_progressing {
-            let message = format!("Found new replica set \"{}\"", name_of(&work.replica_sets[index]));
-            let found = condition("Progressing", "True", FOUND_NEW_REPLICA_SET_REASON, &message, work.now);
+            let message = format!(
+                "Found new replica set \"{}\"",
+                name_of(&work.replica_sets[index])
+            );
+            let found = condition(
+                "Progressing",
+                "True",
+                FOUND_NEW_REPLICA_SET_REASON,
+                &message,
+                work.now,
+            );
             set_status_condition(work, found);
         }
         return Ok(Some(index));
@@ -202,17 +221,35 @@ fn new_replica_set(work: &mut Work, create: bool) -> Result<Option<usize>, Stop>
     let all: Vec<&Value> = work.replica_sets.iter().chain([&body]).collect();
     let count = new_rs_new_replicas(&work.deployment, &all, &body);
     body["spec"]["replicas"] = count.into();
-    set_new_replica_set_annotations(&work.deployment, &mut body, new_revision, (desired, max), false);
+    set_new_replica_set_annotations(
+        &work.deployment,
+        &mut body,
+        new_revision,
+        (desired, max),
+        false,
+    );
     work.replica_sets.push(body.clone());
     work.taken_names.push(name.clone());
-    work.plan.actions.push(DeploymentAction::CreateReplicaSet(body));
+    work.plan
+        .actions
+        .push(DeploymentAction::CreateReplicaSet(body));
     if count > 0 {
-        work.event("Normal", "ScalingReplicaSet", format!("Scaled up replica set {name} from 0 to {count}"));
+        work.event(
+            "Normal",
+            "ScalingReplicaSet",
+            format!("Scaled up replica set {name} from 0 to {count}"),
+        );
     }
     set_revision(work, &new_revision.to_string());
     if progress_deadline_seconds(&work.deployment).is_some() {
         let message = format!("Created new replica set \"{name}\"");
-        let created = condition("Progressing", "True", NEW_REPLICA_SET_REASON, &message, work.now);
+        let created = condition(
+            "Progressing",
+            "True",
+            NEW_REPLICA_SET_REASON,
+            &message,
+            work.now,
+        );
         set_status_condition(work, created);
     }
     Ok(Some(work.replica_sets.len() - 1))
@@ -263,7 +300,10 @@ fn new_replica_set_body(deployment: &Value, name: &str, hash: &str) -> Value {
         template["metadata"] = json!({});
     }
     template["metadata"]["labels"] = Value::Object(labels.clone());
-    let mut selector = deployment.pointer("/spec/selector").cloned().unwrap_or_else(|| json!({}));
+    let mut selector = deployment
+        .pointer("/spec/selector")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
     if !selector.get("matchLabels").is_some_and(Value::is_object) {
         selector["matchLabels"] = json!({});
     }
@@ -304,7 +344,10 @@ fn set_status_condition(work: &mut Work, new: Value) {
 }
 
 fn all_and_new(work: &Work, new: Option<usize>) -> (Vec<&Value>, Option<&Value>) {
-    (work.replica_sets.iter().collect(), new.map(|i| &work.replica_sets[i]))
+    (
+        work.replica_sets.iter().collect(),
+        new.map(|i| &work.replica_sets[i]),
+    )
 }
 
 /// Writes the plain status (`syncDeploymentStatus`).
@@ -346,7 +389,11 @@ fn rollout_rolling(work: &mut Work) -> Result<(), Stop> {
         write_rollout_status(work, Some(new));
         return Ok(());
     }
-    let status = work.deployment.get("status").cloned().unwrap_or_else(|| json!({}));
+    let status = work
+        .deployment
+        .get("status")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
     if is_complete(&work.deployment, &status) {
         cleanup(work, Some(new));
     }
@@ -365,7 +412,11 @@ fn rollout_recreate(work: &mut Work, pods: &[Value]) -> Result<(), Stop> {
     }
     let new = new.expect("created when missing");
     work.scale(new, replicas(&work.deployment));
-    let status = work.deployment.get("status").cloned().unwrap_or_else(|| json!({}));
+    let status = work
+        .deployment
+        .get("status")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
     if is_complete(&work.deployment, &status) {
         cleanup(work, Some(new));
     }
@@ -400,6 +451,8 @@ fn cleanup(work: &mut Work, new: Option<usize>) {
         .map(ObjectRef::to)
         .collect();
     for rs in doomed {
-        work.plan.actions.push(DeploymentAction::DeleteReplicaSet(rs));
+        work.plan
+            .actions
+            .push(DeploymentAction::DeleteReplicaSet(rs));
     }
 }

@@ -18,12 +18,19 @@ use crate::pods::{controller_of, phase_of, uid_of};
 /// nor Failed.
 pub fn old_pods_running(replica_sets: &[Value], new: Option<usize>, pods: &[Value]) -> bool {
     let old = (0..replica_sets.len()).filter(|&i| Some(i) != new);
-    if old.map(|i| status_count(&replica_sets[i], "replicas")).sum::<i64>() > 0 {
+    if old
+        .map(|i| status_count(&replica_sets[i], "replicas"))
+        .sum::<i64>()
+        > 0
+    {
         return true;
     }
     let new_uid = new.map(|i| uid_of(&replica_sets[i]));
     pods.iter().any(|pod| {
-        let Some(owner) = controller_of(pod).and_then(|r| r.get("uid")).and_then(Value::as_str) else {
+        let Some(owner) = controller_of(pod)
+            .and_then(|r| r.get("uid"))
+            .and_then(Value::as_str)
+        else {
             return false;
         };
         let ours = replica_sets.iter().any(|rs| uid_of(rs) == owner);
@@ -72,6 +79,9 @@ mod tests {
         for (pods, running) in cases {
             assert_eq!(old_pods_running(&sets, Some(1), &pods), running, "{pods:?}");
         }
-        assert!(old_pods_running(&[rs("old", 1)], None, &[]), "the old RS still reports pods");
+        assert!(
+            old_pods_running(&[rs("old", 1)], None, &[]),
+            "the old RS still reports pods"
+        );
     }
 }

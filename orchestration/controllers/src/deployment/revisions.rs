@@ -95,6 +95,13 @@ pub fn by_revision(a: &Value, b: &Value) -> Ordering {
     }
 }
 
+/// Whether a field is one semantic equality ignores.
+fn is_ignored(key: &str, value: &Value) -> bool {
+    let empty_map = matches!(key, "labels" | "annotations" | "nodeSelector")
+        && value.as_object().is_some_and(Map::is_empty);
+    value.is_null() || value.as_array().is_some_and(Vec::is_empty) || empty_map
+}
+
 /// Removes what semantic equality ignores: nulls, empty lists, and empty
 /// label or annotation maps (Go's nil and empty maps and slices compare
 /// equal in `apiequality.Semantic`).
@@ -103,12 +110,7 @@ fn normalized(value: &Value) -> Value {
         Value::Object(fields) => Value::Object(
             fields
                 .iter()
-                .filter(|(key, v)| {
-                    !v.is_null()
-                        && !v.as_array().is_some_and(Vec::is_empty)
-                        && !(matches!(key.as_str(), "labels" | "annotations" | "nodeSelector")
-                            && v.as_object().is_some_and(Map::is_empty))
-                })
+                .filter(|(key, v)| !is_ignored(key, v))
                 .map(|(key, v)| (key.clone(), normalized(v)))
                 .collect(),
         ),
@@ -140,7 +142,9 @@ pub fn find_new(deployment: &Value, replica_sets: &[Value]) -> Option<usize> {
     let mut matching: Vec<usize> = (0..replica_sets.len())
         .filter(|&i| {
             equal_ignore_hash(
-                replica_sets[i].pointer("/spec/template").unwrap_or(&Value::Null),
+                replica_sets[i]
+                    .pointer("/spec/template")
+                    .unwrap_or(&Value::Null),
                 wanted,
             )
         })
@@ -179,7 +183,11 @@ pub fn set_annotation(object: &mut Value, key: &str, value: &str) -> bool {
 /// Records the Deployment's replicas and its replicas plus surge on a
 /// ReplicaSet; whether they changed (`SetReplicasAnnotations`).
 pub fn set_replicas_annotations(replica_set: &mut Value, desired: i64, max: i64) -> bool {
-    let desired_changed = set_annotation(replica_set, DESIRED_REPLICAS_ANNOTATION, &desired.to_string());
+    let desired_changed = set_annotation(
+        replica_set,
+        DESIRED_REPLICAS_ANNOTATION,
+        &desired.to_string(),
+    );
     let max_changed = set_annotation(replica_set, MAX_REPLICAS_ANNOTATION, &max.to_string());
     desired_changed || max_changed
 }
@@ -291,7 +299,8 @@ mod tests {
         ];
         assert_eq!(find_new(&deployment, &replica_sets), Some(2));
         assert_eq!(max_revision(&replica_sets), 3);
-        let none = json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "v3"}]}}}});
+        let none =
+            json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "v3"}]}}}});
         assert_eq!(find_new(&none, &replica_sets), None);
     }
 
@@ -311,24 +320,56 @@ mod tests {
             REVISION_ANNOTATION: "3",
             "kubectl.kubernetes.io/last-applied-configuration": "{}"}}});
         let mut old = rs("web-1", Some("1"), "2025-01-01T00:00:00Z", "v1");
-        assert!(set_new_replica_set_annotations(&deployment, &mut old, 4, (3, 4), true));
+        assert!(set_new_replica_set_annotations(
+            &deployment,
+            &mut old,
+            4,
+            (3, 4),
+            true
+        ));
         let annotations = &old["metadata"]["annotations"];
         assert_eq!(annotations[REVISION_ANNOTATION], "4");
         assert_eq!(annotations[REVISION_HISTORY_ANNOTATION], "1");
         assert_eq!(annotations[CHANGE_CAUSE_ANNOTATION], "kubectl rollout undo");
-        assert!(annotations.get("kubectl.kubernetes.io/last-applied-configuration").is_none());
-        assert!(annotations.get(DESIRED_REPLICAS_ANNOTATION).is_none(), "only set on creation");
+        assert!(annotations
+            .get("kubectl.kubernetes.io/last-applied-configuration")
+            .is_none());
+        assert!(
+            annotations.get(DESIRED_REPLICAS_ANNOTATION).is_none(),
+            "only set on creation"
+        );
         // Undone again later: the history grows.
-        assert!(set_new_replica_set_annotations(&deployment, &mut old, 6, (3, 4), true));
-        assert_eq!(old["metadata"]["annotations"][REVISION_HISTORY_ANNOTATION], "1,4");
+        assert!(set_new_replica_set_annotations(
+            &deployment,
+            &mut old,
+            6,
+            (3, 4),
+            true
+        ));
+        assert_eq!(
+            old["metadata"]["annotations"][REVISION_HISTORY_ANNOTATION],
+            "1,4"
+        );
         // Nothing to do the second time.
-        assert!(!set_new_replica_set_annotations(&deployment, &mut old, 6, (3, 4), true));
+        assert!(!set_new_replica_set_annotations(
+            &deployment,
+            &mut old,
+            6,
+            (3, 4),
+            true
+        ));
     }
 
     #[test]
     fn a_created_replica_set_gets_the_replicas_annotations() {
         let mut new = json!({"metadata": {}});
-        assert!(set_new_replica_set_annotations(&json!({}), &mut new, 1, (10, 13), false));
+        assert!(set_new_replica_set_annotations(
+            &json!({}),
+            &mut new,
+            1,
+            (10, 13),
+            false
+        ));
         assert_eq!(
             new["metadata"]["annotations"],
             json!({REVISION_ANNOTATION: "1", DESIRED_REPLICAS_ANNOTATION: "10", MAX_REPLICAS_ANNOTATION: "13"})
@@ -337,7 +378,7 @@ mod tests {
 
     #[test]
     fn replica_sets_sort_by_revision_then_creation() {
-        let mut list = vec![
+        let mut list = [
             rs("c", Some("3"), "2025-01-01T00:00:00Z", "v"),
             rs("b", Some("1"), "2025-01-03T00:00:00Z", "v"),
             rs("a", Some("1"), "2025-01-02T00:00:00Z", "v"),

@@ -62,7 +62,10 @@ fn active_old_by_age(work: &Work, new: usize) -> Vec<usize> {
 /// (`reconcileOldReplicaSets`); whether any scaled.
 pub(crate) fn reconcile_old(work: &mut Work, new: usize) -> bool {
     let old = active_old_by_age(work, new);
-    let old_pods: i64 = old.iter().map(|&i| rs_replicas(&work.replica_sets[i])).sum();
+    let old_pods: i64 = old
+        .iter()
+        .map(|&i| rs_replicas(&work.replica_sets[i]))
+        .sum();
     if old_pods == 0 {
         return false;
     }
@@ -136,8 +139,11 @@ mod tests {
     use serde_json::json;
 
     fn deployment(replicas: i64, surge: Value, unavailable: Value) -> Value {
-        json!({"metadata": {"name": "web"}, "spec": {"replicas": replicas, "strategy": {"type": "RollingUpdate",
-               "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable}}}})
+        let mut d = json!({"metadata": {"name": "web"}, "spec": {"replicas": replicas,
+                           "strategy": {"type": "RollingUpdate", "rollingUpdate": {}}}});
+        d["spec"]["strategy"]["rollingUpdate"]["maxSurge"] = surge;
+        d["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] = unavailable;
+        d
     }
 
     fn rs(name: &str, created: &str, replicas: i64, available: i64) -> Value {
@@ -160,8 +166,11 @@ mod tests {
             let d = deployment(desired, surge.clone(), json!("25%"));
             let old = rs("old", "2025-01-01T00:00:00Z", old_total, old_total);
             let new = rs("new", "2025-01-02T00:00:00Z", new_count, 0);
-            assert_eq!(new_rs_new_replicas(&d, &[&old, &new], &new), expected,
-                       "{desired} replicas, surge {surge}, old {old_total}, new {new_count}");
+            assert_eq!(
+                new_rs_new_replicas(&d, &[&old, &new], &new),
+                expected,
+                "{desired} replicas, surge {surge}, old {old_total}, new {new_count}"
+            );
         }
         let recreate = json!({"spec": {"replicas": 5, "strategy": {"type": "Recreate"}}});
         assert_eq!(new_rs_new_replicas(&recreate, &[], &rs("new", "", 0, 0)), 5);
@@ -179,8 +188,13 @@ mod tests {
     fn old_replica_sets_shrink_as_availability_allows() {
         // 10 replicas, 3 surge, 2 unavailable: new RS at 3 with none available;
         // the old at 10 all available: 13 - 8 - 3 = 2 may go.
-        let mut w = work(deployment(10, json!(3), json!(2)),
-            vec![rs("old", "2025-01-01T00:00:00Z", 10, 10), rs("new", "2025-01-02T00:00:00Z", 3, 0)]);
+        let mut w = work(
+            deployment(10, json!(3), json!(2)),
+            vec![
+                rs("old", "2025-01-01T00:00:00Z", 10, 10),
+                rs("new", "2025-01-02T00:00:00Z", 3, 0),
+            ],
+        );
         assert!(reconcile_old(&mut w, 1));
         assert_eq!(replicas_of(&w), vec![8, 3]);
         // Nothing more until new pods become available.
@@ -191,11 +205,14 @@ mod tests {
     #[test]
     fn unhealthy_old_replicas_go_first_without_touching_availability() {
         // Two old RSs: the older has 2 unavailable of 5. 10 replicas, 0 surge, 1 unavailable.
-        let mut w = work(deployment(10, json!(0), json!(1)), vec![
-            rs("older", "2025-01-01T00:00:00Z", 5, 3),
-            rs("old", "2025-01-01T12:00:00Z", 5, 5),
-            rs("new", "2025-01-02T00:00:00Z", 0, 0),
-        ]);
+        let mut w = work(
+            deployment(10, json!(0), json!(1)),
+            vec![
+                rs("older", "2025-01-01T00:00:00Z", 5, 3),
+                rs("old", "2025-01-01T12:00:00Z", 5, 5),
+                rs("new", "2025-01-02T00:00:00Z", 0, 0),
+            ],
+        );
         // maxScaledDown = 10 - 9 - 0 = 1: one unhealthy replica goes, then
         // availability (8) is below the minimum (9): nothing more.
         assert!(reconcile_old(&mut w, 2));
@@ -204,13 +221,23 @@ mod tests {
 
     #[test]
     fn old_replica_sets_scale_down_oldest_first() {
-        let mut w = work(deployment(4, json!(1), json!(1)), vec![
-            rs("old", "2025-01-01T12:00:00Z", 2, 2),
-            rs("older", "2025-01-01T00:00:00Z", 2, 2),
-            rs("new", "2025-01-02T00:00:00Z", 1, 1),
-        ]);
+        let mut w = work(
+            deployment(4, json!(1), json!(1)),
+            vec![
+                rs("old", "2025-01-01T12:00:00Z", 2, 2),
+                rs("older", "2025-01-01T00:00:00Z", 2, 2),
+                rs("new", "2025-01-02T00:00:00Z", 1, 1),
+            ],
+        );
         assert!(reconcile_old(&mut w, 2));
-        assert_eq!(replicas_of(&w), vec![2, 0, 1], "available 5 - minimum 3 = 2, all from the older");
-        assert_eq!(w.plan.events[0].message, "Scaled down replica set older from 2 to 0");
+        assert_eq!(
+            replicas_of(&w),
+            vec![2, 0, 1],
+            "available 5 - minimum 3 = 2, all from the older"
+        );
+        assert_eq!(
+            w.plan.events[0].message,
+            "Scaled down replica set older from 2 to 0"
+        );
     }
 }

@@ -17,7 +17,9 @@ use serde_json::Value;
 
 use super::fenceposts::max_surge;
 use super::plan::Work;
-use super::revisions::{by_creation, is_active, DESIRED_REPLICAS_ANNOTATION, MAX_REPLICAS_ANNOTATION};
+use super::revisions::{
+    by_creation, is_active, DESIRED_REPLICAS_ANNOTATION, MAX_REPLICAS_ANNOTATION,
+};
 use super::spec::{is_rolling_update, replicas, rs_replicas, status_count};
 use crate::pods::annotation;
 
@@ -86,7 +88,9 @@ fn proportion(deployment: &Value, rs: &Value, to_add: i64, added: i64) -> i64 {
 /// newest when none is active; `None` when several are
 /// (`FindActiveOrLatest`).
 fn active_or_latest(work: &Work, new: Option<usize>) -> Option<usize> {
-    let mut old: Vec<usize> = (0..work.replica_sets.len()).filter(|&i| Some(i) != new).collect();
+    let mut old: Vec<usize> = (0..work.replica_sets.len())
+        .filter(|&i| Some(i) != new)
+        .collect();
     old.sort_by(|&a, &b| by_creation(&work.replica_sets[b], &work.replica_sets[a]));
     let active: Vec<usize> = old
         .iter()
@@ -132,22 +136,33 @@ fn proportional(work: &mut Work) {
     let mut active: Vec<usize> = (0..work.replica_sets.len())
         .filter(|&i| is_active(&work.replica_sets[i]))
         .collect();
-    let total: i64 = active.iter().map(|&i| rs_replicas(&work.replica_sets[i])).sum();
-    let allowed = if desired > 0 { desired + max_surge(&work.deployment) } else { 0 };
+    let total: i64 = active
+        .iter()
+        .map(|&i| rs_replicas(&work.replica_sets[i]))
+        .sum();
+    let allowed = if desired > 0 {
+        desired + max_surge(&work.deployment)
+    } else {
+        0
+    };
     let to_add = allowed - total;
     let sets = &work.replica_sets;
     let operation = match to_add.signum() {
         1 => {
             // Larger first; of equal size, newer first.
             active.sort_by(|&a, &b| {
-                rs_replicas(&sets[b]).cmp(&rs_replicas(&sets[a])).then_with(|| by_creation(&sets[b], &sets[a]))
+                rs_replicas(&sets[b])
+                    .cmp(&rs_replicas(&sets[a]))
+                    .then_with(|| by_creation(&sets[b], &sets[a]))
             });
             "up"
         }
         -1 => {
             // Larger first; of equal size, older first.
             active.sort_by(|&a, &b| {
-                rs_replicas(&sets[b]).cmp(&rs_replicas(&sets[a])).then_with(|| by_creation(&sets[a], &sets[b]))
+                rs_replicas(&sets[b])
+                    .cmp(&rs_replicas(&sets[a]))
+                    .then_with(|| by_creation(&sets[a], &sets[b]))
             });
             "down"
         }
@@ -234,15 +249,24 @@ mod tests {
 
     #[test]
     fn one_active_replica_set_takes_all_and_a_saturated_new_one_empties_the_old() {
-        let mut w = work(deployment(7), vec![rs("only", "2025-01-01T00:00:00Z", 4, 4, 7)]);
+        let mut w = work(
+            deployment(7),
+            vec![rs("only", "2025-01-01T00:00:00Z", 4, 4, 7)],
+        );
         scale(&mut w, Some(0));
         assert_eq!(sizes(&w), vec![7]);
-        assert_eq!(w.plan.events[0].message, "Scaled up replica set only from 4 to 7");
+        assert_eq!(
+            w.plan.events[0].message,
+            "Scaled up replica set only from 4 to 7"
+        );
 
-        let mut w = work(deployment(10), vec![
-            rs("old", "2025-01-01T00:00:00Z", 2, 10, 13),
-            rs("new", "2025-01-02T00:00:00Z", 10, 10, 13),
-        ]);
+        let mut w = work(
+            deployment(10),
+            vec![
+                rs("old", "2025-01-01T00:00:00Z", 2, 10, 13),
+                rs("new", "2025-01-02T00:00:00Z", 10, 10, 13),
+            ],
+        );
         scale(&mut w, Some(1));
         assert_eq!(sizes(&w), vec![0, 10]);
     }

@@ -19,7 +19,10 @@ pub fn replicas(deployment: &Value) -> i64 {
 /// Whether the strategy is RollingUpdate (the default) rather than
 /// Recreate.
 pub fn is_rolling_update(deployment: &Value) -> bool {
-    matches!(str_at(deployment, "/spec/strategy/type"), "RollingUpdate" | "")
+    matches!(
+        str_at(deployment, "/spec/strategy/type"),
+        "RollingUpdate" | ""
+    )
 }
 
 /// `spec.paused`.

@@ -107,16 +107,37 @@ fn status_of(deployment: &Value) -> Value {
 
 /// The status counts over `all` ReplicaSets with `new` the new one, the
 /// collision count kept, and the Available condition (`calculateStatus`).
-pub fn calculate_status(deployment: &Value, all: &[&Value], new: Option<&Value>, now: Timestamp) -> Value {
-    let sum = |set: &[&Value], field: &str| set.iter().map(|rs| status_count(rs, field)).sum::<i64>();
+pub fn calculate_status(
+    deployment: &Value,
+    all: &[&Value],
+    new: Option<&Value>,
+    now: Timestamp,
+) -> Value {
+    let sum =
+        |set: &[&Value], field: &str| set.iter().map(|rs| status_count(rs, field)).sum::<i64>();
     let spec_total: i64 = all.iter().map(|rs| super::spec::rs_replicas(rs)).sum();
     let available = sum(all, "availableReplicas");
     let unavailable = (spec_total - available).max(0);
     let mut status = Map::new();
-    put_count(&mut status, "observedGeneration", generation_of(deployment), false);
+    put_count(
+        &mut status,
+        "observedGeneration",
+        generation_of(deployment),
+        false,
+    );
     put_count(&mut status, "replicas", sum(all, "replicas"), false);
-    put_count(&mut status, "updatedReplicas", new.map_or(0, |rs| status_count(rs, "replicas")), false);
-    put_count(&mut status, "readyReplicas", sum(all, "readyReplicas"), false);
+    put_count(
+        &mut status,
+        "updatedReplicas",
+        new.map_or(0, |rs| status_count(rs, "replicas")),
+        false,
+    );
+    put_count(
+        &mut status,
+        "readyReplicas",
+        sum(all, "readyReplicas"),
+        false,
+    );
     put_count(&mut status, "availableReplicas", available, false);
     put_count(&mut status, "unavailableReplicas", unavailable, false);
     let current = status_of(deployment);
@@ -127,9 +148,21 @@ pub fn calculate_status(deployment: &Value, all: &[&Value], new: Option<&Value>,
     put_conditions(&mut status, conditions_of(&current));
     let minimum = replicas(deployment) - max_unavailable(deployment);
     let available_condition = if available >= minimum {
-        condition("Available", "True", MINIMUM_REPLICAS_AVAILABLE, "Deployment has minimum availability.", now)
+        condition(
+            "Available",
+            "True",
+            MINIMUM_REPLICAS_AVAILABLE,
+            "Deployment has minimum availability.",
+            now,
+        )
     } else {
-        condition("Available", "False", MINIMUM_REPLICAS_UNAVAILABLE, "Deployment does not have minimum availability.", now)
+        condition(
+            "Available",
+            "False",
+            MINIMUM_REPLICAS_UNAVAILABLE,
+            "Deployment does not have minimum availability.",
+            now,
+        )
     };
     set_condition(&mut status, available_condition);
     status
@@ -150,7 +183,8 @@ pub fn is_complete(deployment: &Value, status: &Value) -> bool {
 /// updated, fewer old, more ready or more available (`DeploymentProgressing`).
 fn is_progressing(deployment: &Value, new: &Value) -> bool {
     let old = status_of(deployment);
-    let count = |status: &Value, field: &str| status.get(field).and_then(Value::as_i64).unwrap_or(0);
+    let count =
+        |status: &Value, field: &str| status.get(field).and_then(Value::as_i64).unwrap_or(0);
     let old_pods = |status: &Value| count(status, "replicas") - count(status, "updatedReplicas");
     count(new, "updatedReplicas") > count(&old, "updatedReplicas")
         || old_pods(new) < old_pods(&old)
@@ -207,10 +241,25 @@ pub fn rollout_status(
     if deadline.is_some() && !already_complete {
         if is_complete(deployment, &status) {
             let message = format!("{subject} has successfully progressed.");
-            set_condition(&mut status, condition("Progressing", "True", NEW_REPLICA_SET_AVAILABLE_REASON, &message, now));
+            set_condition(
+                &mut status,
+                condition(
+                    "Progressing",
+                    "True",
+                    NEW_REPLICA_SET_AVAILABLE_REASON,
+                    &message,
+                    now,
+                ),
+            );
         } else if is_progressing(deployment, &status) {
             let message = format!("{subject} is progressing.");
-            let mut new_condition = condition("Progressing", "True", REPLICA_SET_UPDATED_REASON, &message, now);
+            let mut new_condition = condition(
+                "Progressing",
+                "True",
+                REPLICA_SET_UPDATED_REASON,
+                &message,
+                now,
+            );
             // Progress refreshes lastUpdateTime even with the same reason.
             if let Some(current) = current {
                 if current["status"] == "True" {
@@ -221,7 +270,10 @@ pub fn rollout_status(
             set_condition(&mut status, new_condition);
         } else if is_timed_out(deployment, &status, now) {
             let message = format!("{subject} has timed out progressing.");
-            set_condition(&mut status, condition("Progressing", "False", TIMED_OUT_REASON, &message, now));
+            set_condition(
+                &mut status,
+                condition("Progressing", "False", TIMED_OUT_REASON, &message, now),
+            );
         }
     }
     match replica_failure(all, new) {
@@ -276,14 +328,27 @@ pub fn set_paused_condition(deployment: &mut Value, now: Timestamp) -> bool {
         return false;
     }
     let mut status = status_of(deployment);
-    let reason = get_condition(&status, "Progressing").and_then(|c| c["reason"].as_str().map(str::to_owned));
+    let reason =
+        get_condition(&status, "Progressing").and_then(|c| c["reason"].as_str().map(str::to_owned));
     if reason.as_deref() == Some(TIMED_OUT_REASON) {
         return false;
     }
     let paused_recorded = reason.as_deref() == Some(PAUSED_REASON);
     let new = match (is_paused(deployment), paused_recorded) {
-        (true, false) => condition("Progressing", "Unknown", PAUSED_REASON, "Deployment is paused", now),
-        (false, true) => condition("Progressing", "Unknown", RESUMED_REASON, "Deployment is resumed", now),
+        (true, false) => condition(
+            "Progressing",
+            "Unknown",
+            PAUSED_REASON,
+            "Deployment is paused",
+            now,
+        ),
+        (false, true) => condition(
+            "Progressing",
+            "Unknown",
+            RESUMED_REASON,
+            "Deployment is resumed",
+            now,
+        ),
         _ => return false,
     };
     set_condition(&mut status, new);
@@ -316,10 +381,11 @@ mod tests {
     }
 
     fn deployment(status: Value) -> Value {
-        json!({"metadata": {"name": "web", "generation": 2},
+        let mut d = json!({"metadata": {"name": "web", "generation": 2},
                "spec": {"replicas": 4, "progressDeadlineSeconds": 600,
-                        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}},
-               "status": status})
+                        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}}});
+        d["status"] = status;
+        d
     }
 
     #[test]
@@ -334,47 +400,86 @@ mod tests {
         assert_eq!(status["availableReplicas"], 3);
         assert_eq!(status["unavailableReplicas"], 2);
         assert_eq!(status["collisionCount"], 1);
-        assert_eq!(get_condition(&status, "Available").unwrap()["reason"], MINIMUM_REPLICAS_AVAILABLE);
+        assert_eq!(
+            get_condition(&status, "Available").unwrap()["reason"],
+            MINIMUM_REPLICAS_AVAILABLE
+        );
         let short = rs("web-new", 4, 2);
         let status = calculate_status(&d, &[&short], Some(&short), at("2025-01-01T00:00:00Z"));
-        assert_eq!(get_condition(&status, "Available").unwrap()["status"], "False");
-        assert_eq!(get_condition(&status, "Available").unwrap()["message"], "Deployment does not have minimum availability.");
+        assert_eq!(
+            get_condition(&status, "Available").unwrap()["status"],
+            "False"
+        );
+        assert_eq!(
+            get_condition(&status, "Available").unwrap()["message"],
+            "Deployment does not have minimum availability."
+        );
     }
 
     #[test]
     fn progressing_moves_from_updated_to_available_or_times_out() {
         let start = at("2025-01-01T00:00:00Z");
-        let created = condition("Progressing", "True", NEW_REPLICA_SET_REASON, "Created new replica set \"web-new\"", start);
-        let d = deployment(json!({"observedGeneration": 2, "replicas": 4, "updatedReplicas": 1,
-                                  "conditions": [created]}));
+        let created = condition(
+            "Progressing",
+            "True",
+            NEW_REPLICA_SET_REASON,
+            "Created new replica set \"web-new\"",
+            start,
+        );
+        let d = deployment(
+            json!({"observedGeneration": 2, "replicas": 4, "updatedReplicas": 1,
+                                  "conditions": [created]}),
+        );
         let (old, new) = (rs("web-old", 3, 3), rs("web-new", 2, 0));
         let later = at("2025-01-01T00:01:00Z");
         let (status, requeue) = rollout_status(&d, &[&old, &new], Some(&new), later);
         let progressing = get_condition(&status, "Progressing").unwrap();
         assert_eq!(progressing["reason"], REPLICA_SET_UPDATED_REASON);
-        assert_eq!(progressing["message"], "ReplicaSet \"web-new\" is progressing.");
+        assert_eq!(
+            progressing["message"],
+            "ReplicaSet \"web-new\" is progressing."
+        );
         assert_eq!(progressing["lastTransitionTime"], "2025-01-01T00:00:00Z");
         assert_eq!(progressing["lastUpdateTime"], "2025-01-01T00:01:00Z");
-        assert_eq!(requeue, None, "the status changed; its watch event syncs again");
+        assert_eq!(
+            requeue, None,
+            "the status changed; its watch event syncs again"
+        );
 
         // No movement: requeue for the deadline, then time out past it.
         let mut stuck = d.clone();
         stuck["status"] = status;
-        let (same, requeue) = rollout_status(&stuck, &[&old, &new], Some(&new), at("2025-01-01T00:02:00Z"));
+        let (same, requeue) = rollout_status(
+            &stuck,
+            &[&old, &new],
+            Some(&new),
+            at("2025-01-01T00:02:00Z"),
+        );
         assert!(same_status(&same, &stuck["status"]));
         assert_eq!(requeue, Some(600 - 60 + 1));
-        let (late, _) = rollout_status(&stuck, &[&old, &new], Some(&new), at("2025-01-01T00:11:01Z"));
+        let (late, _) = rollout_status(
+            &stuck,
+            &[&old, &new],
+            Some(&new),
+            at("2025-01-01T00:11:01Z"),
+        );
         let progressing = get_condition(&late, "Progressing").unwrap();
         assert_eq!(progressing["status"], "False");
         assert_eq!(progressing["reason"], TIMED_OUT_REASON);
-        assert_eq!(progressing["message"], "ReplicaSet \"web-new\" has timed out progressing.");
+        assert_eq!(
+            progressing["message"],
+            "ReplicaSet \"web-new\" has timed out progressing."
+        );
 
         // Done: all updated and available.
         let done = rs("web-new", 4, 4);
         let (complete, _) = rollout_status(&stuck, &[&done], Some(&done), later);
         let progressing = get_condition(&complete, "Progressing").unwrap();
         assert_eq!(progressing["reason"], NEW_REPLICA_SET_AVAILABLE_REASON);
-        assert_eq!(progressing["message"], "ReplicaSet \"web-new\" has successfully progressed.");
+        assert_eq!(
+            progressing["message"],
+            "ReplicaSet \"web-new\" has successfully progressed."
+        );
     }
 
     #[test]
@@ -384,22 +489,49 @@ mod tests {
         d["spec"]["paused"] = json!(true);
         assert!(set_paused_condition(&mut d, now));
         let progressing = get_condition(&d["status"], "Progressing").unwrap().clone();
-        assert_eq!((progressing["status"].as_str(), progressing["reason"].as_str()), (Some("Unknown"), Some(PAUSED_REASON)));
+        assert_eq!(
+            (
+                progressing["status"].as_str(),
+                progressing["reason"].as_str()
+            ),
+            (Some("Unknown"), Some(PAUSED_REASON))
+        );
         assert!(!set_paused_condition(&mut d, now), "already recorded");
         d["spec"]["paused"] = json!(false);
         assert!(set_paused_condition(&mut d, now));
-        assert_eq!(get_condition(&d["status"], "Progressing").unwrap()["message"], "Deployment is resumed");
+        assert_eq!(
+            get_condition(&d["status"], "Progressing").unwrap()["message"],
+            "Deployment is resumed"
+        );
     }
 
     #[test]
     fn a_condition_keeps_its_transition_time_while_its_status_holds() {
         let mut status = json!({});
-        set_condition(&mut status, condition("Progressing", "True", "A", "a", at("2025-01-01T00:00:00Z")));
-        set_condition(&mut status, condition("Progressing", "True", "A", "a2", at("2025-01-01T00:01:00Z")));
-        assert_eq!(get_condition(&status, "Progressing").unwrap()["message"], "a", "same status and reason: unchanged");
-        set_condition(&mut status, condition("Progressing", "True", "B", "b", at("2025-01-01T00:02:00Z")));
+        set_condition(
+            &mut status,
+            condition("Progressing", "True", "A", "a", at("2025-01-01T00:00:00Z")),
+        );
+        set_condition(
+            &mut status,
+            condition("Progressing", "True", "A", "a2", at("2025-01-01T00:01:00Z")),
+        );
+        assert_eq!(
+            get_condition(&status, "Progressing").unwrap()["message"],
+            "a",
+            "same status and reason: unchanged"
+        );
+        set_condition(
+            &mut status,
+            condition("Progressing", "True", "B", "b", at("2025-01-01T00:02:00Z")),
+        );
         let c = get_condition(&status, "Progressing").unwrap();
-        assert_eq!((c["lastTransitionTime"].as_str(), c["lastUpdateTime"].as_str()),
-                   (Some("2025-01-01T00:00:00Z"), Some("2025-01-01T00:02:00Z")));
+        assert_eq!(
+            (
+                c["lastTransitionTime"].as_str(),
+                c["lastUpdateTime"].as_str()
+            ),
+            (Some("2025-01-01T00:00:00Z"), Some("2025-01-01T00:02:00Z"))
+        );
     }
 }

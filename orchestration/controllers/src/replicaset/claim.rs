@@ -80,10 +80,10 @@ mod tests {
     }
 
     fn pod(labels: Value, controller_uid: Option<&str>, deleted: bool, namespace: &str) -> Value {
-        let mut pod = json!({"metadata": {"name": "p", "namespace": namespace, "labels": labels}});
+        let mut pod = json!({"metadata": {"name": "p", "namespace": namespace}});
+        pod["metadata"]["labels"] = labels;
         if let Some(uid) = controller_uid {
-            pod["metadata"]["ownerReferences"] =
-                json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "x", "uid": uid, "controller": true}]);
+            pod["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "x", "uid": uid, "controller": true}]);
         }
         if deleted {
             pod["metadata"]["deletionTimestamp"] = json!("2025-01-01T00:00:00Z");
@@ -97,15 +97,60 @@ mod tests {
         let web = json!({"app": "web"});
         let other = json!({"app": "db"});
         let cases = [
-            ("ours and matching", owner(false), pod(web.clone(), Some("rs-uid"), false, "ns"), Claim::Owned),
-            ("ours, no longer matching", owner(false), pod(other.clone(), Some("rs-uid"), false, "ns"), Claim::Release),
-            ("ours, not matching, owner deleted", owner(true), pod(other.clone(), Some("rs-uid"), false, "ns"), Claim::Ignore),
-            ("another controller's", owner(false), pod(web.clone(), Some("other"), false, "ns"), Claim::Ignore),
-            ("matching orphan", owner(false), pod(web.clone(), None, false, "ns"), Claim::Adopt),
-            ("orphan being deleted", owner(false), pod(web.clone(), None, true, "ns"), Claim::Ignore),
-            ("orphan, owner being deleted", owner(true), pod(web.clone(), None, false, "ns"), Claim::Ignore),
-            ("orphan not matching", owner(false), pod(other, None, false, "ns"), Claim::Ignore),
-            ("orphan in another namespace", owner(false), pod(web, None, false, "other"), Claim::Ignore),
+            (
+                "ours and matching",
+                owner(false),
+                pod(web.clone(), Some("rs-uid"), false, "ns"),
+                Claim::Owned,
+            ),
+            (
+                "ours, no longer matching",
+                owner(false),
+                pod(other.clone(), Some("rs-uid"), false, "ns"),
+                Claim::Release,
+            ),
+            (
+                "ours, not matching, owner deleted",
+                owner(true),
+                pod(other.clone(), Some("rs-uid"), false, "ns"),
+                Claim::Ignore,
+            ),
+            (
+                "another controller's",
+                owner(false),
+                pod(web.clone(), Some("other"), false, "ns"),
+                Claim::Ignore,
+            ),
+            (
+                "matching orphan",
+                owner(false),
+                pod(web.clone(), None, false, "ns"),
+                Claim::Adopt,
+            ),
+            (
+                "orphan being deleted",
+                owner(false),
+                pod(web.clone(), None, true, "ns"),
+                Claim::Ignore,
+            ),
+            (
+                "orphan, owner being deleted",
+                owner(true),
+                pod(web.clone(), None, false, "ns"),
+                Claim::Ignore,
+            ),
+            (
+                "orphan not matching",
+                owner(false),
+                pod(other, None, false, "ns"),
+                Claim::Ignore,
+            ),
+            (
+                "orphan in another namespace",
+                owner(false),
+                pod(web, None, false, "other"),
+                Claim::Ignore,
+            ),
         ];
         for (name, owner, pod, expected) in cases {
             assert_eq!(claim(&owner, &selector, &pod), expected, "{name}");

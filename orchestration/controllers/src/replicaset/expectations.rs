@@ -137,11 +137,17 @@ mod tests {
     #[test]
     fn a_key_waits_for_every_creation_it_expects() {
         let mut expectations = Expectations::new();
-        assert!(expectations.satisfied("ns/rs", at(0)), "no expectations: act");
+        assert!(
+            expectations.satisfied("ns/rs", at(0)),
+            "no expectations: act"
+        );
         expectations.expect_creations("ns/rs", 2, at(0));
         assert!(!expectations.satisfied("ns/rs", at(1)));
         expectations.creation_observed("ns/rs");
-        assert!(!expectations.satisfied("ns/rs", at(2)), "a slow watch: still waiting");
+        assert!(
+            !expectations.satisfied("ns/rs", at(2)),
+            "a slow watch: still waiting"
+        );
         expectations.creation_observed("ns/rs");
         assert!(expectations.satisfied("ns/rs", at(3)));
         assert!(expectations.satisfied("ns/other", at(3)));

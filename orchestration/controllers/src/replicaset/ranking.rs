@@ -60,7 +60,12 @@ fn age_bucket(time: Timestamp, now: Timestamp) -> i64 {
 /// Orders two times so that the more recent comes first; a missing time
 /// comes before any other (`afterOrZero`), and with `now` the times
 /// compare by their age's log2 bucket, ties broken by the pods' uids.
-fn newer_first(a: Option<Timestamp>, b: Option<Timestamp>, uids: (&str, &str), now: Timestamp) -> Ordering {
+fn newer_first(
+    a: Option<Timestamp>,
+    b: Option<Timestamp>,
+    uids: (&str, &str),
+    now: Timestamp,
+) -> Ordering {
     match (a, b) {
         (None, None) => Ordering::Equal,
         (None, Some(_)) => Ordering::Less,
@@ -78,7 +83,11 @@ fn newer_first(a: Option<Timestamp>, b: Option<Timestamp>, uids: (&str, &str), n
 pub fn deletion_order(a: &Value, b: &Value, ranks: (usize, usize), now: Timestamp) -> Ordering {
     let (node_a, node_b) = (node_of(a), node_of(b));
     if node_a != node_b && (node_a.is_empty() || node_b.is_empty()) {
-        return if node_a.is_empty() { Ordering::Less } else { Ordering::Greater };
+        return if node_a.is_empty() {
+            Ordering::Less
+        } else {
+            Ordering::Greater
+        };
     }
     let uids = (uid_of(a), uid_of(b));
     phase_rank(a)
@@ -101,7 +110,12 @@ pub fn deletion_order(a: &Value, b: &Value, ranks: (usize, usize), now: Timestam
 /// first. `related` are the active pods of every ReplicaSet with the same
 /// controller (a superset of `pods`): a pod on a node crowded with them
 /// goes first. All of them when `count` ≥ their number.
-pub fn pods_to_delete<'a>(pods: &[&'a Value], related: &[&Value], count: usize, now: Timestamp) -> Vec<&'a Value> {
+pub fn pods_to_delete<'a>(
+    pods: &[&'a Value],
+    related: &[&Value],
+    count: usize,
+    now: Timestamp,
+) -> Vec<&'a Value> {
     if count >= pods.len() {
         return pods.to_vec();
     }
@@ -129,7 +143,14 @@ mod tests {
 
     /// A pod: name (= uid), node, phase, ready since (None: not ready),
     /// restarts, created.
-    fn pod(name: &str, node: &str, phase: &str, ready_since: Option<&str>, restarts: i64, created: &str) -> Value {
+    fn pod(
+        name: &str,
+        node: &str,
+        phase: &str,
+        ready_since: Option<&str>,
+        restarts: i64,
+        created: &str,
+    ) -> Value {
         let ready = match ready_since {
             Some(since) => json!({"type": "Ready", "status": "True", "lastTransitionTime": since}),
             None => json!({"type": "Ready", "status": "False"}),
@@ -157,30 +178,103 @@ mod tests {
     fn each_rule_in_turn() {
         let running = |name: &str, node: &str| pod(name, node, "Running", Some(OLD), 0, OLD);
         let cases: Vec<(&str, Vec<Value>, Vec<&str>)> = vec![
-            ("unassigned before assigned",
-             vec![running("assigned", "n1"), pod("unassigned", "", "Pending", None, 0, OLD), running("keep", "n2")],
-             vec!["unassigned", "assigned"]),
-            ("Pending < Unknown < Running",
-             vec![running("running", "n1"), pod("unknown", "n1", "Unknown", Some(OLD), 0, OLD),
-                  pod("pending", "n1", "Pending", Some(OLD), 0, OLD), running("keep", "n1")],
-             vec!["pending", "unknown", "running"]),
-            ("not ready before ready",
-             vec![running("ready", "n1"), pod("not-ready", "n1", "Running", None, 0, OLD), running("keep", "n1")],
-             vec!["not-ready", "ready"]),
-            ("ready for less time first",
-             vec![pod("ready-long", "n1", "Running", Some("2025-01-01T00:00:00Z"), 0, OLD),
-                  pod("ready-short", "n1", "Running", Some("2025-01-01T11:59:00Z"), 0, OLD),
-                  pod("keep", "n1", "Running", Some("2024-01-01T00:00:00Z"), 0, OLD)],
-             vec!["ready-short", "ready-long"]),
-            ("more restarts first",
-             vec![pod("one", "n1", "Running", Some(OLD), 1, OLD), pod("five", "n1", "Running", Some(OLD), 5, OLD),
-                  running("keep", "n1")],
-             vec!["five", "one"]),
-            ("newer first",
-             vec![pod("older", "n1", "Running", Some(OLD), 0, "2025-01-01T06:00:00Z"),
-                  pod("newer", "n1", "Running", Some(OLD), 0, "2025-01-01T11:59:00Z"),
-                  pod("keep", "n1", "Running", Some(OLD), 0, "2024-01-01T00:00:00Z")],
-             vec!["newer", "older"]),
+            (
+                "unassigned before assigned",
+                vec![
+                    running("assigned", "n1"),
+                    pod("unassigned", "", "Pending", None, 0, OLD),
+                    running("keep", "n2"),
+                ],
+                vec!["unassigned", "assigned"],
+            ),
+            (
+                "Pending < Unknown < Running",
+                vec![
+                    running("running", "n1"),
+                    pod("unknown", "n1", "Unknown", Some(OLD), 0, OLD),
+                    pod("pending", "n1", "Pending", Some(OLD), 0, OLD),
+                    running("keep", "n1"),
+                ],
+                vec!["pending", "unknown", "running"],
+            ),
+            (
+                "not ready before ready",
+                vec![
+                    running("ready", "n1"),
+                    pod("not-ready", "n1", "Running", None, 0, OLD),
+                    running("keep", "n1"),
+                ],
+                vec!["not-ready", "ready"],
+            ),
+            (
+                "ready for less time first",
+                vec![
+                    pod(
+                        "ready-long",
+                        "n1",
+                        "Running",
+                        Some("2025-01-01T00:00:00Z"),
+                        0,
+                        OLD,
+                    ),
+                    pod(
+                        "ready-short",
+                        "n1",
+                        "Running",
+                        Some("2025-01-01T11:59:00Z"),
+                        0,
+                        OLD,
+                    ),
+                    pod(
+                        "keep",
+                        "n1",
+                        "Running",
+                        Some("2024-01-01T00:00:00Z"),
+                        0,
+                        OLD,
+                    ),
+                ],
+                vec!["ready-short", "ready-long"],
+            ),
+            (
+                "more restarts first",
+                vec![
+                    pod("one", "n1", "Running", Some(OLD), 1, OLD),
+                    pod("five", "n1", "Running", Some(OLD), 5, OLD),
+                    running("keep", "n1"),
+                ],
+                vec!["five", "one"],
+            ),
+            (
+                "newer first",
+                vec![
+                    pod(
+                        "older",
+                        "n1",
+                        "Running",
+                        Some(OLD),
+                        0,
+                        "2025-01-01T06:00:00Z",
+                    ),
+                    pod(
+                        "newer",
+                        "n1",
+                        "Running",
+                        Some(OLD),
+                        0,
+                        "2025-01-01T11:59:00Z",
+                    ),
+                    pod(
+                        "keep",
+                        "n1",
+                        "Running",
+                        Some(OLD),
+                        0,
+                        "2024-01-01T00:00:00Z",
+                    ),
+                ],
+                vec!["newer", "older"],
+            ),
         ];
         for (name, pods, expected) in cases {
             assert_eq!(order(&pods, &pods), expected, "{name}");
@@ -192,7 +286,14 @@ mod tests {
         let pods = vec![
             pod("alone", "n1", "Running", Some(OLD), 0, OLD),
             pod("crowded", "n2", "Running", Some(OLD), 0, OLD),
-            pod("keep", "n3", "Running", Some(OLD), 0, "2024-01-01T00:00:00Z"),
+            pod(
+                "keep",
+                "n3",
+                "Running",
+                Some(OLD),
+                0,
+                "2024-01-01T00:00:00Z",
+            ),
         ];
         let mut related = pods.clone();
         related.push(pod("sibling", "n2", "Running", Some(OLD), 0, OLD));
@@ -204,9 +305,23 @@ mod tests {
         let mut cheap = pod("cheap", "n1", "Running", Some(OLD), 0, OLD);
         cheap["metadata"]["annotations"] = json!({POD_DELETION_COST_ANNOTATION: "-5"});
         let pods = vec![
-            pod("dear", "n1", "Running", Some(OLD), 9, "2025-01-01T11:59:00Z"),
+            pod(
+                "dear",
+                "n1",
+                "Running",
+                Some(OLD),
+                9,
+                "2025-01-01T11:59:00Z",
+            ),
             cheap,
-            pod("keep", "n1", "Running", Some(OLD), 0, "2024-01-01T00:00:00Z"),
+            pod(
+                "keep",
+                "n1",
+                "Running",
+                Some(OLD),
+                0,
+                "2024-01-01T00:00:00Z",
+            ),
         ];
         assert_eq!(order(&pods, &pods)[0], "cheap");
     }
@@ -217,7 +332,14 @@ mod tests {
         let pods = vec![
             pod("b", "n1", "Running", Some(OLD), 0, "2025-01-01T11:58:20Z"),
             pod("a", "n1", "Running", Some(OLD), 0, "2025-01-01T11:58:10Z"),
-            pod("keep", "n1", "Running", Some(OLD), 0, "2024-01-01T00:00:00Z"),
+            pod(
+                "keep",
+                "n1",
+                "Running",
+                Some(OLD),
+                0,
+                "2024-01-01T00:00:00Z",
+            ),
         ];
         assert_eq!(order(&pods, &pods), vec!["a", "b"]);
     }

@@ -17,7 +17,9 @@ use serde_json::Value;
 use super::claim::{claim, Claim};
 use super::ranking::pods_to_delete;
 use super::status::{replica_set_status, status_changed};
-use crate::pods::{controller_ref, i64_at, is_active, is_being_deleted, pod_from_template, ObjectRef};
+use crate::pods::{
+    controller_ref, i64_at, is_active, is_being_deleted, pod_from_template, ObjectRef,
+};
 
 /// The most pods one sync creates or deletes (kube-controller-manager's
 /// `burstReplicas`, 500): the rest waits for the watch to show these.
@@ -166,7 +168,13 @@ mod tests {
     }
 
     fn input<'a>(rs: &'a Value, pods: &'a [Value], satisfied: bool) -> ReplicaSetInput<'a> {
-        ReplicaSetInput { replica_set: rs, pods, related_pods: &[], expectations_satisfied: satisfied, now: now() }
+        ReplicaSetInput {
+            replica_set: rs,
+            pods,
+            related_pods: &[],
+            expectations_satisfied: satisfied,
+            now: now(),
+        }
     }
 
     fn names(refs: &[ObjectRef]) -> Vec<&str> {
@@ -188,7 +196,10 @@ mod tests {
     #[test]
     fn creations_are_capped_by_the_burst_limit() {
         let rs = rs(1200);
-        assert_eq!(reconcile_replica_set(input(&rs, &[], true)).create, BURST_REPLICAS);
+        assert_eq!(
+            reconcile_replica_set(input(&rs, &[], true)).create,
+            BURST_REPLICAS
+        );
     }
 
     #[test]
@@ -203,7 +214,10 @@ mod tests {
     #[test]
     fn too_many_pods_deletes_the_least_valuable() {
         let rs = rs(1);
-        let pods = [pod("ready", Some("rs-uid"), true), pod("not-ready", Some("rs-uid"), false)];
+        let pods = [
+            pod("ready", Some("rs-uid"), true),
+            pod("not-ready", Some("rs-uid"), false),
+        ];
         let plan = reconcile_replica_set(input(&rs, &pods, true));
         assert_eq!(names(&plan.delete), vec!["not-ready"]);
     }
@@ -226,7 +240,10 @@ mod tests {
         assert_eq!(names(&plan.adopt), vec!["orphan"]);
         assert_eq!(names(&plan.release), vec!["stray"]);
         assert!(plan.delete.is_empty());
-        assert_eq!(plan.create, 1, "orphan and mine count; theirs, stray and terminating do not");
+        assert_eq!(
+            plan.create, 1,
+            "orphan and mine count; theirs, stray and terminating do not"
+        );
     }
 
     #[test]

@@ -50,22 +50,34 @@ pub(crate) fn put_count(status: &mut Map<String, Value>, field: &str, count: i64
 
 /// The status `rs` should have with these claimed active `pods`, after a
 /// sync whose creations or deletions failed with `failure` (if any).
-pub fn replica_set_status(rs: &Value, pods: &[&Value], failure: Option<&ReplicaFailure>, now: Timestamp) -> Value {
+pub fn replica_set_status(
+    rs: &Value,
+    pods: &[&Value],
+    failure: Option<&ReplicaFailure>,
+    now: Timestamp,
+) -> Value {
     let template_labels = rs
         .pointer("/spec/template/metadata/labels")
         .cloned()
         .unwrap_or_else(|| json!({}));
-    let template_selector = LabelSelector::from_json(&json!({"matchLabels": template_labels}))
-        .unwrap_or_default();
+    let template_selector =
+        LabelSelector::from_json(&json!({"matchLabels": template_labels})).unwrap_or_default();
     let min_ready_seconds = i64_at(rs, "/spec/minReadySeconds").unwrap_or(0);
-    let fully_labeled = pods.iter().filter(|p| template_selector.matches_object(p)).count();
+    let fully_labeled = pods
+        .iter()
+        .filter(|p| template_selector.matches_object(p))
+        .count();
     let ready = pods.iter().filter(|p| is_ready(p)).count();
     let available = pods
         .iter()
         .filter(|p| is_available(p, min_ready_seconds, now))
         .count();
 
-    let mut status = rs.get("status").and_then(Value::as_object).cloned().unwrap_or_default();
+    let mut status = rs
+        .get("status")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     let mut conditions: Vec<Value> = status
         .get("conditions")
         .and_then(Value::as_array)
@@ -93,7 +105,12 @@ pub fn replica_set_status(rs: &Value, pods: &[&Value], failure: Option<&ReplicaF
         status.insert("conditions".into(), conditions.into());
     }
     put_count(&mut status, "replicas", pods.len() as i64, true);
-    put_count(&mut status, "fullyLabeledReplicas", fully_labeled as i64, false);
+    put_count(
+        &mut status,
+        "fullyLabeledReplicas",
+        fully_labeled as i64,
+        false,
+    );
     put_count(&mut status, "readyReplicas", ready as i64, false);
     put_count(&mut status, "availableReplicas", available as i64, false);
     put_count(&mut status, "observedGeneration", generation_of(rs), false);
@@ -104,11 +121,22 @@ pub fn replica_set_status(rs: &Value, pods: &[&Value], failure: Option<&ReplicaF
 /// controller writes, or the spec's generation is not yet observed.
 pub fn status_changed(rs: &Value, new: &Value) -> bool {
     let old = rs.get("status").cloned().unwrap_or_else(|| json!({}));
-    let count = |status: &Value, field: &str| status.get(field).and_then(Value::as_i64).unwrap_or(0);
-    let conditions = |status: &Value| status.get("conditions").cloned().unwrap_or_else(|| json!([]));
-    ["replicas", "fullyLabeledReplicas", "readyReplicas", "availableReplicas"]
-        .iter()
-        .any(|field| count(&old, field) != count(new, field))
+    let count =
+        |status: &Value, field: &str| status.get(field).and_then(Value::as_i64).unwrap_or(0);
+    let conditions = |status: &Value| {
+        status
+            .get("conditions")
+            .cloned()
+            .unwrap_or_else(|| json!([]))
+    };
+    [
+        "replicas",
+        "fullyLabeledReplicas",
+        "readyReplicas",
+        "availableReplicas",
+    ]
+    .iter()
+    .any(|field| count(&old, field) != count(new, field))
         || conditions(&old) != conditions(new)
         || count(&old, "observedGeneration") != generation_of(rs)
 }
@@ -126,7 +154,10 @@ mod tests {
             Some(t) => json!([{"type": "Ready", "status": "True", "lastTransitionTime": t}]),
             None => json!([]),
         };
-        json!({"metadata": {"labels": labels}, "status": {"phase": "Running", "conditions": conditions}})
+        let mut pod =
+            json!({"metadata": {}, "status": {"phase": "Running", "conditions": conditions}});
+        pod["metadata"]["labels"] = labels;
+        pod
     }
 
     #[test]
@@ -137,8 +168,14 @@ mod tests {
                      "template": {"metadata": {"labels": {"app": "web", "tier": "fe"}}}},
         });
         let pods = [
-            pod(json!({"app": "web", "tier": "fe"}), Some("2025-01-01T00:00:00Z")),
-            pod(json!({"app": "web", "tier": "fe"}), Some("2025-01-01T00:00:45Z")),
+            pod(
+                json!({"app": "web", "tier": "fe"}),
+                Some("2025-01-01T00:00:00Z"),
+            ),
+            pod(
+                json!({"app": "web", "tier": "fe"}),
+                Some("2025-01-01T00:00:45Z"),
+            ),
             pod(json!({"app": "web"}), None),
         ];
         let pods: Vec<&Value> = pods.iter().collect();
@@ -167,6 +204,8 @@ mod tests {
         assert_eq!(failed["replicas"], 0, "replicas is always written");
         let mut rs = rs;
         rs["status"] = failed;
-        assert!(replica_set_status(&rs, &[], None, now()).get("conditions").is_none());
+        assert!(replica_set_status(&rs, &[], None, now())
+            .get("conditions")
+            .is_none());
     }
 }
