@@ -14,7 +14,8 @@
 //! - [`spec`]: what is read from the Deployment's spec.
 //! - [`fenceposts`]: maxSurge and maxUnavailable as numbers of pods.
 //! - [`hash`]: the pod-template-hash label and ReplicaSet name suffix.
-//! - [`revisions`]: the new ReplicaSet, revisions, annotations.
+//! - [`revisions`]: revisions, annotations, templates compared.
+//! - [`new_replica_set`]: the new ReplicaSet found or created.
 //! - [`rolling`]: the RollingUpdate strategy.
 //! - [`recreate`]: the Recreate strategy.
 //! - [`scale`]: proportional scaling mid-rollout or paused.
@@ -25,6 +26,7 @@
 
 pub mod fenceposts;
 pub mod hash;
+pub mod new_replica_set;
 pub mod plan;
 pub mod reconcile;
 pub mod recreate;

@@ -27,30 +27,23 @@
 
 use jiff::Timestamp;
 use keel_api::selector::LabelSelector;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use super::fenceposts::max_surge;
-use super::hash::pod_template_hash;
+use super::new_replica_set::new_replica_set;
+pub use super::new_replica_set::status_after_create_conflict;
+use super::new_replica_set::Stop;
 use super::plan::{DeploymentAction, DeploymentPlan, Work};
 use super::recreate::{old_pods_running, scale_down_old};
-use super::revisions::{
-    by_revision, find_new, max_revision, set_new_replica_set_annotations, POD_TEMPLATE_HASH_LABEL,
-    REVISION_ANNOTATION,
-};
-use super::rolling::{new_rs_new_replicas, reconcile_new, reconcile_old};
+use super::revisions::by_revision;
+use super::rolling::{reconcile_new, reconcile_old};
 use super::scale::{is_scaling_event, scale};
 use super::spec::{
-    is_paused, is_rolling_update, min_ready_seconds, progress_deadline_seconds, replicas,
-    revision_history_limit, rs_replicas, status_count, template,
+    is_paused, is_rolling_update, replicas, revision_history_limit, rs_replicas, status_count,
 };
 use super::status::{
-    calculate_status, condition, get_condition, is_complete, rollout_status, same_status,
-    set_condition, set_paused_condition, FOUND_NEW_REPLICA_SET_REASON, NEW_REPLICA_SET_REASON,
+    calculate_status, is_complete, rollout_status, same_status, set_paused_condition,
 };
-use crate::pods::{
-    annotation, controller_ref, generation_of, i64_at, is_being_deleted, name_of, namespace_of,
-    ObjectRef,
-};
+use crate::pods::{generation_of, is_being_deleted, name_of, ObjectRef};
 use crate::replicaset::claim::{claim, Claim};
 
 /// What one Deployment sync sees.
@@ -67,10 +60,6 @@ pub struct DeploymentInput<'a> {
     /// The time of the sync.
     pub now: Timestamp,
 }
-
-/// The sync ended early (a hash collision: the status carries a new
-/// collisionCount, and the next sync tries another name).
-struct Stop;
 
 /// Plans one sync of `input.deployment`.
 pub fn reconcile_deployment(input: DeploymentInput<'_>) -> DeploymentPlan {
@@ -149,198 +138,6 @@ fn finish(mut work: Work, original: &Value) -> DeploymentPlan {
         work.plan.status = Some(new_status.clone());
     }
     work.plan
-}
-
-/// Finds the new ReplicaSet and brings its revision, annotations and
-/// minReadySeconds up to date, or creates it when `create`
-/// (`getNewReplicaSet`). Its index, if any.
-fn new_replica_set(work: &mut Work, create: bool) -> Result<Option<usize>, Stop> {
-    let found = find_new(&work.deployment, &work.replica_sets);
-    let old_revision = max_revision(
-        (0..work.replica_sets.len())
-            .filter(|&i| Some(i) != found)
-            .map(|i| &work.replica_sets[i]),
-    );
-    let new_revision = old_revision + 1;
-    let desired = replicas(&work.deployment);
-    let max = desired + max_surge(&work.deployment);
-    if let Some(index) = found {
-        let min_ready = min_ready_seconds(&work.deployment);
-        let rs = &mut work.replica_sets[index];
-        let annotations_changed = set_new_replica_set_annotations(
-            &work.deployment,
-            rs,
-            new_revision,
-            (desired, max),
-            true,
-        );
-        let min_ready_changed = i64_at(rs, "/spec/minReadySeconds").unwrap_or(0) != min_ready;
-        if annotations_changed || min_ready_changed {
-            rs["spec"]["minReadySeconds"] = min_ready.into();
-            work.write(index);
-            return Ok(Some(index));
-        }
-        let revision = annotation(&work.replica_sets[index], REVISION_ANNOTATION)
-            .unwrap_or("")
-            .to_owned();
-        set_revision(work, &revision);
-        let has_progressing = work
-            .deployment
-            .get("status")
-            .is_some_and(|s| get_condition(s, "Progressing").is_some());
-        if progress_deadline_seconds(&work.deployment).is_some() && !has_progressing {
-            let message = format!(
-                "Found new replica set \"{}\"",
-                name_of(&work.replica_sets[index])
-            );
-            let found = condition(
-                "Progressing",
-                "True",
-                FOUND_NEW_REPLICA_SET_REASON,
-                &message,
-                work.now,
-            );
-            set_status_condition(work, found);
-        }
-        return Ok(Some(index));
-    }
-    if !create {
-        return Ok(None);
-    }
-    let collision_count = i64_at(&work.deployment, "/status/collisionCount");
-    let hash = pod_template_hash(template(&work.deployment), collision_count);
-    let name = format!("{}-{hash}", name_of(&work.deployment));
-    if work.taken_names.contains(&name) {
-        // Another ReplicaSet holds the name (its template differs, or the
-        // Deployment would have found it): a hash collision. Kubernetes
-        // learns it from the create's AlreadyExists; the cache shows it here.
-        bump_collision_count(&mut work.deployment);
-        return Err(Stop);
-    }
-    let mut body = new_replica_set_body(&work.deployment, &name, &hash);
-    let all: Vec<&Value> = work.replica_sets.iter().chain([&body]).collect();
-    let count = new_rs_new_replicas(&work.deployment, &all, &body);
-    body["spec"]["replicas"] = count.into();
-    set_new_replica_set_annotations(
-        &work.deployment,
-        &mut body,
-        new_revision,
-        (desired, max),
-        false,
-    );
-    work.replica_sets.push(body.clone());
-    work.taken_names.push(name.clone());
-    work.plan
-        .actions
-        .push(DeploymentAction::CreateReplicaSet(body));
-    if count > 0 {
-        work.event(
-            "Normal",
-            "ScalingReplicaSet",
-            format!("Scaled up replica set {name} from 0 to {count}"),
-        );
-    }
-    set_revision(work, &new_revision.to_string());
-    if progress_deadline_seconds(&work.deployment).is_some() {
-        let message = format!("Created new replica set \"{name}\"");
-        let created = condition(
-            "Progressing",
-            "True",
-            NEW_REPLICA_SET_REASON,
-            &message,
-            work.now,
-        );
-        set_status_condition(work, created);
-    }
-    Ok(Some(work.replica_sets.len() - 1))
-}
-
-/// The Deployment's status after a create failed with AlreadyExists on
-/// `existing`: `None` when `existing` is in fact its new ReplicaSet (a
-/// stale cache; sync again), else the status with collisionCount raised.
-pub fn status_after_create_conflict(deployment: &Value, existing: &Value) -> Option<Value> {
-    let ours = crate::pods::controller_of(existing)
-        .and_then(|r| r.get("uid"))
-        .and_then(Value::as_str)
-        == Some(crate::pods::uid_of(deployment));
-    let same = super::revisions::equal_ignore_hash(
-        existing.pointer("/spec/template").unwrap_or(&Value::Null),
-        template(deployment),
-    );
-    if ours && same {
-        return None;
-    }
-    let mut deployment = deployment.clone();
-    bump_collision_count(&mut deployment);
-    deployment.get("status").cloned()
-}
-
-fn bump_collision_count(deployment: &mut Value) {
-    let count = i64_at(deployment, "/status/collisionCount").unwrap_or(0);
-    if !deployment.get("status").is_some_and(Value::is_object) {
-        deployment["status"] = json!({});
-    }
-    deployment["status"]["collisionCount"] = (count + 1).into();
-}
-
-/// The body of the new ReplicaSet: the template with the hash label, the
-/// selector with it too, the Deployment as controller.
-fn new_replica_set_body(deployment: &Value, name: &str, hash: &str) -> Value {
-    let mut template = template(deployment).clone();
-    if !template.is_object() {
-        template = json!({});
-    }
-    let mut labels: Map<String, Value> = template
-        .pointer("/metadata/labels")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    labels.insert(POD_TEMPLATE_HASH_LABEL.into(), hash.into());
-    if !template.get("metadata").is_some_and(Value::is_object) {
-        template["metadata"] = json!({});
-    }
-    template["metadata"]["labels"] = Value::Object(labels.clone());
-    let mut selector = deployment
-        .pointer("/spec/selector")
-        .cloned()
-        .unwrap_or_else(|| json!({}));
-    if !selector.get("matchLabels").is_some_and(Value::is_object) {
-        selector["matchLabels"] = json!({});
-    }
-    selector["matchLabels"][POD_TEMPLATE_HASH_LABEL] = hash.into();
-    json!({
-        "apiVersion": "apps/v1",
-        "kind": "ReplicaSet",
-        "metadata": {
-            "name": name,
-            "namespace": namespace_of(deployment),
-            "labels": labels,
-            "ownerReferences": [controller_ref(deployment, "apps/v1", "Deployment")],
-        },
-        "spec": {
-            "replicas": 0,
-            "minReadySeconds": min_ready_seconds(deployment),
-            "selector": selector,
-            "template": template,
-        },
-    })
-}
-
-/// Records the Deployment's revision annotation, if it changed
-/// (`SetDeploymentRevision`).
-fn set_revision(work: &mut Work, revision: &str) {
-    if annotation(&work.deployment, REVISION_ANNOTATION) == Some(revision) {
-        return;
-    }
-    super::revisions::set_annotation(&mut work.deployment, REVISION_ANNOTATION, revision);
-    work.plan.revision = Some(revision.to_owned());
-}
-
-fn set_status_condition(work: &mut Work, new: Value) {
-    if !work.deployment.get("status").is_some_and(Value::is_object) {
-        work.deployment["status"] = json!({});
-    }
-    set_condition(&mut work.deployment["status"], new);
 }
 
 fn all_and_new(work: &Work, new: Option<usize>) -> (Vec<&Value>, Option<&Value>) {
@@ -454,5 +251,162 @@ fn cleanup(work: &mut Work, new: Option<usize>) {
         work.plan
             .actions
             .push(DeploymentAction::DeleteReplicaSet(rs));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deployment::hash::pod_template_hash;
+    use crate::deployment::revisions::{
+        DESIRED_REPLICAS_ANNOTATION, MAX_REPLICAS_ANNOTATION, REVISION_ANNOTATION,
+    };
+    use crate::deployment::spec::template;
+    use crate::deployment::status::{get_condition, NEW_REPLICA_SET_REASON};
+
+    fn now() -> Timestamp {
+        "2025-01-01T00:00:00Z".parse().unwrap()
+    }
+
+    fn deployment() -> Value {
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "ns", "uid": "d-uid", "generation": 1,
+                         "annotations": {"kubernetes.io/change-cause": "first"}},
+            "spec": {"replicas": 4, "selector": {"matchLabels": {"app": "web"}},
+                     "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
+                     "revisionHistoryLimit": 10, "progressDeadlineSeconds": 600,
+                     "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "v1"}]}}},
+        })
+    }
+
+    fn sync(deployment: &Value, replica_sets: &[Value]) -> DeploymentPlan {
+        reconcile_deployment(DeploymentInput {
+            deployment,
+            replica_sets,
+            pods: &[],
+            now: now(),
+        })
+    }
+
+    #[test]
+    fn the_first_sync_creates_the_replica_set_of_the_template() {
+        let d = deployment();
+        let plan = sync(&d, &[]);
+        let hash = pod_template_hash(template(&d), None);
+        let name = format!("web-{hash}");
+        let [DeploymentAction::CreateReplicaSet(rs)] = plan.actions.as_slice() else {
+            panic!("{:?}", plan.actions);
+        };
+        assert_eq!(
+            rs,
+            &json!({
+                "apiVersion": "apps/v1", "kind": "ReplicaSet",
+                "metadata": {
+                    "name": name, "namespace": "ns",
+                    "labels": {"app": "web", "pod-template-hash": hash},
+                    "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web",
+                                         "uid": "d-uid", "controller": true, "blockOwnerDeletion": true}],
+                    "annotations": {"kubernetes.io/change-cause": "first", REVISION_ANNOTATION: "1",
+                                    DESIRED_REPLICAS_ANNOTATION: "4", MAX_REPLICAS_ANNOTATION: "5"},
+                },
+                "spec": {
+                    "replicas": 4, "minReadySeconds": 0,
+                    "selector": {"matchLabels": {"app": "web", "pod-template-hash": hash}},
+                    "template": {"metadata": {"labels": {"app": "web", "pod-template-hash": hash}},
+                                 "spec": {"containers": [{"name": "c", "image": "v1"}]}},
+                },
+            })
+        );
+        assert_eq!(plan.revision.as_deref(), Some("1"));
+        let status = plan.status.unwrap();
+        let progressing = get_condition(&status, "Progressing").unwrap();
+        assert_eq!(progressing["reason"], NEW_REPLICA_SET_REASON);
+        assert_eq!(
+            progressing["message"],
+            format!("Created new replica set \"{name}\"")
+        );
+        assert_eq!(
+            get_condition(&status, "Available").unwrap()["status"],
+            "False"
+        );
+        assert_eq!(
+            plan.events[0].message,
+            format!("Scaled up replica set {name} from 0 to 4")
+        );
+    }
+
+    #[test]
+    fn an_orphan_replica_set_is_adopted_and_found_as_the_new_one() {
+        let d = deployment();
+        let mut rs = json!({"metadata": {"name": "web-x", "namespace": "ns", "uid": "rs-uid", "creationTimestamp": "2024-12-31T00:00:00Z",
+                                         "labels": {"app": "web"}, "annotations": {REVISION_ANNOTATION: "1",
+                                         "kubernetes.io/change-cause": "first"}},
+                            "spec": {"replicas": 4, "minReadySeconds": 0, "template": template(&d).clone()},
+                            "status": {"replicas": 4, "readyReplicas": 4, "availableReplicas": 4}});
+        rs["spec"]["template"]["metadata"]["labels"]["pod-template-hash"] = json!("x");
+        let plan = sync(&d, &[rs]);
+        assert_eq!(
+            plan.actions[0],
+            DeploymentAction::AdoptReplicaSet(ObjectRef {
+                namespace: "ns".into(),
+                name: "web-x".into(),
+                uid: "rs-uid".into()
+            })
+        );
+        assert_eq!(
+            plan.actions.len(),
+            1,
+            "found, not created; nothing to scale"
+        );
+        assert_eq!(plan.revision.as_deref(), Some("1"));
+        let status = plan.status.unwrap();
+        assert_eq!(
+            get_condition(&status, "Progressing").unwrap()["reason"],
+            "NewReplicaSetAvailable"
+        );
+        assert_eq!(status["availableReplicas"], 4);
+    }
+
+    #[test]
+    fn a_taken_name_is_a_hash_collision_that_bumps_the_collision_count() {
+        let d = deployment();
+        let name = format!("web-{}", pod_template_hash(template(&d), None));
+        let stranger = json!({"metadata": {"name": name, "namespace": "ns", "uid": "s", "labels": {"app": "other"}},
+                              "spec": {"replicas": 1}});
+        let plan = sync(&d, std::slice::from_ref(&stranger));
+        assert!(plan.actions.is_empty());
+        assert_eq!(plan.status.unwrap()["collisionCount"], 1);
+        assert_eq!(
+            status_after_create_conflict(&d, &stranger).unwrap()["collisionCount"],
+            1
+        );
+        let mut ours = stranger;
+        ours["metadata"]["ownerReferences"] = json!([{"uid": "d-uid", "controller": true}]);
+        ours["spec"]["template"] = template(&d).clone();
+        assert_eq!(
+            status_after_create_conflict(&d, &ours),
+            None,
+            "a stale cache, not a collision"
+        );
+    }
+
+    #[test]
+    fn a_deployment_selecting_everything_only_observes_its_generation() {
+        let mut d = deployment();
+        d["spec"]["selector"] = json!({});
+        let plan = sync(&d, &[]);
+        assert!(plan.actions.is_empty());
+        assert_eq!(plan.status, Some(json!({"observedGeneration": 1})));
+        assert_eq!(plan.events[0].reason, "SelectingAll");
+    }
+
+    #[test]
+    fn a_deployment_being_deleted_only_writes_its_status() {
+        let mut d = deployment();
+        d["metadata"]["deletionTimestamp"] = json!("2025-01-01T00:00:00Z");
+        let plan = sync(&d, &[]);
+        assert!(plan.actions.is_empty());
+        assert_eq!(plan.status.unwrap()["observedGeneration"], 1);
     }
 }
