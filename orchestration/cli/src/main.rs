@@ -4,6 +4,7 @@
 //!   keel up          one-member keeld + the HTTP front, a kubeconfig written
 //!   keel apiserver   the HTTP front against any keel cluster
 //!   keel kubeconfig  prints a kubeconfig for a front
+//!   keel sim-nodes   simulated nodes (kwok-like) for tests and benchmarks
 //! ```
 //!
 //! The scheduler, controllers and kubelet join `keel up` with the issues
@@ -32,6 +33,14 @@ enum Command {
     Up(Up),
     /// Runs the Kubernetes HTTP front against a keel (or etcd) cluster.
     Apiserver(Apiserver),
+    /// Simulated nodes, in the manner of kwok: registers --count Ready
+    /// nodes named <prefix>-<i>, renews their Leases, and moves the pods
+    /// bound to them through a kubelet's stages without running anything:
+    /// a pod runs and is Ready at once; a pod whose restartPolicy is not
+    /// Always and that has the annotation sim.keel.dev/duration (5s, 1m30s)
+    /// exits then with sim.keel.dev/exit-code (default 0). Stops on Ctrl-C;
+    /// the nodes stay, and go NotReady once their Leases run out.
+    SimNodes(SimNodes),
     /// Prints a kubeconfig for the HTTP front at --server.
     Kubeconfig {
         /// The front's URL.
@@ -68,6 +77,57 @@ struct Apiserver {
     listen: String,
 }
 
+#[derive(Args)]
+struct SimNodes {
+    /// keel's client URLs, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "http://127.0.0.1:2379")]
+    endpoints: Vec<String>,
+    /// How many nodes.
+    #[arg(long, default_value_t = 1)]
+    count: usize,
+    /// Node names are <prefix>-<index>, from 0.
+    #[arg(long, default_value = "sim-node")]
+    prefix: String,
+    /// Each node's cpu (a Kubernetes quantity).
+    #[arg(long, default_value = "32", value_parser = quantity)]
+    cpu: String,
+    /// Each node's memory.
+    #[arg(long, default_value = "256Gi", value_parser = quantity)]
+    memory: String,
+    /// Each node's ephemeral storage.
+    #[arg(long, default_value = "1Ti", value_parser = quantity)]
+    ephemeral_storage: String,
+    /// How many pods each node takes (a kubelet's maxPods).
+    #[arg(long, default_value_t = 110)]
+    pods: u32,
+    /// The Leases' leaseDurationSeconds.
+    #[arg(long, default_value_t = keel_sim_nodes::node::LEASE_DURATION_SECS_DEFAULT)]
+    lease_duration_secs: i64,
+    /// How often the Leases are renewed (10s, 500ms).
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    renew_interval: std::time::Duration,
+    /// How many pod status writes run at once.
+    #[arg(long, default_value_t = keel_sim_nodes::run::POD_WORKERS_DEFAULT)]
+    pod_workers: usize,
+}
+
+/// A Kubernetes quantity, checked.
+fn quantity(text: &str) -> Result<String, String> {
+    keel_api::validation::quantity::Quantity::parse(text)
+        .filter(|q| !q.is_negative())
+        .map(|_| text.to_owned())
+        .ok_or_else(|| format!("{text:?} is not a quantity such as 4, 500m or 16Gi"))
+}
+
+/// A positive duration such as 10s, 500ms or 1m30s.
+fn duration(text: &str) -> Result<std::time::Duration, String> {
+    text.parse::<jiff::SignedDuration>()
+        .ok()
+        .filter(jiff::SignedDuration::is_positive)
+        .map(jiff::SignedDuration::unsigned_abs)
+        .ok_or_else(|| format!("{text:?} is not a duration such as 10s, 500ms or 1m30s"))
+}
+
 /// A kubeconfig (JSON, which kubectl reads as YAML) for the front at
 /// `server`, as the current context.
 fn kubeconfig(server: &str) -> String {
@@ -87,11 +147,12 @@ fn kubeconfig(server: &str) -> String {
 /// starting beside it, or a cluster electing its first leader).
 const CONNECT_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
-async fn front(endpoints: Vec<String>, listen: &str) -> Result<(), String> {
+/// A client of keel at `endpoints`, waiting up to [`CONNECT_WAIT`] for it.
+async fn connect(endpoints: &[String]) -> Result<Client, String> {
     let deadline = tokio::time::Instant::now() + CONNECT_WAIT;
-    let client = loop {
-        match Client::connect(endpoints.clone(), ClientOptions::new()).await {
-            Ok(client) => break client,
+    loop {
+        match Client::connect(endpoints.to_vec(), ClientOptions::new()).await {
+            Ok(client) => return Ok(client),
             Err(error) if tokio::time::Instant::now() >= deadline => {
                 return Err(format!(
                     "cannot reach keel at {}: {error}",
@@ -100,7 +161,11 @@ async fn front(endpoints: Vec<String>, listen: &str) -> Result<(), String> {
             }
             Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
         }
-    };
+    }
+}
+
+async fn front(endpoints: Vec<String>, listen: &str) -> Result<(), String> {
+    let client = connect(&endpoints).await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|error| format!("cannot listen on {listen}: {error}"))?;
@@ -115,6 +180,30 @@ async fn apiserver(args: Apiserver) -> Result<(), String> {
         served = front(args.endpoints, &args.listen) => served,
         _ = tokio::signal::ctrl_c() => Ok(()),
     }
+}
+
+async fn sim_nodes(args: SimNodes) -> Result<(), String> {
+    let client = connect(&args.endpoints).await?;
+    let options = keel_sim_nodes::Options {
+        prefix: args.prefix,
+        count: args.count,
+        capacity: keel_sim_nodes::Capacity {
+            cpu: args.cpu,
+            memory: args.memory,
+            pods: args.pods,
+            ephemeral_storage: args.ephemeral_storage,
+        },
+        lease_duration_secs: args.lease_duration_secs,
+        renew_interval: args.renew_interval,
+        pod_workers: args.pod_workers,
+    };
+    let stop = async {
+        // Ctrl-C that cannot be listened for stops at once.
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    keel_sim_nodes::run(&client, &options, stop)
+        .await
+        .map_err(|error| format!("the simulated nodes stopped: {error}"))
 }
 
 #[allow(
@@ -187,6 +276,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Up(args) => up(args).await,
             Command::Apiserver(args) => apiserver(args).await,
+            Command::SimNodes(args) => sim_nodes(args).await,
             Command::Kubeconfig { .. } => Ok(()),
         }
     });
