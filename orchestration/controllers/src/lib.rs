@@ -11,3 +11,13 @@
 //!
 //! Each controller's decisions are plain functions over plain data; the
 //! I/O lives in a thin adapter around them.
+//!
+//! - [`pods`]: what controllers read from pods and metadata (readiness,
+//!   availability, controller references) and the pod made from a
+//!   template.
+//! - [`replicaset`]: the ReplicaSet controller's decisions.
+//! - [`deployment`]: the Deployment controller's decisions.
+
+pub mod deployment;
+pub mod pods;
+pub mod replicaset;
