@@ -11,3 +11,14 @@
 //!
 //! Each controller's decisions are plain functions over plain data; the
 //! I/O lives in a thin adapter around them.
+//!
+//! - [`job`]: the Job controller (completions, parallelism, backoffLimit,
+//!   activeDeadlineSeconds, the Complete and Failed conditions,
+//!   ttlSecondsAfterFinished).
+//! - [`events`]: Events as the recorder makes them, and their aggregation.
+//! - [`pod_status`]: what the controllers read off a pod (ready, finished,
+//!   active, its controller).
+
+pub mod events;
+pub mod job;
+pub mod pod_status;
