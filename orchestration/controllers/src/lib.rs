@@ -15,10 +15,13 @@
 //! - [`job`]: the Job controller (completions, parallelism, backoffLimit,
 //!   activeDeadlineSeconds, the Complete and Failed conditions,
 //!   ttlSecondsAfterFinished).
+//! - [`nodes`]: the node lifecycle controller (heartbeats, conditions,
+//!   taints) and the taint eviction controller.
 //! - [`events`]: Events as the recorder makes them, and their aggregation.
 //! - [`pod_status`]: what the controllers read off a pod (ready, finished,
 //!   active, its controller).
 
 pub mod events;
 pub mod job;
+pub mod nodes;
 pub mod pod_status;

@@ -74,7 +74,7 @@ struct AggregateRecord {
 }
 
 #[derive(Debug, Clone)]
-struct Observation {
+pub(super) struct Observation {
     count: i32,
     first_timestamp: Option<Time>,
     name: String,
@@ -92,7 +92,7 @@ struct Bucket {
 pub struct Correlator {
     limits: CorrelatorLimits,
     aggregates: Lru<AggregateRecord>,
-    observations: Lru<Observation>,
+    pub(super) observations: Lru<Observation>,
     spam: Lru<Bucket>,
 }
 

@@ -53,6 +53,7 @@ impl<V> Lru<V> {
     }
 
     /// How many entries the map holds.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.entries.len()
     }
