@@ -17,10 +17,13 @@
 //!   ttlSecondsAfterFinished).
 //! - [`nodes`]: the node lifecycle controller (heartbeats, conditions,
 //!   taints) and the taint eviction controller.
+//! - [`endpoints`]: the Endpoints controller (a Service's ready and
+//!   not-ready pod addresses and ports).
 //! - [`events`]: Events as the recorder makes them, and their aggregation.
 //! - [`pod_status`]: what the controllers read off a pod (ready, finished,
 //!   active, its controller).
 
+pub mod endpoints;
 pub mod events;
 pub mod job;
 pub mod nodes;
