@@ -19,12 +19,14 @@
 //!   taints) and the taint eviction controller.
 //! - [`endpoints`]: the Endpoints controller (a Service's ready and
 //!   not-ready pod addresses and ports).
+//! - [`ipam`]: node IPAM's range allocator (each node's podCIDR).
 //! - [`events`]: Events as the recorder makes them, and their aggregation.
 //! - [`pod_status`]: what the controllers read off a pod (ready, finished,
 //!   active, its controller).
 
 pub mod endpoints;
 pub mod events;
+pub mod ipam;
 pub mod job;
 pub mod nodes;
 pub mod pod_status;
