@@ -19,6 +19,8 @@
 //!   taints) and the taint eviction controller.
 //! - [`endpoints`]: the Endpoints controller (a Service's ready and
 //!   not-ready pod addresses and ports).
+//! - [`gc`]: the garbage collector (owner references: background,
+//!   foreground, orphan) and the namespace deleter.
 //! - [`ipam`]: node IPAM's range allocator (each node's podCIDR).
 //! - [`events`]: Events as the recorder makes them, and their aggregation.
 //! - [`pod_status`]: what the controllers read off a pod (ready, finished,
@@ -26,6 +28,7 @@
 
 pub mod endpoints;
 pub mod events;
+pub mod gc;
 pub mod ipam;
 pub mod job;
 pub mod nodes;

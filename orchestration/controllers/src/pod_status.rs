@@ -7,8 +7,8 @@
 //!        ─► is_ready · is_terminal · is_active · is_terminating · controller_uid
 //! ```
 
-use keel_api::k8s_openapi::jiff::Timestamp;
 use keel_api::k8s_openapi::api::core::v1::Pod;
+use keel_api::k8s_openapi::jiff::Timestamp;
 
 /// The pod's phase ("" when the status has none yet).
 pub fn phase(pod: &Pod) -> &str {

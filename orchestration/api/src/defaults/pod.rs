@@ -69,7 +69,10 @@ pub fn pod(pod: &mut Pod) {
 /// toleration of that key, or of every key, with effect NoExecute or any)
 /// tolerates it for [`NODE_PROBLEM_TOLERATION_SECONDS`].
 fn default_toleration_seconds(spec: &mut PodSpec) {
-    for key in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] {
+    for key in [
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+    ] {
         let tolerations = spec.tolerations.get_or_insert_with(Vec::new);
         let tolerated = tolerations.iter().any(|t| {
             let t_key = t.key.as_deref().unwrap_or("");
@@ -316,12 +319,13 @@ mod tests {
             pod(&mut p);
             serde_json::to_value(p.spec.expect("spec").tolerations).expect("json")
         };
-        let default = |key: &str| {
-            json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300})
-        };
+        let default = |key: &str| json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300});
         assert_eq!(
             tolerations(json!([])),
-            json!([default("node.kubernetes.io/not-ready"), default("node.kubernetes.io/unreachable")])
+            json!([
+                default("node.kubernetes.io/not-ready"),
+                default("node.kubernetes.io/unreachable")
+            ])
         );
         let own = json!({"key": "node.kubernetes.io/unreachable", "operator": "Exists",
                          "effect": "NoExecute", "tolerationSeconds": 6000});
@@ -335,8 +339,11 @@ mod tests {
                                  "effect": "NoSchedule"});
         assert_eq!(
             tolerations(json!([no_schedule])),
-            json!([no_schedule, default("node.kubernetes.io/not-ready"),
-                   default("node.kubernetes.io/unreachable")])
+            json!([
+                no_schedule,
+                default("node.kubernetes.io/not-ready"),
+                default("node.kubernetes.io/unreachable")
+            ])
         );
     }
 

@@ -74,9 +74,15 @@ fn selects(service: &Service, pod: &Pod) -> bool {
 /// Whether a pod belongs in Endpoints at all (`ShouldPodBeInEndpoints`).
 fn eligible(pod: &Pod, include_terminating: bool) -> bool {
     let status = pod.status.as_ref();
-    let has_ip = status.and_then(|s| s.pod_ip.as_deref()).is_some_and(|ip| !ip.is_empty())
-        || status.and_then(|s| s.pod_ips.as_ref()).is_some_and(|ips| !ips.is_empty());
-    !pod_status::is_terminal(pod) && has_ip && (include_terminating || !pod_status::is_terminating(pod))
+    let has_ip = status
+        .and_then(|s| s.pod_ip.as_deref())
+        .is_some_and(|ip| !ip.is_empty())
+        || status
+            .and_then(|s| s.pod_ips.as_ref())
+            .is_some_and(|ips| !ips.is_empty());
+    !pod_status::is_terminal(pod)
+        && has_ip
+        && (include_terminating || !pod_status::is_terminating(pod))
 }
 
 /// Whether the Service has a cluster IP (`helper.IsServiceIPSet`).
@@ -93,7 +99,8 @@ fn has_cluster_ip(service: &Service) -> bool {
 fn address(service: &Service, pod: &Pod) -> Option<EndpointAddress> {
     let spec = service.spec.as_ref();
     let want_v6 = if has_cluster_ip(service) {
-        spec.and_then(|s| s.cluster_ip.as_deref()).is_some_and(|ip| ip.contains(':'))
+        spec.and_then(|s| s.cluster_ip.as_deref())
+            .is_some_and(|ip| ip.contains(':'))
     } else {
         spec.and_then(|s| s.ip_families.as_ref())
             .and_then(|f| f.first())
@@ -117,7 +124,11 @@ fn address(service: &Service, pod: &Pod) -> Option<EndpointAddress> {
     Some(EndpointAddress {
         ip: ip.to_owned(),
         hostname,
-        node_name: Some(pod_spec.and_then(|s| s.node_name.clone()).unwrap_or_default()),
+        node_name: Some(
+            pod_spec
+                .and_then(|s| s.node_name.clone())
+                .unwrap_or_default(),
+        ),
         target_ref: Some(ObjectReference {
             kind: Some("Pod".into()),
             namespace: pod.metadata.namespace.clone(),
@@ -248,7 +259,10 @@ fn same_subsets(a: &[EndpointSubset], b: &[EndpointSubset]) -> bool {
     let strip = |subsets: &[EndpointSubset]| {
         let mut subsets = subsets.to_vec();
         for subset in &mut subsets {
-            let lists = subset.addresses.iter_mut().chain(subset.not_ready_addresses.iter_mut());
+            let lists = subset
+                .addresses
+                .iter_mut()
+                .chain(subset.not_ready_addresses.iter_mut());
             for address in lists.flatten() {
                 if let Some(target) = address.target_ref.as_mut() {
                     target.resource_version = None;
@@ -265,7 +279,9 @@ fn same_subsets(a: &[EndpointSubset], b: &[EndpointSubset]) -> bool {
 pub fn sync(service: &Service, pods: &[Pod], current: Option<&Endpoints>) -> EndpointsSync {
     let spec = service.spec.as_ref();
     if spec.and_then(|s| s.type_.as_deref()) == Some("ExternalName")
-        || spec.and_then(|s| s.selector.as_ref()).is_none_or(BTreeMap::is_empty)
+        || spec
+            .and_then(|s| s.selector.as_ref())
+            .is_none_or(BTreeMap::is_empty)
     {
         return EndpointsSync::Ignore;
     }
@@ -276,7 +292,10 @@ pub fn sync(service: &Service, pods: &[Pod], current: Option<&Endpoints>) -> End
         labels.remove(HEADLESS_LABEL);
         let addresses: usize = subsets
             .iter()
-            .map(|s| s.addresses.as_ref().map_or(0, Vec::len) + s.not_ready_addresses.as_ref().map_or(0, Vec::len))
+            .map(|s| {
+                s.addresses.as_ref().map_or(0, Vec::len)
+                    + s.not_ready_addresses.as_ref().map_or(0, Vec::len)
+            })
             .sum();
         let capacity_marked = current
             .metadata

@@ -35,10 +35,12 @@ fn port_key(port: &EndpointPort) -> PortKey {
 
 /// IPs compare as numbers, as Go's `bytes.Compare` of 16-byte IPs does.
 fn compare_addresses(a: &EndpointAddress, b: &EndpointAddress) -> Ordering {
-    let ip = |address: &EndpointAddress| address.ip.parse::<IpAddr>().ok().map(|ip| match ip {
-        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
-        IpAddr::V6(v6) => v6,
-    });
+    let ip = |address: &EndpointAddress| {
+        address.ip.parse::<IpAddr>().ok().map(|ip| match ip {
+            IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+            IpAddr::V6(v6) => v6,
+        })
+    };
     ip(a)
         .cmp(&ip(b))
         .then_with(|| a.ip.cmp(&b.ip))
@@ -64,10 +66,15 @@ pub fn repack_subsets(subsets: &[EndpointSubset]) -> Vec<EndpointSubset> {
             let key = port_key(port);
             ports.entry(key.clone()).or_insert_with(|| port.clone());
             let set = by_port.entry(key).or_default();
-            for (list, ready) in [(&subset.addresses, true), (&subset.not_ready_addresses, false)] {
+            for (list, ready) in [
+                (&subset.addresses, true),
+                (&subset.not_ready_addresses, false),
+            ] {
                 for address in list.iter().flatten() {
                     let key = address_key(address);
-                    addresses.entry(key.clone()).or_insert_with(|| address.clone());
+                    addresses
+                        .entry(key.clone())
+                        .or_insert_with(|| address.clone());
                     let entry = set.entry(key).or_insert(ready);
                     *entry |= ready;
                 }
@@ -120,7 +127,8 @@ pub fn repack_subsets(subsets: &[EndpointSubset]) -> Vec<EndpointSubset> {
             _ => Ordering::Equal,
         }
         .then_with(|| {
-            let ports = |s: &EndpointSubset| s.ports.iter().flatten().map(port_key).collect::<Vec<_>>();
+            let ports =
+                |s: &EndpointSubset| s.ports.iter().flatten().map(port_key).collect::<Vec<_>>();
             ports(a).cmp(&ports(b))
         })
     });

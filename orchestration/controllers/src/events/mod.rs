@@ -101,7 +101,12 @@ pub fn event_name(object_name: &str, now: Timestamp) -> String {
 /// A new Event about `involved`, as the recorder's `makeEvent` and
 /// `generateEvent` build it: in the object's namespace ("default" for a
 /// cluster-scoped object), count 1, first and last timestamps `now`.
-pub fn make_event(involved: &ObjectReference, notice: &Notice, source: &Source, now: Timestamp) -> Event {
+pub fn make_event(
+    involved: &ObjectReference,
+    notice: &Notice,
+    source: &Source,
+    now: Timestamp,
+) -> Event {
     let namespace = involved
         .namespace
         .clone()

@@ -113,7 +113,11 @@ impl std::fmt::Display for Cidr {
 
 /// The netmask of `prefix` bits in an address of `bits` bits.
 fn mask(prefix: u8, bits: u8) -> u128 {
-    let all = if bits == 128 { u128::MAX } else { (1u128 << bits) - 1 };
+    let all = if bits == 128 {
+        u128::MAX
+    } else {
+        (1u128 << bits) - 1
+    };
     if prefix == 0 {
         0
     } else {
@@ -206,12 +210,15 @@ impl CidrSet {
             return Err(out_of_range());
         }
         let shift = bits - self.node_prefix;
-        let offset = |address: u128| (((address ^ self.cluster.base) >> shift) as usize).min(self.used.len() - 1);
+        let offset = |address: u128| {
+            (((address ^ self.cluster.base) >> shift) as usize).min(self.used.len() - 1)
+        };
         if prefix == self.cluster.prefix {
             return Ok(0..=self.used.len() - 1);
         }
         let last = cidr.base | !mask(cidr.prefix, bits) & mask(bits, bits);
-        Ok(offset(cidr.base & mask(self.node_prefix, bits))..=offset(last & mask(self.node_prefix, bits)))
+        Ok(offset(cidr.base & mask(self.node_prefix, bits))
+            ..=offset(last & mask(self.node_prefix, bits)))
     }
 
     /// Marks `cidr` (a node's podCIDR) as in use (`Occupy`); it may already be.
@@ -240,7 +247,10 @@ impl CidrSet {
 /// A node's pod CIDRs: `spec.podCIDRs`, else `spec.podCIDR`.
 pub fn node_pod_cidrs(node: &Node) -> Vec<String> {
     let spec = node.spec.as_ref();
-    match spec.and_then(|s| s.pod_cidrs.clone()).filter(|c| !c.is_empty()) {
+    match spec
+        .and_then(|s| s.pod_cidrs.clone())
+        .filter(|c| !c.is_empty())
+    {
         Some(cidrs) => cidrs,
         None => spec
             .and_then(|s| s.pod_cidr.clone())

@@ -20,10 +20,22 @@ fn existing_nodes_blocks_are_skipped_and_released_ones_come_round_again() {
     let mut set = CidrSet::new("10.244.0.0/22", 24).expect("valid");
     set.occupy("10.244.1.0/24").expect("inside");
     assert_eq!(set.allocate_next().as_deref(), Ok("10.244.0.0/24"));
-    assert_eq!(set.allocate_next().as_deref(), Ok("10.244.2.0/24"), "1 is taken");
+    assert_eq!(
+        set.allocate_next().as_deref(),
+        Ok("10.244.2.0/24"),
+        "1 is taken"
+    );
     set.release("10.244.0.0/24").expect("inside");
-    assert_eq!(set.allocate_next().as_deref(), Ok("10.244.3.0/24"), "round-robin");
-    assert_eq!(set.allocate_next().as_deref(), Ok("10.244.0.0/24"), "wrapped to the freed one");
+    assert_eq!(
+        set.allocate_next().as_deref(),
+        Ok("10.244.3.0/24"),
+        "round-robin"
+    );
+    assert_eq!(
+        set.allocate_next().as_deref(),
+        Ok("10.244.0.0/24"),
+        "wrapped to the freed one"
+    );
     assert_eq!(
         set.allocate_next().map_err(|e| e.to_string()),
         Err("CIDR allocation failed; there are no remaining CIDRs left to allocate in the accepted range".to_owned())
@@ -39,8 +51,14 @@ fn existing_nodes_blocks_are_skipped_and_released_ones_come_round_again() {
 fn bad_sets_and_foreign_cidrs_are_refused() {
     assert_eq!(CidrSet::new("10.0.0.0/8", 25), Err(CidrError::SubnetTooBig));
     assert_eq!(CidrSet::new("10.0.0.0/24", 33), Err(CidrError::MaskInvalid));
-    assert_eq!(CidrSet::new("10.0.0.0/24", 16), Err(CidrError::SubnetTooBig));
-    assert!(matches!(CidrSet::new("10.0.0.0", 24), Err(CidrError::Parse(_))));
+    assert_eq!(
+        CidrSet::new("10.0.0.0/24", 16),
+        Err(CidrError::SubnetTooBig)
+    );
+    assert!(matches!(
+        CidrSet::new("10.0.0.0", 24),
+        Err(CidrError::Parse(_))
+    ));
     let mut set = CidrSet::new("10.244.0.0/16", 24).expect("valid");
     assert_eq!(
         set.occupy("10.245.0.0/24").map_err(|e| e.to_string()),
@@ -63,9 +81,13 @@ fn ipv6_blocks() {
 fn only_nodes_without_a_pod_cidr_are_assigned() {
     let mut set = CidrSet::new("10.244.0.0/16", 24).expect("valid");
     let bare: Node = serde_json::from_value(json!({"metadata": {"name": "n1"}})).expect("node");
-    assert_eq!(assign(&mut set, &bare), Some(Ok("10.244.0.0/24".to_owned())));
+    assert_eq!(
+        assign(&mut set, &bare),
+        Some(Ok("10.244.0.0/24".to_owned()))
+    );
     let given: Node = serde_json::from_value(json!({"metadata": {"name": "n2"},
-        "spec": {"podCIDR": "10.244.7.0/24", "podCIDRs": ["10.244.7.0/24"]}})).expect("node");
+        "spec": {"podCIDR": "10.244.7.0/24", "podCIDRs": ["10.244.7.0/24"]}}))
+    .expect("node");
     assert_eq!(assign(&mut set, &given), None);
     assert_eq!(node_pod_cidrs(&given), ["10.244.7.0/24"]);
 }

@@ -36,20 +36,20 @@
 //! skip Jobs managed by another controller).
 
 mod pods;
+mod tracking;
 mod ttl;
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeSet;
-
-use keel_api::k8s_openapi::api::batch::v1::{Job, JobCondition, JobStatus, UncountedTerminatedPods};
+use keel_api::k8s_openapi::api::batch::v1::{Job, JobCondition, JobStatus};
 use keel_api::k8s_openapi::api::core::v1::Pod;
 use keel_api::k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use keel_api::k8s_openapi::jiff::{SignedDuration, Timestamp};
 
 use crate::events::Notice;
 use crate::pod_status;
+use tracking::{finish, track_finished_pods, Uncounted};
 
 pub use pods::{pod_for, removal_order, slow_start_batches, SLOW_START_INITIAL_BATCH};
 pub use ttl::{ttl_after_finished, TtlDecision};
@@ -135,7 +135,13 @@ fn true_condition<'s>(status: &'s JobStatus, kind: &str) -> Option<&'s JobCondit
         .find(|c| c.type_ == kind && c.status == "True")
 }
 
-fn new_condition(kind: &str, status: &str, reason: &str, message: &str, now: Timestamp) -> JobCondition {
+fn new_condition(
+    kind: &str,
+    status: &str,
+    reason: &str,
+    message: &str,
+    now: Timestamp,
+) -> JobCondition {
     JobCondition {
         type_: kind.to_owned(),
         status: status.to_owned(),
@@ -192,40 +198,6 @@ impl Spec {
                 == Some("OnFailure"),
             only_replace_failed: spec.and_then(|s| s.pod_replacement_policy.as_deref())
                 == Some("Failed"),
-        }
-    }
-}
-
-/// The uids waiting in `status.uncountedTerminatedPods`.
-#[derive(Default)]
-struct Uncounted {
-    succeeded: Vec<String>,
-    failed: Vec<String>,
-}
-
-impl Uncounted {
-    fn of(status: &JobStatus) -> Self {
-        let list = |l: Option<&Vec<String>>| l.cloned().unwrap_or_default();
-        let uncounted = status.uncounted_terminated_pods.as_ref();
-        Self {
-            succeeded: list(uncounted.and_then(|u| u.succeeded.as_ref())),
-            failed: list(uncounted.and_then(|u| u.failed.as_ref())),
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.succeeded.len() + self.failed.len()
-    }
-
-    fn has(&self, uid: &str) -> bool {
-        self.succeeded.iter().chain(&self.failed).any(|u| u == uid)
-    }
-
-    fn into_status(self) -> UncountedTerminatedPods {
-        let some = |l: Vec<String>| (!l.is_empty()).then_some(l);
-        UncountedTerminatedPods {
-            succeeded: some(self.succeeded),
-            failed: some(self.failed),
         }
     }
 }
@@ -331,7 +303,10 @@ pub fn sync(job: &Job, pods: &[Pod], timings: &JobTimings, now: Timestamp) -> Jo
 
     let active_pods: Vec<&Pod> = pods.iter().filter(|p| pod_status::is_active(p)).collect();
     let mut active = active_pods.len();
-    let mut ready = active_pods.iter().filter(|p| pod_status::is_ready(p)).count();
+    let mut ready = active_pods
+        .iter()
+        .filter(|p| pod_status::is_ready(p))
+        .count();
     let mut terminating = pods
         .iter()
         .filter(|p| pod_status::is_terminating(p) && !pod_status::is_terminal(p))
@@ -347,7 +322,8 @@ pub fn sync(job: &Job, pods: &[Pod], timings: &JobTimings, now: Timestamp) -> Jo
         .filter(fresh)
         .filter(|p| is_pod_failed(p, spec.only_replace_failed))
         .count();
-    let succeeded = status.succeeded.unwrap_or(0) as usize + new_succeeded + uncounted.succeeded.len();
+    let succeeded =
+        status.succeeded.unwrap_or(0) as usize + new_succeeded + uncounted.succeeded.len();
     let failed = status.failed.unwrap_or(0) as usize + new_failed + uncounted.failed.len();
 
     if status.start_time.is_none() && !spec.suspended {
@@ -359,19 +335,35 @@ pub fn sync(job: &Job, pods: &[Pod], timings: &JobTimings, now: Timestamp) -> Jo
         Some(ending_from(met, "Complete", now, false))
     } else if let Some(target) = true_condition(&status, "FailureTarget") {
         Some(ending_from(target, "Failed", now, false))
-    } else if failed > spec.backoff_limit.max(0) as usize || past_backoff_limit_on_failure(&spec, pods) {
-        let target = new_condition("FailureTarget", "True", "BackoffLimitExceeded", BACKOFF_LIMIT_MESSAGE, now);
+    } else if failed > spec.backoff_limit.max(0) as usize
+        || past_backoff_limit_on_failure(&spec, pods)
+    {
+        let target = new_condition(
+            "FailureTarget",
+            "True",
+            "BackoffLimitExceeded",
+            BACKOFF_LIMIT_MESSAGE,
+            now,
+        );
         Some(ending_from(&target, "Failed", now, true))
     } else {
         None
     };
     if ending.is_none() {
-        if let (Some(seconds), Some(start), false) =
-            (spec.active_deadline_seconds, &status.start_time, spec.suspended)
-        {
+        if let (Some(seconds), Some(start), false) = (
+            spec.active_deadline_seconds,
+            &status.start_time,
+            spec.suspended,
+        ) {
             let left = SignedDuration::from_secs(seconds) - now.duration_since(start.0);
             if left <= SignedDuration::ZERO {
-                let target = new_condition("FailureTarget", "True", "DeadlineExceeded", DEADLINE_MESSAGE, now);
+                let target = new_condition(
+                    "FailureTarget",
+                    "True",
+                    "DeadlineExceeded",
+                    DEADLINE_MESSAGE,
+                    now,
+                );
                 ending = Some(ending_from(&target, "Failed", now, true));
             } else {
                 out.requeue_after = Some(left);
@@ -381,7 +373,10 @@ pub fn sync(job: &Job, pods: &[Pod], timings: &JobTimings, now: Timestamp) -> Jo
 
     if ending.is_some() {
         // A finished or failed Job's running pods go.
-        out.delete = active_pods.iter().map(|p| pod_status::name(p).to_owned()).collect();
+        out.delete = active_pods
+            .iter()
+            .map(|p| pod_status::name(p).to_owned())
+            .collect();
         terminating += active;
         ready = 0;
         active = 0;
@@ -402,20 +397,36 @@ pub fn sync(job: &Job, pods: &[Pod], timings: &JobTimings, now: Timestamp) -> Jo
             Some(completions) => succeeded >= completions.max(0) as usize && active == 0,
         };
         if complete {
-            let met = new_condition("SuccessCriteriaMet", "True", "CompletionsReached", COMPLETIONS_MESSAGE, now);
+            let met = new_condition(
+                "SuccessCriteriaMet",
+                "True",
+                "CompletionsReached",
+                COMPLETIONS_MESSAGE,
+                now,
+            );
             ending = Some(ending_from(&met, "Complete", now, true));
         }
     }
 
     // Go's `omitempty`: Kubernetes leaves zero counters out.
-    let counter = |n: usize| (n > 0).then_some(n as i32);
-    status.active = counter(active);
+    status.active = (active > 0).then_some(active as i32);
     status.ready = Some(ready as i32);
     status.terminating = Some(terminating as i32);
-    track_finished_pods(job, &spec, pods, ending.as_ref(), &mut uncounted, &mut status, &mut out);
+    track_finished_pods(
+        job,
+        &spec,
+        pods,
+        ending.as_ref(),
+        &mut uncounted,
+        &mut status,
+        &mut out,
+    );
     if let Some(ending) = &ending {
         if let Some(interim) = &ending.interim {
-            status.conditions.get_or_insert_with(Vec::new).push(interim.clone());
+            status
+                .conditions
+                .get_or_insert_with(Vec::new)
+                .push(interim.clone());
         }
         if uncounted.len() == 0 && terminating == 0 {
             finish(&spec, ending, &mut status, &mut out);
@@ -445,14 +456,19 @@ fn manage(
     let mut by_removal: Vec<&Pod> = active_pods.to_vec();
     by_removal.sort_by(|a, b| removal_order(a, b));
     if spec.suspended {
-        out.delete = by_removal.iter().map(|p| pod_status::name(p).to_owned()).collect();
+        out.delete = by_removal
+            .iter()
+            .map(|p| pod_status::name(p).to_owned())
+            .collect();
         return;
     }
     let want = match spec.completions {
         // Work-queue Jobs keep what runs once one pod succeeded.
         None if succeeded > 0 => active,
         None => parallelism,
-        Some(completions) => (completions.max(0) as usize).saturating_sub(succeeded).min(parallelism),
+        Some(completions) => (completions.max(0) as usize)
+            .saturating_sub(succeeded)
+            .min(parallelism),
     };
     if active > want {
         let surplus = (active - want).min(POD_CREATE_DELETE_PER_SYNC_MAX);
@@ -492,7 +508,13 @@ fn suspend_condition(spec: &Spec, status: &mut JobStatus, now: Timestamp, out: &
     };
     let list = status.conditions.get_or_insert_with(Vec::new);
     let changed = match list.iter_mut().find(|c| c.type_ == "Suspended") {
-        Some(c) if c.status == state && c.reason.as_deref() == Some(reason) && c.message.as_deref() == Some(message) => false,
+        Some(c)
+            if c.status == state
+                && c.reason.as_deref() == Some(reason)
+                && c.message.as_deref() == Some(message) =>
+        {
+            false
+        }
         Some(c) => {
             *c = new_condition("Suspended", state, reason, message, now);
             true
@@ -511,81 +533,5 @@ fn suspend_condition(spec: &Spec, status: &mut JobStatus, now: Timestamp, out: &
         if !spec.suspended {
             status.start_time = Some(Time(now));
         }
-    }
-}
-
-/// `trackJobStatusAndRemoveFinalizers`, first half: counts the pods whose
-/// finalizer is gone, and records finished pods as uncounted before their
-/// finalizer is removed.
-fn track_finished_pods(
-    job: &Job,
-    spec: &Spec,
-    pods: &[Pod],
-    ending: Option<&Ending>,
-    uncounted: &mut Uncounted,
-    status: &mut JobStatus,
-    out: &mut JobSync,
-) {
-    let with_finalizer: BTreeSet<&str> = pods
-        .iter()
-        .filter(|p| has_tracking_finalizer(p))
-        .map(pod_status::uid)
-        .collect();
-    let before = uncounted.succeeded.len();
-    uncounted.succeeded.retain(|u| with_finalizer.contains(u.as_str()));
-    status.succeeded = Some(status.succeeded.unwrap_or(0) + (before - uncounted.succeeded.len()) as i32);
-    let before = uncounted.failed.len();
-    uncounted.failed.retain(|u| with_finalizer.contains(u.as_str()));
-    status.failed = Some(status.failed.unwrap_or(0) + (before - uncounted.failed.len()) as i32);
-
-    let deleting = job.metadata.deletion_timestamp.is_some();
-    let failing = ending.is_some_and(|e| !e.success());
-    for pod in pods.iter().filter(|p| has_tracking_finalizer(p)) {
-        let uid = pod_status::uid(pod).to_owned();
-        let failed = is_pod_failed(pod, spec.only_replace_failed);
-        let succeeded = pod_status::phase(pod) == "Succeeded";
-        if !(deleting || ending.is_some() || succeeded || failed) {
-            continue;
-        }
-        out.remove_finalizer.push(pod_status::name(pod).to_owned());
-        if succeeded && !uncounted.failed.contains(&uid) {
-            if !uncounted.succeeded.contains(&uid) {
-                uncounted.succeeded.push(uid);
-            }
-        } else if (failed || failing) && !uncounted.failed.contains(&uid) {
-            uncounted.failed.push(uid);
-        }
-        if uncounted.len() >= UNCOUNTED_PODS_MAX {
-            break;
-        }
-    }
-}
-
-/// `enactJobFinished` and `recordJobFinished`: the terminal condition,
-/// completionTime, and the event.
-fn finish(spec: &Spec, ending: &Ending, status: &mut JobStatus, out: &mut JobSync) {
-    let terminal = &ending.terminal;
-    let list = status.conditions.get_or_insert_with(Vec::new);
-    match list.iter_mut().find(|c| c.type_ == terminal.type_) {
-        Some(c) => *c = terminal.clone(),
-        None => list.push(terminal.clone()),
-    }
-    if ending.success() {
-        status.completion_time.clone_from(&terminal.last_transition_time);
-        if spec
-            .completions
-            .is_some_and(|c| status.succeeded.unwrap_or(0) > c)
-        {
-            out.events.push(Notice::warning(
-                "TooManySucceededPods",
-                "Too many succeeded pods running after completion count reached",
-            ));
-        }
-        out.events.push(Notice::normal("Completed", "Job completed"));
-    } else {
-        out.events.push(Notice::warning(
-            terminal.reason.as_deref().unwrap_or(""),
-            terminal.message.as_deref().unwrap_or(""),
-        ));
     }
 }

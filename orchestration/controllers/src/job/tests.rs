@@ -2,6 +2,12 @@
 //! expectations are Kubernetes 1.33's (job_controller.go and its tests):
 //! its reasons, messages and counting rules.
 
+#![allow(
+    clippy::needless_pass_by_value,
+    clippy::type_complexity,
+    reason = "table helpers take JSON literals; tables are tuples"
+)]
+
 use keel_api::k8s_openapi::api::batch::v1::Job;
 use keel_api::k8s_openapi::api::core::v1::Pod;
 use keel_api::k8s_openapi::jiff::{SignedDuration, Timestamp};
@@ -48,7 +54,11 @@ fn pod(name: &str, state: &str, tracked: bool) -> Pod {
         }
         "pending" => pod["status"]["phase"] = json!("Pending"),
         "succeeded" | "failed" => {
-            pod["status"]["phase"] = json!(if state == "failed" { "Failed" } else { "Succeeded" });
+            pod["status"]["phase"] = json!(if state == "failed" {
+                "Failed"
+            } else {
+                "Succeeded"
+            });
             pod["status"]["containerStatuses"] = json!([{"name": "c", "image": "busybox",
                 "imageID": "", "ready": false, "restartCount": 0,
                 "state": {"terminated": {"exitCode": 0, "finishedAt": ago(3)}}}]);
@@ -96,7 +106,10 @@ fn creations_follow_parallelism_and_remaining_completions() {
             .collect();
         pods.extend((0..active).map(|i| pod(&format!("a{i}"), "running", true)));
         let status = json!({"succeeded": succeeded});
-        let job = job(json!({"completions": completions, "parallelism": parallelism}), status);
+        let job = job(
+            json!({"completions": completions, "parallelism": parallelism}),
+            status,
+        );
         let result = run(&job, &pods);
         let case = (completions, parallelism, succeeded, active);
         assert_eq!(result.create, create, "create for {case:?}");
@@ -119,15 +132,25 @@ fn a_new_job_starts_and_counts_what_it_creates() {
 #[test]
 fn surplus_pods_go_least_advanced_first() {
     let job = job(json!({"completions": 1, "parallelism": 1}), json!({}));
-    let pods = [pod("ready", "ready", true), pod("pending", "pending", true), pod("running", "running", true)];
+    let pods = [
+        pod("ready", "ready", true),
+        pod("pending", "pending", true),
+        pod("running", "running", true),
+    ];
     let result = run(&job, &pods);
-    assert_eq!(result.delete, vec!["pending".to_owned(), "running".to_owned()]);
+    assert_eq!(
+        result.delete,
+        vec!["pending".to_owned(), "running".to_owned()]
+    );
     assert_eq!(result.status.expect("written").terminating, Some(2));
 }
 
 #[test]
 fn a_work_queue_job_completes_after_one_success_through_the_interim_condition() {
-    let job = job(json!({"parallelism": 2}), json!({"startTime": ago(50), "active": 1}));
+    let job = job(
+        json!({"parallelism": 2}),
+        json!({"startTime": ago(50), "active": 1}),
+    );
     // First sync: the succeeded pod is recorded as uncounted, its
     // finalizer is to go, and SuccessCriteriaMet comes first.
     let first = run(&job, &[pod("w", "succeeded", true)]);
@@ -135,13 +158,19 @@ fn a_work_queue_job_completes_after_one_success_through_the_interim_condition() 
     assert_eq!(first.create, 0);
     let status = first.status.clone().expect("written");
     assert_eq!(
-        status.uncounted_terminated_pods.as_ref().and_then(|u| u.succeeded.clone()),
+        status
+            .uncounted_terminated_pods
+            .as_ref()
+            .and_then(|u| u.succeeded.clone()),
         Some(vec!["uid-w".to_owned()])
     );
     let met = condition(&status, "SuccessCriteriaMet").expect("interim condition");
     assert_eq!(met.reason.as_deref(), Some("CompletionsReached"));
     assert_eq!(met.message.as_deref(), Some(COMPLETIONS_MESSAGE));
-    assert!(condition(&status, "Complete").is_none(), "the pod is not counted yet");
+    assert!(
+        condition(&status, "Complete").is_none(),
+        "the pod is not counted yet"
+    );
     assert!(first.events.is_empty());
     // Second sync: the finalizer is gone, the pod is counted, the Job is
     // Complete.
@@ -153,17 +182,29 @@ fn a_work_queue_job_completes_after_one_success_through_the_interim_condition() 
     assert_eq!(complete.status, "True");
     assert_eq!(complete.reason.as_deref(), Some("CompletionsReached"));
     assert_eq!(status.completion_time.expect("set").0, now());
-    assert_eq!(second.events, vec![Notice::normal("Completed", "Job completed")]);
+    assert_eq!(
+        second.events,
+        vec![Notice::normal("Completed", "Job completed")]
+    );
     // A finished Job is left alone.
     let done = after(&job, &second);
-    assert_eq!(run(&done, &[pod("w", "succeeded", false)]), JobSync::default());
+    assert_eq!(
+        run(&done, &[pod("w", "succeeded", false)]),
+        JobSync::default()
+    );
 }
 
 #[test]
 fn too_many_failures_fail_the_job_after_its_pods_are_gone() {
-    let job = job(json!({"completions": 4, "parallelism": 1, "backoffLimit": 1}),
-                  json!({"startTime": ago(50), "active": 1}));
-    let pods = [pod("f1", "failed", true), pod("f2", "failed", true), pod("a", "running", true)];
+    let job = job(
+        json!({"completions": 4, "parallelism": 1, "backoffLimit": 1}),
+        json!({"startTime": ago(50), "active": 1}),
+    );
+    let pods = [
+        pod("f1", "failed", true),
+        pod("f2", "failed", true),
+        pod("a", "running", true),
+    ];
     let first = run(&job, &pods);
     assert_eq!(first.delete, vec!["a".to_owned()], "the running pod goes");
     assert_eq!(first.create, 0);
@@ -173,18 +214,32 @@ fn too_many_failures_fail_the_job_after_its_pods_are_gone() {
     let status = first.status.clone().expect("written");
     let target = condition(&status, "FailureTarget").expect("interim condition");
     assert_eq!(target.reason.as_deref(), Some("BackoffLimitExceeded"));
-    assert_eq!(target.message.as_deref(), Some("Job has reached the specified backoff limit"));
+    assert_eq!(
+        target.message.as_deref(),
+        Some("Job has reached the specified backoff limit")
+    );
     assert!(condition(&status, "Failed").is_none());
     assert_eq!(status.terminating, Some(1));
     // Finalizers gone, the deleted pod still terminating: counted, not failed yet.
     let job = after(&job, &first);
     let mut terminating = pod("a", "terminating", false);
     terminating.metadata.finalizers = None;
-    let pods = [pod("f1", "failed", false), pod("f2", "failed", false), terminating];
+    let pods = [
+        pod("f1", "failed", false),
+        pod("f2", "failed", false),
+        terminating,
+    ];
     let second = run(&job, &pods);
     let status = second.status.clone().expect("written");
-    assert_eq!(status.failed, Some(3), "a pod deleted before it succeeded counts as failed");
-    assert!(condition(&status, "Failed").is_none(), "a pod is still terminating");
+    assert_eq!(
+        status.failed,
+        Some(3),
+        "a pod deleted before it succeeded counts as failed"
+    );
+    assert!(
+        condition(&status, "Failed").is_none(),
+        "a pod is still terminating"
+    );
     // The pod is gone: Failed, with the interim condition's reason.
     let job = after(&job, &second);
     let third = run(&job, &pods[..2]);
@@ -194,7 +249,10 @@ fn too_many_failures_fail_the_job_after_its_pods_are_gone() {
     assert!(status.completion_time.is_none());
     assert_eq!(
         third.events,
-        vec![Notice::warning("BackoffLimitExceeded", "Job has reached the specified backoff limit")]
+        vec![Notice::warning(
+            "BackoffLimitExceeded",
+            "Job has reached the specified backoff limit"
+        )]
     );
 }
 
@@ -206,7 +264,10 @@ fn failures_within_the_backoff_limit_are_replaced_after_a_backoff() {
     assert_eq!(result.create, 0);
     assert_eq!(result.requeue_after, Some(SignedDuration::from_secs(7)));
     // Two failures since the last success: 20 s.
-    let result = run(&job1, &[pod("f1", "failed", false), pod("f2", "failed", false)]);
+    let result = run(
+        &job1,
+        &[pod("f1", "failed", false), pod("f2", "failed", false)],
+    );
     assert_eq!(result.requeue_after, Some(SignedDuration::from_secs(17)));
     // A short backoff has passed: replace now.
     let timings = JobTimings {
@@ -219,14 +280,25 @@ fn failures_within_the_backoff_limit_are_replaced_after_a_backoff() {
 
 #[test]
 fn restarts_of_on_failure_pods_count_against_the_backoff_limit() {
-    let mut job = job(json!({"completions": 1, "backoffLimit": 2}), json!({"startTime": ago(5)}));
-    job.spec.as_mut().and_then(|s| s.template.spec.as_mut()).expect("spec").restart_policy =
-        Some("OnFailure".into());
+    let mut job = job(
+        json!({"completions": 1, "backoffLimit": 2}),
+        json!({"startTime": ago(5)}),
+    );
+    job.spec
+        .as_mut()
+        .and_then(|s| s.template.spec.as_mut())
+        .expect("spec")
+        .restart_policy = Some("OnFailure".into());
     let mut restarting = pod("r", "running", true);
-    restarting.status.as_mut().expect("status").container_statuses =
-        serde_json::from_value(json!([{"name": "c", "image": "i", "imageID": "", "ready": false,
-                                        "restartCount": 2}]))
-        .expect("statuses");
+    restarting
+        .status
+        .as_mut()
+        .expect("status")
+        .container_statuses = serde_json::from_value(
+        json!([{"name": "c", "image": "i", "imageID": "", "ready": false,
+                                        "restartCount": 2}]),
+    )
+    .expect("statuses");
     let result = run(&job, &[restarting]);
     let status = result.status.expect("written");
     let target = condition(&status, "FailureTarget").expect("failing");
@@ -236,48 +308,74 @@ fn restarts_of_on_failure_pods_count_against_the_backoff_limit() {
 #[test]
 fn the_active_deadline_fails_the_job_or_sets_the_next_look() {
     let running = [pod("a", "running", true)];
-    let job1 = job(json!({"completions": 1, "activeDeadlineSeconds": 60}), json!({"startTime": ago(30), "active": 1, "ready": 0, "terminating": 0,
-                                                   "uncountedTerminatedPods": {}}));
+    let job1 = job(
+        json!({"completions": 1, "activeDeadlineSeconds": 60}),
+        json!({"startTime": ago(30), "active": 1, "ready": 0, "terminating": 0,
+                                                   "uncountedTerminatedPods": {}}),
+    );
     let result = run(&job1, &running);
     assert_eq!(result.requeue_after, Some(SignedDuration::from_secs(30)));
     assert!(result.status.is_none(), "nothing changed");
-    let job2 = job(json!({"completions": 1, "activeDeadlineSeconds": 60}), json!({"startTime": ago(60), "active": 1}));
+    let job2 = job(
+        json!({"completions": 1, "activeDeadlineSeconds": 60}),
+        json!({"startTime": ago(60), "active": 1}),
+    );
     let result = run(&job2, &running);
     assert_eq!(result.delete, vec!["a".to_owned()]);
     let status = result.status.expect("written");
     let target = condition(&status, "FailureTarget").expect("failing");
     assert_eq!(target.reason.as_deref(), Some("DeadlineExceeded"));
-    assert_eq!(target.message.as_deref(), Some("Job was active longer than specified deadline"));
+    assert_eq!(
+        target.message.as_deref(),
+        Some("Job was active longer than specified deadline")
+    );
 }
 
 #[test]
 fn suspending_deletes_active_pods_and_resuming_restarts_the_clock() {
-    let job1 = job(json!({"completions": 2, "suspend": true}), json!({"startTime": ago(30), "active": 1}));
+    let job1 = job(
+        json!({"completions": 2, "suspend": true}),
+        json!({"startTime": ago(30), "active": 1}),
+    );
     let result = run(&job1, &[pod("a", "ready", true)]);
     assert_eq!(result.delete, vec!["a".to_owned()]);
     assert_eq!(result.create, 0);
-    assert_eq!(result.events, vec![Notice::normal("Suspended", "Job suspended")]);
+    assert_eq!(
+        result.events,
+        vec![Notice::normal("Suspended", "Job suspended")]
+    );
     let status = result.status.clone().expect("written");
     let suspended = condition(&status, "Suspended").expect("condition");
-    assert_eq!((suspended.status.as_str(), suspended.reason.as_deref()), ("True", Some("JobSuspended")));
+    assert_eq!(
+        (suspended.status.as_str(), suspended.reason.as_deref()),
+        ("True", Some("JobSuspended"))
+    );
     assert_eq!(status.ready, Some(0));
 
     let mut resumed = after(&job1, &result);
     resumed.spec.as_mut().expect("spec").suspend = Some(false);
     let result = run(&resumed, &[]);
     assert_eq!(result.create, 1, "parallelism 1");
-    assert_eq!(result.events, vec![Notice::normal("Resumed", "Job resumed")]);
+    assert_eq!(
+        result.events,
+        vec![Notice::normal("Resumed", "Job resumed")]
+    );
     let status = result.status.expect("written");
     let condition = condition(&status, "Suspended").expect("condition");
-    assert_eq!((condition.status.as_str(), condition.reason.as_deref()), ("False", Some("JobResumed")));
+    assert_eq!(
+        (condition.status.as_str(), condition.reason.as_deref()),
+        ("False", Some("JobResumed"))
+    );
     assert_eq!(status.start_time.expect("reset").0, now());
 }
 
 #[test]
 fn a_steady_job_writes_nothing() {
-    let job = job(json!({"completions": 2, "parallelism": 2}),
-                  json!({"startTime": ago(5), "active": 2, "ready": 1, "terminating": 0,
-                         "uncountedTerminatedPods": {}}));
+    let job = job(
+        json!({"completions": 2, "parallelism": 2}),
+        json!({"startTime": ago(5), "active": 2, "ready": 1, "terminating": 0,
+                         "uncountedTerminatedPods": {}}),
+    );
     let result = run(&job, &[pod("a", "ready", true), pod("b", "running", true)]);
     assert_eq!(result, JobSync::default());
 }
@@ -285,17 +383,28 @@ fn a_steady_job_writes_nothing() {
 #[test]
 fn finished_jobs_are_deleted_after_their_ttl() {
     let finished = |ttl: Option<i32>| {
-        job(json!({"completions": 1, "ttlSecondsAfterFinished": ttl}),
+        job(
+            json!({"completions": 1, "ttlSecondsAfterFinished": ttl}),
             json!({"conditions": [{"type": "Complete", "status": "True",
-                                   "lastTransitionTime": ago(100)}]}))
+                                   "lastTransitionTime": ago(100)}]}),
+        )
     };
-    assert_eq!(ttl_after_finished(&finished(Some(60)), now()), TtlDecision::DeleteNow);
-    assert_eq!(ttl_after_finished(&finished(Some(0)), now()), TtlDecision::DeleteNow);
+    assert_eq!(
+        ttl_after_finished(&finished(Some(60)), now()),
+        TtlDecision::DeleteNow
+    );
+    assert_eq!(
+        ttl_after_finished(&finished(Some(0)), now()),
+        TtlDecision::DeleteNow
+    );
     assert_eq!(
         ttl_after_finished(&finished(Some(200)), now()),
         TtlDecision::DeleteAfter(SignedDuration::from_secs(100))
     );
-    assert_eq!(ttl_after_finished(&finished(None), now()), TtlDecision::Keep);
+    assert_eq!(
+        ttl_after_finished(&finished(None), now()),
+        TtlDecision::Keep
+    );
     let running = job(json!({"ttlSecondsAfterFinished": 1}), json!({}));
     assert_eq!(ttl_after_finished(&running, now()), TtlDecision::Keep);
 }

@@ -69,7 +69,11 @@ fn condition<'c>(conditions: &'c [NodeCondition], kind: &str) -> Option<&'c Node
 /// creation). Kubernetes times it by its own clock when it observes a
 /// change; keel reads the times written, which is the same when clocks
 /// agree and survives a restart of the controller.
-fn last_heard(node: &Node, ready: Option<&NodeCondition>, lease: Option<&Lease>) -> Option<Timestamp> {
+fn last_heard(
+    node: &Node,
+    ready: Option<&NodeCondition>,
+    lease: Option<&Lease>,
+) -> Option<Timestamp> {
     let heartbeat = match ready {
         Some(ready) => ready.last_heartbeat_time.as_ref().map(|t| t.0),
         None => node.metadata.creation_timestamp.as_ref().map(|t| t.0),
@@ -86,9 +90,15 @@ fn wanted_taints(node: &Node, conditions: &[NodeCondition]) -> Vec<(&'static str
     let status = |kind: &str| condition(conditions, kind).map(|c| c.status.as_str());
     let mut wanted = Vec::new();
     match status("Ready") {
-        Some("False") => wanted.extend([(TAINT_NOT_READY, "NoSchedule"), (TAINT_NOT_READY, "NoExecute")]),
+        Some("False") => wanted.extend([
+            (TAINT_NOT_READY, "NoSchedule"),
+            (TAINT_NOT_READY, "NoExecute"),
+        ]),
         Some("Unknown") => {
-            wanted.extend([(TAINT_UNREACHABLE, "NoSchedule"), (TAINT_UNREACHABLE, "NoExecute")]);
+            wanted.extend([
+                (TAINT_UNREACHABLE, "NoSchedule"),
+                (TAINT_UNREACHABLE, "NoExecute"),
+            ]);
         }
         _ => {}
     }
@@ -149,7 +159,12 @@ fn reconcile_taints(current: &[Taint], wanted: &[(&str, &str)], now: Timestamp) 
 }
 
 /// Judges `node`, whose kubelet renews `lease`, at `now`.
-pub fn node_health(node: &Node, lease: Option<&Lease>, timings: &NodeTimings, now: Timestamp) -> NodeHealth {
+pub fn node_health(
+    node: &Node,
+    lease: Option<&Lease>,
+    timings: &NodeTimings,
+    now: Timestamp,
+) -> NodeHealth {
     let mut out = NodeHealth::default();
     let before: Vec<NodeCondition> = node
         .status
@@ -168,7 +183,11 @@ pub fn node_health(node: &Node, lease: Option<&Lease>, timings: &NodeTimings, no
     if now > deadline {
         stop_trusting(node, &mut conditions, now);
     } else {
-        out.requeue_after = Some(deadline.duration_since(now).max(SignedDuration::from_secs(1)));
+        out.requeue_after = Some(
+            deadline
+                .duration_since(now)
+                .max(SignedDuration::from_secs(1)),
+        );
     }
     let was_ready = ready.is_some_and(|c| c.status == "True");
     let is_ready = condition(&conditions, "Ready").is_some_and(|c| c.status == "True");
