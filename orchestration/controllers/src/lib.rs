@@ -17,7 +17,27 @@
 //!   template.
 //! - [`replicaset`]: the ReplicaSet controller's decisions.
 //! - [`deployment`]: the Deployment controller's decisions.
+//! - [`job`]: the Job controller (completions, parallelism, backoffLimit,
+//!   activeDeadlineSeconds, the Complete and Failed conditions,
+//!   ttlSecondsAfterFinished).
+//! - [`nodes`]: the node lifecycle controller (heartbeats, conditions,
+//!   taints) and the taint eviction controller.
+//! - [`endpoints`]: the Endpoints controller (a Service's ready and
+//!   not-ready pod addresses and ports).
+//! - [`gc`]: the garbage collector (owner references: background,
+//!   foreground, orphan) and the namespace deleter.
+//! - [`ipam`]: node IPAM's range allocator (each node's podCIDR).
+//! - [`events`]: Events as the recorder makes them, and their aggregation.
+//! - [`pod_status`]: what the controllers read off a pod (ready, finished,
+//!   active, its controller).
 
 pub mod deployment;
+pub mod endpoints;
+pub mod events;
+pub mod gc;
+pub mod ipam;
+pub mod job;
+pub mod nodes;
+pub mod pod_status;
 pub mod pods;
 pub mod replicaset;

@@ -1,10 +1,12 @@
 //! Pods and pod templates (`SetDefaults_Pod`, `SetDefaults_PodSpec`,
-//! `SetDefaults_Container`, `SetDefaults_Probe`, the volume sources').
+//! `SetDefaults_Container`, `SetDefaults_Probe`, the volume sources'), and
+//! the tolerations the DefaultTolerationSeconds admission plugin gives
+//! every pod (`plugin/pkg/admission/defaulttolerationseconds`).
 
 use super::or_default_str;
 use k8s_openapi::api::core::v1::{
     Container, EmptyDirVolumeSource, EnvVar, HTTPGetAction, Lifecycle, Pod, PodSecurityContext,
-    PodSpec, Probe, Volume,
+    PodSpec, Probe, Toleration, Volume,
 };
 
 /// `/dev/termination-log`, Kubernetes' `TerminationMessagePathDefault`.
@@ -13,6 +15,11 @@ pub const TERMINATION_MESSAGE_PATH: &str = "/dev/termination-log";
 pub const TERMINATION_GRACE_PERIOD_SECONDS: i64 = 30;
 /// Kubernetes' `DefaultSchedulerName`.
 pub const SCHEDULER_NAME: &str = "default-scheduler";
+/// How long a pod tolerates its node being not ready or unreachable
+/// before the taint eviction controller deletes it
+/// (`--default-not-ready-toleration-seconds` and
+/// `--default-unreachable-toleration-seconds`, 300).
+pub const NODE_PROBLEM_TOLERATION_SECONDS: i64 = 300;
 /// 0644, the default mode of secret, config map, downward API and
 /// projected volumes.
 pub const VOLUME_DEFAULT_MODE: i32 = 0o644;
@@ -54,6 +61,34 @@ pub fn pod(pod: &mut Pod) {
         }
     }
     spec.enable_service_links.get_or_insert(true);
+    default_toleration_seconds(spec);
+}
+
+/// The DefaultTolerationSeconds admission plugin: a pod that does not
+/// tolerate the not-ready or the unreachable NoExecute taint (a
+/// toleration of that key, or of every key, with effect NoExecute or any)
+/// tolerates it for [`NODE_PROBLEM_TOLERATION_SECONDS`].
+fn default_toleration_seconds(spec: &mut PodSpec) {
+    for key in [
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+    ] {
+        let tolerations = spec.tolerations.get_or_insert_with(Vec::new);
+        let tolerated = tolerations.iter().any(|t| {
+            let t_key = t.key.as_deref().unwrap_or("");
+            let effect = t.effect.as_deref().unwrap_or("");
+            (t_key == key || t_key.is_empty()) && (effect == "NoExecute" || effect.is_empty())
+        });
+        if !tolerated {
+            tolerations.push(Toleration {
+                key: Some(key.to_owned()),
+                operator: Some("Exists".to_owned()),
+                effect: Some("NoExecute".to_owned()),
+                toleration_seconds: Some(NODE_PROBLEM_TOLERATION_SECONDS),
+                value: None,
+            });
+        }
+    }
 }
 
 /// A pod spec, of a Pod or of a template.
@@ -272,6 +307,43 @@ mod tests {
         assert_eq!(
             (http.path.as_deref(), http.scheme.as_deref()),
             (Some("/"), Some("HTTP"))
+        );
+    }
+
+    #[test]
+    fn pods_tolerate_node_problems_for_five_minutes_unless_they_say_otherwise() {
+        // plugin/pkg/admission/defaulttolerationseconds (Kubernetes 1.33).
+        let tolerations = |given: serde_json::Value| {
+            let mut p = decode(json!({"metadata": {"name": "p"},
+                                      "spec": {"containers": [], "tolerations": given}}));
+            pod(&mut p);
+            serde_json::to_value(p.spec.expect("spec").tolerations).expect("json")
+        };
+        let default = |key: &str| json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300});
+        assert_eq!(
+            tolerations(json!([])),
+            json!([
+                default("node.kubernetes.io/not-ready"),
+                default("node.kubernetes.io/unreachable")
+            ])
+        );
+        let own = json!({"key": "node.kubernetes.io/unreachable", "operator": "Exists",
+                         "effect": "NoExecute", "tolerationSeconds": 6000});
+        assert_eq!(
+            tolerations(json!([own])),
+            json!([own, default("node.kubernetes.io/not-ready")])
+        );
+        let everything = json!({"operator": "Exists"});
+        assert_eq!(tolerations(json!([everything])), json!([everything]));
+        let no_schedule = json!({"key": "node.kubernetes.io/not-ready", "operator": "Exists",
+                                 "effect": "NoSchedule"});
+        assert_eq!(
+            tolerations(json!([no_schedule])),
+            json!([
+                no_schedule,
+                default("node.kubernetes.io/not-ready"),
+                default("node.kubernetes.io/unreachable")
+            ])
         );
     }
 
