@@ -40,6 +40,7 @@ use tokio::time::Instant;
 use crate::index::ObjectKey;
 use crate::informer::{Cache, Event, Informer};
 use crate::queue::{Outcome, QueueOptions, WorkQueue};
+use crate::shared::SharedInformer;
 
 /// Keys waiting between the informer task and the driver. The informer
 /// waits when the driver is this far behind (the watch underneath buffers
@@ -104,10 +105,159 @@ pub async fn run<F, Fut, E>(
     Fut: Future<Output = Result<Action, E>> + Send + 'static,
     E: std::fmt::Display + Send + 'static,
 {
-    assert!(options.workers > 0, "a controller has at least one worker");
     let cache = informer.cache();
-    let (triggers, mut triggered) = mpsc::channel(TRIGGERS_BUFFERED_MAX);
+    let (triggers, triggered) = mpsc::channel(TRIGGERS_BUFFERED_MAX);
     let follow = tokio::spawn(follow(informer, triggers));
+    drive(cache, triggered, vec![follow], reconcile, options, stop).await;
+}
+
+/// Maps an object of another resource to the keys of the controller's own
+/// objects that it concerns (a pod to its ReplicaSet).
+pub type Mapper = Box<dyn Fn(&Value) -> Vec<ObjectKey> + Send + Sync>;
+
+/// A controller over shared informers: its own objects (the primary
+/// resource) and the objects of other resources whose changes concern
+/// some of them, in the shape of kube-rs's `Controller::owns` and
+/// `watches`. Each change of a related object is mapped to keys of the
+/// primary; a Modified one is mapped from both its old and new state, so
+/// a pod that changes owners wakes both.
+pub struct Controller {
+    cache: Cache,
+    sources: Vec<(mpsc::Receiver<Event>, Option<Mapper>)>,
+}
+
+impl std::fmt::Debug for Controller {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Controller")
+            .field("sources", &self.sources.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Controller {
+    /// A controller of `primary`'s objects.
+    pub fn new(primary: &SharedInformer) -> Self {
+        Self {
+            cache: primary.cache(),
+            sources: vec![(primary.subscribe(), None)],
+        }
+    }
+
+    /// Also reconciles the keys `map` answers for each changed object of
+    /// `related`.
+    #[must_use]
+    pub fn watches(
+        mut self,
+        related: &SharedInformer,
+        map: impl Fn(&Value) -> Vec<ObjectKey> + Send + Sync + 'static,
+    ) -> Self {
+        self.sources
+            .push((related.subscribe(), Some(Box::new(map))));
+        self
+    }
+
+    /// Also reconciles the controller (in `metadata.ownerReferences`, of
+    /// `kind`) of each changed object of `owned`: a ReplicaSet owns its
+    /// pods.
+    #[must_use]
+    pub fn owns(self, owned: &SharedInformer, kind: &'static str) -> Self {
+        self.watches(owned, move |object| {
+            controller_key(object, kind).into_iter().collect()
+        })
+    }
+
+    /// Runs until `stop` resolves, as [`run`] does.
+    pub async fn run<F, Fut, E>(
+        self,
+        reconcile: F,
+        options: ControllerOptions,
+        stop: impl Future<Output = ()> + Send,
+    ) where
+        F: Fn(ObjectKey, Option<Value>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Action, E>> + Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+    {
+        let (triggers, triggered) = mpsc::channel(TRIGGERS_BUFFERED_MAX);
+        let tasks = self
+            .sources
+            .into_iter()
+            .map(|(events, map)| tokio::spawn(forward(events, map, triggers.clone())))
+            .collect();
+        drop(triggers);
+        drive(self.cache, triggered, tasks, reconcile, options, stop).await;
+    }
+}
+
+/// The key of `object`'s controller of `kind`, in its namespace.
+pub fn controller_key(object: &Value, kind: &str) -> Option<ObjectKey> {
+    let owner = object
+        .pointer("/metadata/ownerReferences")?
+        .as_array()?
+        .iter()
+        .find(|owner| owner.get("controller").and_then(Value::as_bool) == Some(true))?;
+    (owner.get("kind")?.as_str()? == kind).then(|| {
+        let namespace = object
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        ObjectKey::new(
+            namespace,
+            owner.get("name").and_then(Value::as_str).unwrap_or(""),
+        )
+    })
+}
+
+/// Turns one source's events into triggers: the primary's as they are, a
+/// related resource's through its mapper (its lists say nothing of the
+/// primary's keys, and the differences before them were mapped already).
+async fn forward(
+    mut events: mpsc::Receiver<Event>,
+    map: Option<Mapper>,
+    triggers: mpsc::Sender<Trigger>,
+) {
+    while let Some(event) = events.recv().await {
+        let keys = match (&map, event) {
+            (None, Event::Listed { .. }) => {
+                if triggers.send(Trigger::All).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            (None, event) => vec![event.key().expect("an object event has a key")],
+            (Some(_), Event::Listed { .. }) => continue,
+            (Some(map), Event::Added(object) | Event::Deleted(object)) => map(&object),
+            (Some(map), Event::Modified { old, new }) => {
+                let mut keys = map(&old);
+                keys.extend(map(&new));
+                keys.sort();
+                keys.dedup();
+                keys
+            }
+        };
+        for key in keys {
+            if triggers.send(Trigger::Key(key)).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// The runner's loop over the triggers the `tasks` send; the tasks are
+/// stopped when it ends.
+async fn drive<F, Fut, E>(
+    cache: Cache,
+    mut triggered: mpsc::Receiver<Trigger>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    reconcile: F,
+    options: ControllerOptions,
+    stop: impl Future<Output = ()> + Send,
+) where
+    F: Fn(ObjectKey, Option<Value>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Action, E>> + Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
+    assert!(options.workers > 0, "a controller has at least one worker");
     let reconcile = std::sync::Arc::new(reconcile);
     let mut driver = Driver::new(WorkQueue::new(options.queue), cache);
     let origin = Instant::now();
@@ -135,7 +285,7 @@ pub async fn run<F, Fut, E>(
             }
             trigger = triggered.recv() => {
                 let Some(trigger) = trigger else {
-                    tracing::error!("the informer task ended; the controller stops");
+                    tracing::error!("the informer tasks ended; the controller stops");
                     break;
                 };
                 driver.trigger(trigger, origin.elapsed());
@@ -143,7 +293,9 @@ pub async fn run<F, Fut, E>(
             () = sleep_until(wake), if wake.is_some() => {}
         }
     }
-    follow.abort();
+    for task in tasks {
+        task.abort();
+    }
     while let Some((key, outcome)) = running.next().await {
         driver.done(&key, outcome, origin.elapsed());
     }

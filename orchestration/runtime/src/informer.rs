@@ -207,6 +207,12 @@ impl Informer {
         Ok(informer)
     }
 
+    /// Forgets the events not yet told (the first list's, for a shared
+    /// informer whose subscribers each start from a `Listed` of the cache).
+    pub(crate) fn discard_pending(&mut self) {
+        self.pending.clear();
+    }
+
     /// A read handle on the cache.
     pub fn cache(&self) -> Cache {
         self.cache.clone()

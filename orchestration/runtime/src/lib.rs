@@ -25,8 +25,11 @@
 //! - [`queue`]: the controller's work queue: dedupe, one run per key at a
 //!   time, backoff with jitter, delays, a bound (pure data over time
 //!   passed in).
-//! - [`controller`]: the runner ([`controller::run`]): informer events into
-//!   the queue, N workers.
+//! - [`shared`]: one informer per resource and process, its cache shared
+//!   and its events told to every subscriber.
+//! - [`controller`]: the runner ([`controller::run`], or [`Controller`]
+//!   over shared informers, with related resources mapped to its keys):
+//!   informer events into the queue, N workers.
 //! - [`election`]: leader election: campaign, learn of the loss, resign.
 
 pub mod controller;
@@ -34,11 +37,13 @@ pub mod election;
 pub mod index;
 pub mod informer;
 pub mod queue;
+pub mod shared;
 pub mod store;
 
-pub use controller::{Action, ControllerOptions};
+pub use controller::{Action, Controller, ControllerOptions};
 pub use election::{ElectionError, LeaderElector};
 pub use index::{Index, IndexedObjects, ObjectKey};
 pub use informer::{Cache, Event, Informer, InformerError};
 pub use queue::{Backoff, JitterRng, Outcome, QueueFull, QueueOptions, WorkQueue};
+pub use shared::SharedInformer;
 pub use store::{Deleted, List, ListOptions, ObjectEvent, ObjectWatch, Part, Store, StoreError};

@@ -17,6 +17,11 @@
 //!                                     growing delays, then succeeds and rests
 //!   controller_full_queue_loses_nothing  a queue of 2 keys and 8 new objects:
 //!                                     every one is reconciled all the same
+//!   controller_owns_related ......... over shared informers: a ReplicaSet
+//!                                     is reconciled when it changes and
+//!                                     when a pod it controls is added,
+//!                                     changed or deleted; other pods wake
+//!                                     nothing; two subscribers both hear
 //!   one_leader_at_a_time ............ of two candidates one leads; the other
 //!                                     takes over when the first resigns; a
 //!                                     third takes over when the leader's
@@ -35,8 +40,8 @@ use keel_api::k8s_openapi::api::core;
 use keel_api::resources::of;
 use keel_client::{Client, ClientOptions};
 use keel_runtime::{
-    Action, Backoff, ControllerOptions, Event, Index, Informer, LeaderElector, ListOptions,
-    ObjectKey, QueueOptions, Store,
+    Action, Backoff, Controller, ControllerOptions, Event, Index, Informer, LeaderElector,
+    ListOptions, ObjectKey, QueueOptions, SharedInformer, Store,
 };
 use keel_tests::proxy::Proxy;
 use keel_tests::{Flavor, Server};
@@ -74,6 +79,11 @@ macro_rules! runtime_suite {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn controller_full_queue_loses_nothing() {
                 super::controller_full_queue_loses_nothing($flavor).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn controller_owns_related() {
+                super::controller_owns_related($flavor).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -646,4 +656,94 @@ async fn one_leader_at_a_time(flavor: Flavor) {
         .unwrap();
     assert!(third.is_leader());
     assert_eq!(leader(&client).await.as_deref(), Some("third"));
+}
+
+async fn controller_owns_related(flavor: Flavor) {
+    let server = Server::start(flavor);
+    let store = Store::new(connect(server.client_url()).await);
+    let replica_sets = of::<keel_api::k8s_openapi::api::apps::v1::ReplicaSet>();
+    let pods = of::<core::v1::Pod>();
+    let rs = json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                    "metadata": {"name": "web", "namespace": "default"},
+                    "spec": {"selector": {"matchLabels": {"app": "web"}},
+                             "template": {"metadata": {"labels": {"app": "web"}},
+                                          "spec": {"containers": [{"name": "c", "image": "i"}]}}}});
+    store.create(replica_sets, "default", rs).await.unwrap();
+    let shared_rs = SharedInformer::start(store.client(), replica_sets, "")
+        .await
+        .unwrap();
+    let shared_pods = SharedInformer::start(store.client(), pods, "")
+        .await
+        .unwrap();
+    // A second subscriber of the pods hears them too.
+    let mut other = shared_pods.subscribe();
+    assert!(matches!(other.recv().await, Some(Event::Listed { .. })));
+
+    let calls = Arc::new(Mutex::new(Vec::<String>::new()));
+    let reconcile = {
+        let calls = Arc::clone(&calls);
+        move |key: ObjectKey, _: Option<Value>| {
+            let calls = Arc::clone(&calls);
+            async move {
+                calls.lock().unwrap().push(key.to_string());
+                Ok::<_, String>(Action::Done)
+            }
+        }
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let controller = Controller::new(&shared_rs).owns(&shared_pods, "ReplicaSet");
+    let running = tokio::spawn(
+        controller.run(reconcile, ControllerOptions::default(), async {
+            let _ = stopped.await;
+        }),
+    );
+    let count = |calls: &Arc<Mutex<Vec<String>>>| calls.lock().unwrap().len();
+    let wait_for = |wanted: usize| {
+        let calls = Arc::clone(&calls);
+        async move {
+            timeout(PATIENCE, async {
+                while count(&calls) < wanted {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            })
+            .await
+            .expect("the reconciles in time");
+        }
+    };
+    wait_for(1).await;
+
+    let pod = |name: &str, owned: bool| {
+        let mut pod = json!({"apiVersion": "v1", "kind": "Pod",
+                             "metadata": {"name": name, "namespace": "default"},
+                             "spec": {"containers": [{"name": "c", "image": "i"}]}});
+        if owned {
+            pod["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1",
+                "kind": "ReplicaSet", "name": "web", "uid": "u", "controller": true}]);
+        }
+        pod
+    };
+    store
+        .create(pods, "default", pod("owned", true))
+        .await
+        .unwrap();
+    wait_for(2).await;
+    store
+        .create(pods, "default", pod("stray", false))
+        .await
+        .unwrap();
+    // The stray pod reaches the other subscriber, and wakes no reconcile.
+    let mut heard = Vec::new();
+    while heard.len() < 2 {
+        let event = timeout(PATIENCE, other.recv()).await.unwrap().unwrap();
+        heard.push(event.key().unwrap().name);
+    }
+    assert_eq!(heard, ["owned", "stray"]);
+    tokio::time::sleep(QUIET).await;
+    assert_eq!(count(&calls), 2);
+    store.delete(pods, "default", "owned", None).await.unwrap();
+    wait_for(3).await;
+    assert_eq!(*calls.lock().unwrap(), ["default/web"; 3]);
+
+    stop.send(()).unwrap();
+    running.await.unwrap();
 }
