@@ -27,13 +27,13 @@
 //! - [`gc`]: the garbage collector (owner references: background,
 //!   foreground, orphan) and the namespace deleter.
 //! - [`ipam`]: node IPAM's range allocator (each node's podCIDR).
-//! - [`events`]: Events as the recorder makes them, and their aggregation.
 //! - [`pod_status`]: what the controllers read off a pod (ready, finished,
 //!   active, its controller).
 
+pub use keel_runtime::events;
+
 pub mod deployment;
 pub mod endpoints;
-pub mod events;
 pub mod gc;
 pub mod ipam;
 pub mod job;

@@ -31,12 +31,16 @@
 //!   over shared informers, with related resources mapped to its keys):
 //!   informer events into the queue, N workers.
 //! - [`election`]: leader election: campaign, learn of the loss, resign.
+//! - [`events`]: core/v1 Events as client-go's recorder makes and folds
+//!   them (pure); [`recorder`] writes them, never holding up a reconcile.
 
 pub mod controller;
 pub mod election;
+pub mod events;
 pub mod index;
 pub mod informer;
 pub mod queue;
+pub mod recorder;
 pub mod shared;
 pub mod store;
 
@@ -45,5 +49,6 @@ pub use election::{ElectionError, LeaderElector};
 pub use index::{Index, IndexedObjects, ObjectKey};
 pub use informer::{Cache, Event, Informer, InformerError};
 pub use queue::{Backoff, JitterRng, Outcome, QueueFull, QueueOptions, WorkQueue};
+pub use recorder::Recorder;
 pub use shared::SharedInformer;
 pub use store::{Deleted, List, ListOptions, ObjectEvent, ObjectWatch, Part, Store, StoreError};

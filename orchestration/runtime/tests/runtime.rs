@@ -22,6 +22,9 @@
 //!                                     when a pod it controls is added,
 //!                                     changed or deleted; other pods wake
 //!                                     nothing; two subscribers both hear
+//!   recorder_folds_repeats .......... the same notice three times is one
+//!                                     Event with count 3; another reason
+//!                                     is an Event of its own
 //!   one_leader_at_a_time ............ of two candidates one leads; the other
 //!                                     takes over when the first resigns; a
 //!                                     third takes over when the leader's
@@ -84,6 +87,11 @@ macro_rules! runtime_suite {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn controller_owns_related() {
                 super::controller_owns_related($flavor).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn recorder_folds_repeats() {
+                super::recorder_folds_repeats($flavor).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -746,4 +754,53 @@ async fn controller_owns_related(flavor: Flavor) {
 
     stop.send(()).unwrap();
     running.await.unwrap();
+}
+
+async fn recorder_folds_repeats(flavor: Flavor) {
+    use keel_runtime::events::{Notice, Source};
+    let server = Server::start(flavor);
+    let store = Store::new(connect(server.client_url()).await);
+    let source = Source {
+        component: "test-controller".into(),
+        host: String::new(),
+    };
+    let recorder = keel_runtime::Recorder::new(store.clone(), source);
+    let config_maps = of::<core::v1::ConfigMap>();
+    let object = store
+        .create(
+            config_maps,
+            "default",
+            config_map("default", "settings", "web"),
+        )
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        recorder.record(&object, Notice::normal("Checked", "all is well"));
+    }
+    recorder.record(&object, Notice::warning("Odd", "something is odd"));
+    let events = of::<core::v1::Event>();
+    let listed = timeout(PATIENCE, async {
+        loop {
+            let list = store
+                .list(events, "default", &ListOptions::default())
+                .await
+                .unwrap();
+            let folded = list.items.iter().any(|e| e["count"] == 3);
+            if list.items.len() == 2 && folded {
+                return list.items;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the events in time");
+    let checked = listed.iter().find(|e| e["reason"] == "Checked").unwrap();
+    assert_eq!(checked["count"], 3);
+    assert_eq!(checked["type"], "Normal");
+    assert_eq!(checked["involvedObject"]["kind"], "ConfigMap");
+    assert_eq!(checked["involvedObject"]["name"], "settings");
+    assert_eq!(checked["source"]["component"], "test-controller");
+    let odd = listed.iter().find(|e| e["reason"] == "Odd").unwrap();
+    assert_eq!(odd["type"], "Warning");
+    assert_eq!(odd["count"], 1);
 }
