@@ -12,6 +12,8 @@
 //! Each controller's decisions are plain functions over plain data; the
 //! I/O lives in a thin adapter around them.
 //!
+//! - [`manager`]: the controller manager: shared informers, the store,
+//!   options, and every controller started and stopped together.
 //! - [`pods`]: what controllers read from pods and metadata (readiness,
 //!   availability, controller references) and the pod made from a
 //!   template.
@@ -37,6 +39,7 @@ pub mod endpoints;
 pub mod gc;
 pub mod ipam;
 pub mod job;
+pub mod manager;
 pub mod nodes;
 pub mod pod_status;
 pub mod pods;

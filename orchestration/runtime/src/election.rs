@@ -136,6 +136,60 @@ impl LeaderElector {
     }
 }
 
+/// How a component that runs in several copies does its work: campaign,
+/// run `work` while leading, stop it (by resolving the future it was
+/// given) as soon as the leadership is lost, and campaign again, until
+/// `stop` resolves; then resign so another copy takes over at once.
+/// Errors of keel while campaigning are retried after `retry`.
+pub async fn lead<W, Fut>(
+    elector: &mut LeaderElector,
+    retry: std::time::Duration,
+    mut work: W,
+    stop: impl std::future::Future<Output = ()>,
+) where
+    W: FnMut(tokio::sync::oneshot::Receiver<()>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            campaigned = elector.campaign() => {
+                if let Err(error) = campaigned {
+                    tracing::warn!(%error, "campaigning failed; trying again");
+                    tokio::time::sleep(retry).await;
+                    continue;
+                }
+            }
+        }
+        tracing::info!(identity = elector.identity(), "leading");
+        let (end, ended) = tokio::sync::oneshot::channel();
+        let working = work(ended);
+        let mut working = std::pin::pin!(working);
+        let (finished, stopping) = tokio::select! {
+            () = &mut working => (true, false),
+            () = elector.lost() => {
+                tracing::warn!(identity = elector.identity(), "leadership lost; stopping");
+                (false, false)
+            }
+            () = &mut stop => (false, true),
+        };
+        let _ = end.send(());
+        if finished {
+            tracing::warn!("the work ended by itself; starting it again after a pause");
+            tokio::time::sleep(retry).await;
+        } else {
+            working.await;
+        }
+        if stopping {
+            break;
+        }
+    }
+    if let Err(error) = elector.resign().await {
+        tracing::warn!(%error, "resigning failed; the leadership ends with the session");
+    }
+}
+
 /// What keel-client's `Election::leader` answers when nobody leads (etcd's
 /// `ErrElectionNoLeader`).
 const NO_LEADER: &str = "election: no leader";

@@ -234,6 +234,12 @@ pub struct Store {
     client: Client,
 }
 
+impl std::fmt::Debug for Store {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
 impl Store {
     /// A store over `client`.
     pub fn new(client: Client) -> Self {
