@@ -19,6 +19,8 @@
 //!   template.
 //! - [`replicaset`]: the ReplicaSet controller's decisions.
 //! - [`deployment`]: the Deployment controller's decisions.
+//! - [`daemonset`]: the DaemonSet controller (one pod per eligible node,
+//!   rolling updates, ControllerRevisions), pure core and adapter.
 //! - [`job`]: the Job controller (completions, parallelism, backoffLimit,
 //!   activeDeadlineSeconds, the Complete and Failed conditions,
 //!   ttlSecondsAfterFinished).
@@ -34,6 +36,7 @@
 
 pub use keel_runtime::events;
 
+pub mod daemonset;
 pub mod deployment;
 pub mod endpoints;
 pub mod gc;

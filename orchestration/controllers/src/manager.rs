@@ -179,7 +179,7 @@ pub type Start = fn(Arc<Context>, Stop) -> Pin<Box<dyn Future<Output = ()> + Sen
 
 /// Every controller the manager runs, by the name kube-controller-manager
 /// gives it.
-pub const CONTROLLERS: &[(&str, Start)] = &[];
+pub const CONTROLLERS: &[(&str, Start)] = &[("daemonset", crate::daemonset::run::start)];
 
 /// Runs every controller until `stop` resolves, then waits for them.
 pub async fn run(context: Arc<Context>, stop: impl Future<Output = ()> + Send) {
