@@ -59,3 +59,27 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .build()
         .expect("a Tokio runtime")
 }
+
+/// Polls `check` every 50 ms until it answers `Some`, and answers that;
+/// panics naming `what` once `patience` has passed. For tests that wait
+/// for a system to reach a state, without sleeping a fixed time.
+pub async fn eventually<T, Fut>(
+    what: &str,
+    patience: std::time::Duration,
+    mut check: impl FnMut() -> Fut,
+) -> T
+where
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {patience:?} waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -23,7 +23,7 @@ use keel_api::resources::of;
 use keel_client::{Client, ClientOptions};
 use keel_runtime::{ListOptions, Part, Store, StoreError};
 use keel_sim_nodes::{Capacity, Options};
-use keel_tests::{Flavor, Server};
+use keel_tests::{eventually, Flavor, Server};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -35,25 +35,6 @@ async fn connect(url: &str) -> Client {
     Client::connect(vec![url.to_owned()], ClientOptions::new())
         .await
         .unwrap()
-}
-
-/// Waits until `read` answers `Some`, checking every 50 ms.
-async fn eventually<T, F, Fut>(what: &str, mut read: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        if let Some(value) = read().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn options() -> Options {
@@ -100,7 +81,7 @@ async fn phase_of(store: &Store, name: &str) -> Option<(String, Value)> {
 }
 
 async fn wait_for_phase(store: &Store, name: &str, wanted: &str) -> Value {
-    eventually(&format!("{name} to be {wanted}"), || async {
+    eventually(&format!("{name} to be {wanted}"), PATIENCE, || async {
         phase_of(store, name)
             .await
             .filter(|(phase, _)| phase == wanted)
@@ -133,7 +114,7 @@ async fn nodes_register_renew_and_run_pods() {
     let store = Store::new(client.clone());
     let (stop, running) = start(&client, options());
 
-    let nodes = eventually("3 nodes", || async {
+    let nodes = eventually("3 nodes", PATIENCE, || async {
         let list = store
             .list(of::<Node>(), "", &ListOptions::default())
             .await
@@ -148,11 +129,11 @@ async fn nodes_register_renew_and_run_pods() {
 
     // The Leases are renewed.
     let leases = of::<Lease>();
-    let first = eventually("sim-0's lease", || async {
+    let first = eventually("sim-0's lease", PATIENCE, || async {
         store.get(leases, "kube-node-lease", "sim-0").await.ok()
     })
     .await;
-    eventually("a renewal", || async {
+    eventually("a renewal", PATIENCE, || async {
         let now = store.get(leases, "kube-node-lease", "sim-0").await.ok()?;
         (renew_time(&now) > renew_time(&first)).then_some(())
     })
@@ -226,7 +207,7 @@ async fn nodes_register_renew_and_run_pods() {
         .await
         .unwrap();
     assert!(!marked.gone, "a pod on a node is deleted gracefully");
-    eventually("web to be gone", || async {
+    eventually("web to be gone", PATIENCE, || async {
         matches!(
             store.get(pods, "default", "web").await,
             Err(StoreError::NotFound { .. })
@@ -253,7 +234,7 @@ async fn nodes_register_renew_and_run_pods() {
         .await
         .unwrap();
     let (stop, running) = start(&client, options());
-    eventually("sim-2 to be Ready again", || async {
+    eventually("sim-2 to be Ready again", PATIENCE, || async {
         let node = store.get(of::<Node>(), "", "sim-2").await.ok()?;
         (ready_status(&node)? == "True").then_some(())
     })
