@@ -32,6 +32,7 @@ pub mod reconcile;
 pub mod recreate;
 pub mod revisions;
 pub mod rolling;
+pub mod run;
 pub mod scale;
 pub mod spec;
 pub mod status;

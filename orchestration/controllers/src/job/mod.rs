@@ -36,6 +36,7 @@
 //! skip Jobs managed by another controller).
 
 mod pods;
+pub mod run;
 mod tracking;
 mod ttl;
 

@@ -21,6 +21,7 @@ pub mod claim;
 pub mod expectations;
 pub mod ranking;
 pub mod reconcile;
+pub mod run;
 pub mod slow_start;
 pub mod status;
 
