@@ -195,7 +195,7 @@ async fn job_completes(store: &Store) {
     let most_active = most_active.into_inner();
     assert!(most_active <= 2, "parallelism 2, saw {most_active} active");
     assert!(job["status"].get("failed").is_none(), "{job}");
-    assert_eq!(job["status"]["completionTime"].is_string(), true);
+    assert!(job["status"]["completionTime"].is_string(), "{job}");
     let pods = job_pods(store, &uid).await;
     assert_eq!(pods.len(), 3, "one pod per completion");
     for pod in &pods {
