@@ -23,6 +23,7 @@
 //!   conditions.
 //! - [`plan`]: the plan and the sync's working copy.
 //! - [`reconcile`]: one sync, from the caches to a plan.
+//! - [`run`]: the controller at work (the adapter).
 
 pub mod fenceposts;
 pub mod hash;
