@@ -1,6 +1,6 @@
 //! The Job controller at work, with the TTL-after-finished controller's
 //! one decision folded in: the runtime's runner over the shared Job
-//! informer, woken by the pods it owns, each sync the pure [`sync`]
+//! informer, woken by the pods it owns, each sync the pure [`sync`](super::sync)
 //! applied through the store in the order its doc gives
 //! (`pkg/controller/job/job_controller.go`'s `syncJob`).
 //!
