@@ -5,6 +5,7 @@
 //!   keel apiserver   the HTTP front against any keel cluster
 //!   keel kubeconfig  prints a kubeconfig for a front
 //!   keel sim-nodes   simulated nodes (kwok-like) for tests and benchmarks
+//!   keel controllers the controllers (ReplicaSet, Deployment, Job), leader-elected
 //! ```
 //!
 //! The scheduler, controllers and kubelet join `keel up` with the issues
@@ -12,6 +13,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+mod controllers;
 
 use clap::{Args, Parser, Subcommand};
 use keel_client::{Client, ClientOptions};
@@ -41,6 +44,9 @@ enum Command {
     /// exits then with sim.keel.dev/exit-code (default 0). Stops on Ctrl-C;
     /// the nodes stay, and go NotReady once their Leases run out.
     SimNodes(SimNodes),
+    /// Runs the controllers (kube-controller-manager's part), leader-elected
+    /// so that several copies can run: one acts. Stops on Ctrl-C.
+    Controllers(controllers::Controllers),
     /// Prints a kubeconfig for the HTTP front at --server.
     Kubeconfig {
         /// The front's URL.
@@ -277,6 +283,7 @@ fn main() -> ExitCode {
             Command::Up(args) => up(args).await,
             Command::Apiserver(args) => apiserver(args).await,
             Command::SimNodes(args) => sim_nodes(args).await,
+            Command::Controllers(args) => controllers::run(args).await,
             Command::Kubeconfig { .. } => Ok(()),
         }
     });

@@ -8,6 +8,9 @@
 //!        ▼
 //!   run ─► for each of CONTROLLERS: spawn (name, start)(context, stop)
 //!          stop resolves ─► every controller's stop resolves; run waits for them
+//!
+//!   run_elected ─► campaign (election "kube-controller-manager") ─► run while leading
+//!                  leadership lost ─► stop, campaign again; stop ─► resign
 //! ```
 //!
 //! A controller is a function from the context and a [`Stop`] to a future
@@ -51,6 +54,9 @@ pub struct ManagerOptions {
     pub node_cidr_mask_size: u8,
     /// Reconciles at once per controller (`--concurrent-*-syncs`, 5).
     pub workers: usize,
+    /// The Job controller's delay before replacing a failed pod, doubling
+    /// with each failure (`DefaultJobPodFailureBackOff`, 10 s).
+    pub job_pod_failure_backoff: Duration,
 }
 
 impl Default for ManagerOptions {
@@ -62,6 +68,7 @@ impl Default for ManagerOptions {
             cluster_cidr: None,
             node_cidr_mask_size: 24,
             workers: keel_runtime::controller::WORKERS_DEFAULT,
+            job_pod_failure_backoff: Duration::from_secs(10),
         }
     }
 }
@@ -179,23 +186,84 @@ pub type Start = fn(Arc<Context>, Stop) -> Pin<Box<dyn Future<Output = ()> + Sen
 
 /// Every controller the manager runs, by the name kube-controller-manager
 /// gives it.
-pub const CONTROLLERS: &[(&str, Start)] = &[("daemonset", crate::daemonset::run::start)];
+pub const CONTROLLERS: &[(&str, Start)] = &[
+    ("replicaset-controller", crate::replicaset::run::start),
+    ("deployment-controller", crate::deployment::run::start),
+    ("job-controller", crate::job::run::start),
+    ("daemonset-controller", crate::daemonset::run::start),
+];
+
+/// The controllers' tasks, aborted if `run` is dropped before they end
+/// (a manager cancelled is a manager gone: none of its controllers may
+/// act on).
+struct Running(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
 
 /// Runs every controller until `stop` resolves, then waits for them.
 pub async fn run(context: Arc<Context>, stop: impl Future<Output = ()> + Send) {
     let (trigger, signal) = Stop::new();
-    let running: Vec<_> = CONTROLLERS
-        .iter()
-        .map(|(name, start)| {
-            tracing::info!(controller = name, "starting");
-            tokio::spawn(start(Arc::clone(&context), signal.clone()))
-        })
-        .collect();
+    let mut running = Running(
+        CONTROLLERS
+            .iter()
+            .map(|(name, start)| {
+                tracing::info!(controller = name, "starting");
+                tokio::spawn(start(Arc::clone(&context), signal.clone()))
+            })
+            .collect(),
+    );
     stop.await;
     let _ = trigger.send(true);
-    for controller in running {
+    for controller in &mut running.0 {
         if let Err(error) = controller.await {
             tracing::error!(%error, "a controller panicked");
         }
     }
+}
+
+/// The election the controller managers campaign in (kube-controller-
+/// manager's lease name).
+pub const ELECTION: &str = "kube-controller-manager";
+
+/// The pause before campaigning again after keel failed to answer, or
+/// before starting the controllers again after their informers failed to
+/// list.
+pub const ELECTION_RETRY: Duration = Duration::from_secs(1);
+
+/// What `keel controllers` runs: campaigns as `elector`'s candidate, runs
+/// every controller (over informers started anew) while it leads, stops
+/// them as soon as the leadership is lost, and campaigns again, until
+/// `stop` resolves; then resigns so another copy takes over at once.
+pub async fn run_elected(
+    client: &Client,
+    elector: &mut keel_runtime::LeaderElector,
+    options: &ManagerOptions,
+    stop: impl Future<Output = ()>,
+) {
+    keel_runtime::election::lead(
+        elector,
+        ELECTION_RETRY,
+        |ended| async move {
+            let context = match Context::start(client, options.clone()).await {
+                Ok(context) => context,
+                Err(error) => {
+                    tracing::warn!(%error, "the informers could not list; starting again after a pause");
+                    // The runner pauses (ELECTION_RETRY) before it starts the work again.
+                    return;
+                }
+            };
+            run(context, async {
+                let _ = ended.await;
+            })
+            .await;
+        },
+        stop,
+    )
+    .await;
 }

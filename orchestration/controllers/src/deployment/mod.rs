@@ -23,6 +23,7 @@
 //!   conditions.
 //! - [`plan`]: the plan and the sync's working copy.
 //! - [`reconcile`]: one sync, from the caches to a plan.
+//! - [`run`]: the controller at work (the adapter).
 
 pub mod fenceposts;
 pub mod hash;
@@ -32,6 +33,7 @@ pub mod reconcile;
 pub mod recreate;
 pub mod revisions;
 pub mod rolling;
+pub mod run;
 pub mod scale;
 pub mod spec;
 pub mod status;

@@ -95,15 +95,18 @@ pub fn by_revision(a: &Value, b: &Value) -> Ordering {
     }
 }
 
-/// Whether a field is one semantic equality ignores.
+/// Whether a field is one semantic equality ignores. A container's
+/// `resources` is a struct, not a pointer, in Go: `{}` and no field are
+/// one value there (kubectl's `rollout undo` sends `{}` back where the
+/// stored template had none).
 fn is_ignored(key: &str, value: &Value) -> bool {
-    let empty_map = matches!(key, "labels" | "annotations" | "nodeSelector")
+    let empty_map = matches!(key, "labels" | "annotations" | "nodeSelector" | "resources")
         && value.as_object().is_some_and(Map::is_empty);
     value.is_null() || value.as_array().is_some_and(Vec::is_empty) || empty_map
 }
 
-/// Removes what semantic equality ignores: nulls, empty lists, and empty
-/// label or annotation maps (Go's nil and empty maps and slices compare
+/// Removes what semantic equality ignores: nulls, empty lists, empty
+/// label or annotation maps and empty container resources (Go's nil and empty maps and slices compare
 /// equal in `apiequality.Semantic`).
 fn normalized(value: &Value) -> Value {
     match value {
@@ -311,6 +314,14 @@ mod tests {
         assert!(equal_ignore_hash(&a, &b));
         let c = json!({"metadata": {"labels": {"app": "db"}}, "spec": {}});
         assert!(!equal_ignore_hash(&a, &c));
+        // What `kubectl rollout undo` sends back (Go prints the struct).
+        let stored = json!({"spec": {"containers": [{"name": "c", "image": "v1"}]}});
+        let undone =
+            json!({"spec": {"containers": [{"name": "c", "image": "v1", "resources": {}}]}});
+        assert!(equal_ignore_hash(&stored, &undone));
+        let limited = json!({"spec": {"containers": [{"name": "c", "image": "v1",
+                                                      "resources": {"limits": {"cpu": "1"}}}]}});
+        assert!(!equal_ignore_hash(&stored, &limited));
     }
 
     #[test]

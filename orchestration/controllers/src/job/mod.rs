@@ -34,8 +34,12 @@
 //! tracked. Not handled here: Indexed completion mode, podFailurePolicy,
 //! successPolicy, backoffLimitPerIndex and `managedBy` (the adapter should
 //! skip Jobs managed by another controller).
+//!
+//! [`run`] is the controller at work (the adapter), with the
+//! TTL-after-finished decision folded in.
 
 mod pods;
+pub mod run;
 mod tracking;
 mod ttl;
 

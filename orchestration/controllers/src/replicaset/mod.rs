@@ -16,11 +16,14 @@
 //! - [`ranking`]: which pods go first when there are too many.
 //! - [`status`]: the status counts and the ReplicaFailure condition.
 //! - [`reconcile`]: one sync, from the caches to a plan.
+//! - [`run`]: the controller at work (the adapter: caches in, store
+//!   writes out), and the writes it shares with the others.
 
 pub mod claim;
 pub mod expectations;
 pub mod ranking;
 pub mod reconcile;
+pub mod run;
 pub mod slow_start;
 pub mod status;
 

@@ -1,0 +1,83 @@
+//! `keel controllers`: kube-controller-manager's part of keel, leader
+//! elected so that several copies can run (one acts).
+//!
+//! ```text
+//!   connect ─► LeaderElector("kube-controller-manager", identity, ttl)
+//!          ─► manager::run_elected: while leading, every controller of
+//!             keel_controllers::manager::CONTROLLERS; Ctrl-C ─► resign
+//! ```
+
+use std::time::Duration;
+
+use clap::Args;
+use keel_controllers::manager::{self, ManagerOptions};
+use keel_runtime::LeaderElector;
+
+use crate::{connect, duration};
+
+/// The flags of `keel controllers`: one per field of [`ManagerOptions`],
+/// and the election's.
+#[derive(Args)]
+pub struct Controllers {
+    /// keel's client URLs, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "http://127.0.0.1:2379")]
+    endpoints: Vec<String>,
+    /// This copy's name in the election (default: host name and process id).
+    #[arg(long)]
+    identity: Option<String>,
+    /// How long the leadership outlives a copy that stops renewing it.
+    #[arg(long, default_value_t = 15)]
+    lease_ttl_secs: i64,
+    /// Reconciles at once per controller (--concurrent-*-syncs).
+    #[arg(long, default_value_t = keel_runtime::controller::WORKERS_DEFAULT)]
+    workers: usize,
+    /// How long a node may go without renewing its Lease before it is Unknown.
+    #[arg(long, default_value = "50s", value_parser = duration)]
+    node_monitor_grace_period: Duration,
+    /// How often node health is checked.
+    #[arg(long, default_value = "5s", value_parser = duration)]
+    node_monitor_period: Duration,
+    /// How long a new node may take to post its status.
+    #[arg(long, default_value = "60s", value_parser = duration)]
+    node_startup_grace_period: Duration,
+    /// The pod network nodes get their podCIDRs from (none: no node IPAM).
+    #[arg(long)]
+    cluster_cidr: Option<String>,
+    /// The prefix length of each node's podCIDR.
+    #[arg(long, default_value_t = 24)]
+    node_cidr_mask_size: u8,
+    /// The Job controller's first delay before replacing a failed pod.
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    job_pod_failure_backoff: Duration,
+}
+
+/// The identity of this copy when none is given: host name and pid.
+fn default_identity() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "keel".to_owned());
+    format!("{host}_{}", std::process::id())
+}
+
+/// Runs the controllers until Ctrl-C.
+pub async fn run(args: Controllers) -> Result<(), String> {
+    let client = connect(&args.endpoints).await?;
+    let identity = args.identity.unwrap_or_else(default_identity);
+    let mut elector =
+        LeaderElector::new(&client, manager::ELECTION, &identity, args.lease_ttl_secs)
+            .await
+            .map_err(|error| format!("cannot join the election: {error}"))?;
+    let options = ManagerOptions {
+        node_monitor_grace_period: args.node_monitor_grace_period,
+        node_monitor_period: args.node_monitor_period,
+        node_startup_grace_period: args.node_startup_grace_period,
+        cluster_cidr: args.cluster_cidr,
+        node_cidr_mask_size: args.node_cidr_mask_size,
+        workers: args.workers,
+        job_pod_failure_backoff: args.job_pod_failure_backoff,
+    };
+    let stop = async {
+        // Ctrl-C that cannot be listened for stops at once.
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    manager::run_elected(&client, &mut elector, &options, stop).await;
+    Ok(())
+}
