@@ -179,7 +179,23 @@ pub type Start = fn(Arc<Context>, Stop) -> Pin<Box<dyn Future<Output = ()> + Sen
 
 /// Every controller the manager runs, by the name kube-controller-manager
 /// gives it.
-pub const CONTROLLERS: &[(&str, Start)] = &[];
+pub const CONTROLLERS: &[(&str, Start)] = &[
+    (
+        "node-lifecycle-controller",
+        crate::nodes::run::start_node_lifecycle,
+    ),
+    (
+        "taint-eviction-controller",
+        crate::nodes::run::start_taint_eviction,
+    ),
+    ("endpoints-controller", crate::endpoints::run::start),
+    ("node-ipam-controller", crate::ipam::run::start),
+    (
+        "garbage-collector-controller",
+        crate::gc::run::start_garbage_collector,
+    ),
+    ("namespace-controller", crate::gc::run::start_namespace),
+];
 
 /// Runs every controller until `stop` resolves, then waits for them.
 pub async fn run(context: Arc<Context>, stop: impl Future<Output = ()> + Send) {
