@@ -18,7 +18,7 @@ mod cluster;
 
 use std::time::Duration;
 
-use keel_api::deletion::{self, DeleteOptions};
+use keel_api::deletion::DeleteOptions;
 use keel_api::k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
 use keel_api::resources::of;
 use keel_controllers::endpoints;
@@ -26,7 +26,7 @@ use keel_runtime::{Part, Store, StoreError};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use cluster::{eventually, short_options, Cluster};
+use cluster::{delete_as_client, eventually, short_options, Cluster};
 
 /// How soon the Endpoints must follow a readiness change.
 const FOLLOW_WITHIN: Duration = Duration::from_secs(1);
@@ -137,19 +137,7 @@ async fn endpoints_follow_pod_readiness() {
     }
 
     // A pod being deleted leaves at once (before its kubelet removes it).
-    let now = jiff::Timestamp::now();
-    store
-        .delete_with(pods, "default", "web-0", |current, revision| {
-            Ok(deletion::plan(
-                pods,
-                current,
-                revision,
-                &DeleteOptions::default(),
-                now,
-            )?)
-        })
-        .await
-        .unwrap();
+    delete_as_client(&store, pods, "default", "web-0", &DeleteOptions::default()).await;
     wait_for(&store, &["web-1"], &[]).await;
 
     store

@@ -16,9 +16,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use keel_api::deletion::{self, DeleteOptions};
+use keel_api::resources::ResourceInfo;
 use keel_client::{Client, ClientOptions};
 use keel_controllers::manager::{Context, ManagerOptions, Start, Stop};
-use keel_runtime::Store;
+use keel_runtime::{Deleted, Store};
 use keel_sim_nodes::{Capacity, Options};
 use keel_tests::{Flavor, Server};
 use tokio::sync::{oneshot, watch};
@@ -133,6 +135,24 @@ impl SimNodes {
         let _ = self.stop.send(());
         self.running.await.unwrap();
     }
+}
+
+/// Deletes as a client's DELETE does (keel-api's deletion plan) with
+/// `options`.
+pub async fn delete_as_client(
+    store: &Store,
+    resource: &'static ResourceInfo,
+    namespace: &str,
+    name: &str,
+    options: &DeleteOptions,
+) -> Deleted {
+    let now = jiff::Timestamp::now();
+    store
+        .delete_with(resource, namespace, name, |current, revision| {
+            Ok(deletion::plan(resource, current, revision, options, now)?)
+        })
+        .await
+        .unwrap()
 }
 
 /// Waits until `read` answers `Some`, checking every 25 ms.
