@@ -11,7 +11,8 @@
 //!     on a-0 a pod tolerating 0 s is evicted at once (DisruptionTarget,
 //!     then a graceful delete), one tolerating 2 s goes after 2 s, one
 //!     tolerating for ever stays; b-0, still heartbeating, is untouched;
-//!     b-0 then reporting Ready False gets the not-ready taints instead
+//!     b-0 then reporting Ready False gets the not-ready taints instead;
+//!     a's kubelets back, Ready again: the taints go
 //! ```
 
 #![allow(clippy::unwrap_used, reason = "tests")]
@@ -210,7 +211,6 @@ async fn nodes_lose_heartbeats_and_their_pods_are_evicted() {
     })
     .await;
     assert_eq!(condition(&evicted, "DisruptionTarget"), Some("True"));
-    assert_eq!(condition(&evicted, "Ready"), Some("False"));
     assert_eq!(evicted["metadata"]["deletionGracePeriodSeconds"], 30);
     // The tolerant one goes 2 s after the taint (timeAdded is in whole
     // seconds, so up to 1 s sooner than the taint was seen).
@@ -223,9 +223,16 @@ async fn nodes_lose_heartbeats_and_their_pods_are_evicted() {
         tolerated >= Duration::from_millis(900) && tolerated < Duration::from_secs(5),
         "tolerant evicted {tolerated:?} after the taint"
     );
+    // Marked not ready (MarkPodsNotReady), and kept.
+    for name in ["forever", "intolerant"] {
+        eventually(&format!("{name} to be marked not ready"), || async {
+            let pod = get_pod(&store, name).await.unwrap();
+            (condition(&pod, "Ready") == Some("False")).then_some(())
+        })
+        .await;
+    }
     let forever = get_pod(&store, "forever").await.unwrap();
     assert!(forever.pointer("/metadata/deletionTimestamp").is_none());
-    assert_eq!(condition(&forever, "Ready"), Some("False"));
     let elsewhere = get_pod(&store, "elsewhere").await.unwrap();
     assert_eq!(condition(&elsewhere, "Ready"), Some("True"));
     assert!(taints(&node(&store, "b-0").await).is_empty());
@@ -281,5 +288,18 @@ async fn nodes_lose_heartbeats_and_their_pods_are_evicted() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let elsewhere = get_pod(&store, "elsewhere").await.unwrap();
     assert!(elsewhere.pointer("/metadata/deletionTimestamp").is_none());
+
+    // a's kubelets come back (reporting Ready): the taints go, and the
+    // evicted pod's deletion is finished by its kubelet.
+    let _a = cluster.sim_nodes("a", 2);
+    eventually("a-0 Ready and untainted", || async {
+        let node = node(&store, "a-0").await;
+        (condition(&node, "Ready") == Some("True") && taints(&node).is_empty()).then_some(())
+    })
+    .await;
+    eventually("intolerant to be gone", || async {
+        get_pod(&store, "intolerant").await.is_none().then_some(())
+    })
+    .await;
     cluster.stop().await;
 }

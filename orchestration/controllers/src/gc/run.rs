@@ -97,10 +97,12 @@ fn concerned(
 ) -> Vec<ObjectKey> {
     let mut keys = Vec::new();
     let key = ObjectKey::of(related);
-    let gone = related_cache
-        .get_key(&key)
-        .is_none_or(|now| uid_of(&now) != uid_of(related));
-    if gone || is_being_deleted(related) {
+    let gone = || {
+        related_cache
+            .get_key(&key)
+            .is_none_or(|now| uid_of(&now) != uid_of(related))
+    };
+    if is_being_deleted(related) || gone() {
         keys.extend(
             cache
                 .by_index(Index::Owner, uid_of(related))
