@@ -191,6 +191,21 @@ pub const CONTROLLERS: &[(&str, Start)] = &[
     ("deployment-controller", crate::deployment::run::start),
     ("job-controller", crate::job::run::start),
     ("daemonset-controller", crate::daemonset::run::start),
+    (
+        "node-lifecycle-controller",
+        crate::nodes::run::start_node_lifecycle,
+    ),
+    (
+        "taint-eviction-controller",
+        crate::nodes::run::start_taint_eviction,
+    ),
+    ("endpoints-controller", crate::endpoints::run::start),
+    ("node-ipam-controller", crate::ipam::run::start),
+    (
+        "garbage-collector-controller",
+        crate::gc::run::start_garbage_collector,
+    ),
+    ("namespace-controller", crate::gc::run::start_namespace),
 ];
 
 /// The controllers' tasks, aborted if `run` is dropped before they end

@@ -22,6 +22,7 @@
 //! Endpoints of the same name.
 
 mod repack;
+pub mod run;
 
 #[cfg(test)]
 mod tests;

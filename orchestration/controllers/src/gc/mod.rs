@@ -20,6 +20,7 @@
 
 mod namespace;
 mod owners;
+pub mod run;
 
 #[cfg(test)]
 mod tests;

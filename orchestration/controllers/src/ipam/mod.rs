@@ -16,6 +16,8 @@
 //! addresses from going at once to a new node. IPv4 and IPv6 both work;
 //! one set is one family (dual stack uses two).
 
+pub mod run;
+
 #[cfg(test)]
 mod tests;
 

@@ -22,6 +22,7 @@
 
 mod eviction;
 mod health;
+pub mod run;
 
 #[cfg(test)]
 mod tests;
