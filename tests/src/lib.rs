@@ -38,6 +38,7 @@ pub mod binaries;
 pub mod cluster;
 pub mod etcdctl;
 pub mod format;
+pub mod kube;
 pub mod ports;
 pub mod proxy;
 pub mod raw_grpc;

@@ -23,7 +23,6 @@
     reason = "tests wait in real time, write files and run kubectl in threads"
 )]
 
-mod common;
 #[path = "kubectl_e2e/errors.rs"]
 mod errors;
 #[path = "kubectl_e2e/reads.rs"]
@@ -34,8 +33,8 @@ mod writes;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{write_manifest, KeelUp, Kubectl};
 use keel_tests::binaries::{kubectl, kubectl_1_20};
+use keel_tests::kube::{write_manifest, KeelUp, Kubectl};
 use serde_json::Value;
 
 /// How long a watch may take to print a line.

@@ -26,15 +26,13 @@
     reason = "tests wait in real time and write files"
 )]
 
-mod common;
-
 use std::fs::File;
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use common::KeelUp;
 use keel_tests::binaries::{etcdctl, python_with_kubernetes};
+use keel_tests::kube::KeelUp;
 
 /// How many tests `test_client.py` holds: a script that stops early (an
 /// import error, a renamed class) must not pass as a shorter run.
