@@ -15,8 +15,7 @@ use keel_runtime::LeaderElector;
 
 use crate::{connect, duration};
 
-/// The flags of `keel controllers`: one per field of [`ManagerOptions`],
-/// and the election's.
+/// The flags of `keel controllers`: the election's, and the manager's.
 #[derive(Args)]
 pub struct Controllers {
     /// keel's client URLs, comma-separated.
@@ -28,6 +27,14 @@ pub struct Controllers {
     /// How long the leadership outlives a copy that stops renewing it.
     #[arg(long, default_value_t = 15)]
     lease_ttl_secs: i64,
+    #[command(flatten)]
+    manager: ManagerFlags,
+}
+
+/// One flag per field of [`ManagerOptions`] (`keel controllers` and
+/// `keel up` share them).
+#[derive(Args)]
+pub struct ManagerFlags {
     /// Reconciles at once per controller (--concurrent-*-syncs).
     #[arg(long, default_value_t = keel_runtime::controller::WORKERS_DEFAULT)]
     workers: usize,
@@ -51,6 +58,21 @@ pub struct Controllers {
     job_pod_failure_backoff: Duration,
 }
 
+impl ManagerFlags {
+    /// The manager's options these flags say.
+    pub fn options(&self) -> ManagerOptions {
+        ManagerOptions {
+            node_monitor_grace_period: self.node_monitor_grace_period,
+            node_monitor_period: self.node_monitor_period,
+            node_startup_grace_period: self.node_startup_grace_period,
+            cluster_cidr: self.cluster_cidr.clone(),
+            node_cidr_mask_size: self.node_cidr_mask_size,
+            workers: self.workers,
+            job_pod_failure_backoff: self.job_pod_failure_backoff,
+        }
+    }
+}
+
 /// The identity of this copy when none is given: host name and pid.
 fn default_identity() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "keel".to_owned());
@@ -61,23 +83,32 @@ fn default_identity() -> String {
 pub async fn run(args: Controllers) -> Result<(), String> {
     let client = connect(&args.endpoints).await?;
     let identity = args.identity.unwrap_or_else(default_identity);
-    let mut elector =
-        LeaderElector::new(&client, manager::ELECTION, &identity, args.lease_ttl_secs)
-            .await
-            .map_err(|error| format!("cannot join the election: {error}"))?;
-    let options = ManagerOptions {
-        node_monitor_grace_period: args.node_monitor_grace_period,
-        node_monitor_period: args.node_monitor_period,
-        node_startup_grace_period: args.node_startup_grace_period,
-        cluster_cidr: args.cluster_cidr,
-        node_cidr_mask_size: args.node_cidr_mask_size,
-        workers: args.workers,
-        job_pod_failure_backoff: args.job_pod_failure_backoff,
-    };
     let stop = async {
         // Ctrl-C that cannot be listened for stops at once.
         let _ = tokio::signal::ctrl_c().await;
     };
-    manager::run_elected(&client, &mut elector, &options, stop).await;
+    elected(
+        &client,
+        &identity,
+        args.lease_ttl_secs,
+        &args.manager.options(),
+        stop,
+    )
+    .await
+}
+
+/// Campaigns as `identity` and runs the controllers while leading, until
+/// `stop` resolves.
+pub async fn elected(
+    client: &keel_client::Client,
+    identity: &str,
+    lease_ttl_secs: i64,
+    options: &ManagerOptions,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), String> {
+    let mut elector = LeaderElector::new(client, manager::ELECTION, identity, lease_ttl_secs)
+        .await
+        .map_err(|error| format!("cannot join the election: {error}"))?;
+    manager::run_elected(client, &mut elector, options, stop).await;
     Ok(())
 }

@@ -70,6 +70,9 @@ struct Up {
     /// (TLS and credentials come later): keep it on loopback.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: String,
+    /// The controllers' flags, as `keel controllers` takes them.
+    #[command(flatten)]
+    manager: controllers::ManagerFlags,
 }
 
 #[derive(Args)]
@@ -246,14 +249,38 @@ async fn up(args: Up) -> Result<(), String> {
         args.client_url, args.listen
     );
     println!("export KUBECONFIG={}", kubeconfig.display());
-    // keeld stops on Ctrl-C or SIGTERM; the front stops with it.
+    // keeld stops on Ctrl-C or SIGTERM; the rest stops with it.
+    let endpoints = vec![args.client_url.clone()];
+    let options = args.manager.options();
     tokio::select! {
         stopped = keel_server::server::run(config) => {
             stopped.map_err(|error| format!("keeld: {error}"))
         }
-        served = front(vec![args.client_url.clone()], &args.listen) => served,
+        served = front(endpoints.clone(), &args.listen) => served,
+        ran = components(&endpoints, &options) => ran,
     }
 }
+
+/// The components `keel up` runs beside keeld and the front, each in the
+/// election a separate copy would join (so a `keel controllers` started
+/// beside it waits its turn).
+async fn components(
+    endpoints: &[String],
+    options: &keel_controllers::manager::ManagerOptions,
+) -> Result<(), String> {
+    let client = connect(endpoints).await?;
+    controllers::elected(
+        &client,
+        "keel-up",
+        UP_LEASE_TTL_SECS,
+        options,
+        std::future::pending(),
+    )
+    .await
+}
+
+/// How long the leadership of `keel up`'s components outlives it.
+const UP_LEASE_TTL_SECS: i64 = 15;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -280,7 +307,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Up(args) => up(args).await,
+            Command::Up(args) => Box::pin(up(args)).await,
             Command::Apiserver(args) => apiserver(args).await,
             Command::SimNodes(args) => sim_nodes(args).await,
             Command::Controllers(args) => controllers::run(args).await,
