@@ -249,15 +249,41 @@ async fn up(args: Up) -> Result<(), String> {
         args.client_url, args.listen
     );
     println!("export KUBECONFIG={}", kubeconfig.display());
-    // keeld stops on Ctrl-C or SIGTERM; the rest stops with it.
+    // keeld stops on Ctrl-C or SIGTERM, once its clients are gone: the
+    // front and the components stop on the same signal, and keeld's
+    // graceful shutdown then ends.
     let endpoints = vec![args.client_url.clone()];
     let options = args.manager.options();
-    tokio::select! {
-        stopped = keel_server::server::run(config) => {
-            stopped.map_err(|error| format!("keeld: {error}"))
+    let keeld = keel_server::server::run(config);
+    let mut keeld = std::pin::pin!(keeld);
+    let rest = async {
+        tokio::select! {
+            served = front(endpoints.clone(), &args.listen) => served,
+            ran = components(&endpoints, &options) => ran,
+            () = shutdown_signal() => Ok(()),
         }
-        served = front(endpoints.clone(), &args.listen) => served,
-        ran = components(&endpoints, &options) => ran,
+    };
+    tokio::select! {
+        stopped = &mut keeld => stopped.map_err(|error| format!("keeld: {error}")),
+        rest = rest => {
+            rest?;
+            keeld.await.map_err(|error| format!("keeld: {error}"))
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM (as keeld's own shutdown does).
+async fn shutdown_signal() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
