@@ -5,10 +5,13 @@
 //!   keel apiserver   the HTTP front against any keel cluster
 //!   keel kubeconfig  prints a kubeconfig for a front
 //!   keel sim-nodes   simulated nodes (kwok-like) for tests and benchmarks
+//!   keel scheduler   places pending pods on nodes (leader-elected)
 //! ```
 //!
 //! The scheduler, controllers and kubelet join `keel up` with the issues
 //! that build them.
+
+mod scheduler;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -41,6 +44,14 @@ enum Command {
     /// exits then with sim.keel.dev/exit-code (default 0). Stops on Ctrl-C;
     /// the nodes stay, and go NotReady once their Leases run out.
     SimNodes(SimNodes),
+    /// The scheduler: places each pending pod (schedulerName
+    /// default-scheduler) on a node as kube-scheduler does (filters,
+    /// scores, a sample of the nodes at scale), binds it, and gives a pod
+    /// that fits nowhere the PodScheduled=False condition and a
+    /// FailedScheduling event, retrying it with backoff. Several copies may
+    /// run: one leads (election "kube-scheduler"), the others wait to take
+    /// over. Stops on Ctrl-C.
+    Scheduler(scheduler::Scheduler),
     /// Prints a kubeconfig for the HTTP front at --server.
     Kubeconfig {
         /// The front's URL.
@@ -277,6 +288,7 @@ fn main() -> ExitCode {
             Command::Up(args) => up(args).await,
             Command::Apiserver(args) => apiserver(args).await,
             Command::SimNodes(args) => sim_nodes(args).await,
+            Command::Scheduler(args) => scheduler::run(args).await,
             Command::Kubeconfig { .. } => Ok(()),
         }
     });
