@@ -309,6 +309,10 @@ struct ScheduleArgs {
     /// The scheduler's binds in flight.
     #[arg(long, default_value_t = keel_scheduler::run::BINDS_IN_FLIGHT_MAX)]
     binds_in_flight: usize,
+    /// With --in-process: read each pod before its bind's compare-and-swap
+    /// (two round trips, as pods/binding), to compare.
+    #[arg(long, requires = "in_process")]
+    bind_reads_first: bool,
 }
 
 /// The shape of a watch run, shared by `watch-latency` and `compare`.
@@ -572,6 +576,7 @@ async fn run(command: Command) -> Result<(), String> {
                 pod_stages: args.pod_stages,
                 in_process: args.in_process,
                 binds_in_flight: args.binds_in_flight,
+                bind_reads_first: args.bind_reads_first,
             };
             let rounds = schedule::run(&options).await?;
             print!("{}", schedule::summary(&options, &rounds));

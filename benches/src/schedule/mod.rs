@@ -69,6 +69,9 @@ pub struct ScheduleOptions {
     pub in_process: bool,
     /// The scheduler's binds in flight.
     pub binds_in_flight: usize,
+    /// Read each pod before its bind (in process only), to compare with
+    /// the bind at the cached version.
+    pub bind_reads_first: bool,
 }
 
 /// What one round measured.
@@ -407,6 +410,7 @@ fn start_in_process(
         identity: "bench".into(),
         seed: 1,
         binds_in_flight: options.binds_in_flight,
+        bind_reads_first: options.bind_reads_first,
         metrics,
         ..keel_scheduler::run::Options::default()
     };

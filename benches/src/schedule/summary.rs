@@ -18,8 +18,15 @@ pub fn summary(options: &ScheduleOptions, rounds: &[Round]) -> String {
     let _ = writeln!(
         out,
         "\n{} nodes, {} pending pods, pod stages {stages}, scheduler {scheduler}, \
-         {} binds in flight\n",
-        options.nodes, options.pods, options.binds_in_flight
+         {} binds in flight{}\n",
+        options.nodes,
+        options.pods,
+        options.binds_in_flight,
+        if options.bind_reads_first {
+            ", each pod read before its bind"
+        } else {
+            ""
+        }
     );
     let _ = writeln!(
         out,

@@ -12,6 +12,9 @@
 //!   two_schedulers_bind_each_pod_once_and_hand_over
 //!     two copies: only the leader binds, no pod's node ever changes once
 //!     set; the leader killed, the other binds within the lease's TTL
+//!   a_bind_from_a_cached_copy_swaps_once_or_reads_again
+//!     Store::bind_seen: a stale copy reads again and wins; a pod bound
+//!     since is refused; a new pod of the same name is refused
 //! ```
 
 #![allow(clippy::unwrap_used, reason = "tests")]
@@ -373,4 +376,45 @@ async fn two_schedulers_bind_each_pod_once_and_hand_over() {
     // Let the watch catch up before looking at what it saw.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(*rebinds.lock().unwrap(), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bind_from_a_cached_copy_swaps_once_or_reads_again() {
+    let server = Server::start(Flavor::Keeld);
+    let store = Store::new(connect(&server.client_url()).await);
+    let pods = of::<Pod>();
+    create(&store, pod("p", "100m", json!({}))).await;
+    let seen = store.get(pods, "default", "p").await.unwrap();
+
+    // The copy moved on (a label added): the bind reads again and wins.
+    store
+        .update_with(pods, "default", "p", |current, _| {
+            let mut labelled = current.clone();
+            labelled["metadata"]["labels"] = json!({"a": "b"});
+            Ok::<_, StoreError>(labelled)
+        })
+        .await
+        .unwrap();
+    let bound = store.bind_seen(&seen, "n1").await.unwrap();
+    assert_eq!(bound["spec"]["nodeName"], "n1");
+    assert_eq!(bound["metadata"]["labels"]["a"], "b", "the label kept");
+
+    // Bound since the copy: refused, never overwritten.
+    let error = store.bind_seen(&seen, "n2").await.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("is already assigned to node \"n1\""),
+        "{error}"
+    );
+
+    // A current copy swaps at once; a pod of the same name is not it.
+    create(&store, pod("q", "100m", json!({}))).await;
+    let current = store.get(pods, "default", "q").await.unwrap();
+    store.bind_seen(&current, "n1").await.unwrap();
+    store.delete(pods, "default", "q", None).await.unwrap();
+    create(&store, pod("q", "100m", json!({}))).await;
+    let error = store.bind_seen(&current, "n1").await.unwrap_err();
+    assert!(error.to_string().contains("UID in precondition"), "{error}");
+    assert_eq!(node_of(&store, "q").await, None);
 }

@@ -243,9 +243,11 @@ impl Scheduler {
                 let store = self.store.clone();
                 let started = self.clock;
                 let metrics = std::sync::Arc::clone(&self.options.metrics);
+                let read_first = self.options.bind_reads_first;
                 self.writes.spawn(async move {
                     let at = started.now();
-                    let outcome = writes::bind(store, key, info.uid, decision.node_name).await;
+                    let node = decision.node_name;
+                    let outcome = writes::bind(store, key, pod, node, read_first).await;
                     Metrics::add(
                         &metrics.bind_nanos,
                         started.now().saturating_sub(at).as_nanos() as u64,

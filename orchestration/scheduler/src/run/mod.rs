@@ -73,6 +73,10 @@ pub struct Options {
     pub scheduler_name: String,
     /// Binds and condition writes under way at once.
     pub binds_in_flight: usize,
+    /// Read each pod before its bind's compare-and-swap, as the
+    /// `pods/binding` subresource does, instead of swapping at the version
+    /// the cache holds (one round trip fewer). Off but for comparisons.
+    pub bind_reads_first: bool,
     /// Counters of what the scheduler did, shared with the caller.
     pub metrics: Arc<Metrics>,
 }
@@ -88,6 +92,7 @@ impl Default for Options {
             seed: 0,
             scheduler_name: DEFAULT_SCHEDULER_NAME.into(),
             binds_in_flight: BINDS_IN_FLIGHT_MAX,
+            bind_reads_first: false,
             metrics: Arc::default(),
         }
     }

@@ -3,8 +3,10 @@
 //! and the PodScheduled=False condition of a pod that fits nowhere.
 //!
 //! ```text
-//!   bind(pod, node)        ─► Store::bind: CAS on the pod, only if still unbound,
-//!                             not being deleted, and the same uid ─► Bound | BindFailed
+//!   bind(pod, node)        ─► Store::bind_seen: CAS on the pod at the version the
+//!                             cache holds (read again if it moved on), only if
+//!                             still unbound, not being deleted, the same uid
+//!                             ─► Bound | BindFailed
 //!   unschedulable(pod, msg) ─► Store::update_part_with(Status): the condition,
 //!                             written only when it changes ─► ConditionWritten
 //! ```
@@ -75,10 +77,26 @@ pub fn bind_failure(error: &StoreError) -> BindFailure {
     }
 }
 
-/// Binds the pod `key` (of `uid`) to `node`.
-pub async fn bind(store: Store, key: PodKey, uid: String, node: String) -> Outcome {
-    let (namespace, name) = super::feed::namespace_and_name(&key);
-    match store.bind(namespace, name, &node, Some(&uid)).await {
+/// Binds the pod `key`, as the scheduler saw it (`seen`, from its cache),
+/// to `node`: one compare-and-swap at the resourceVersion seen, the pod
+/// read again only if it changed since.
+/// With `read_first`, the pod is read before the compare-and-swap, as
+/// `pods/binding` does (two round trips; for comparison).
+pub async fn bind(
+    store: Store,
+    key: PodKey,
+    seen: Value,
+    node: String,
+    read_first: bool,
+) -> Outcome {
+    let bound = if read_first {
+        let (namespace, name) = super::feed::namespace_and_name(&key);
+        let uid = seen.pointer("/metadata/uid").and_then(Value::as_str);
+        store.bind(namespace, name, &node, uid).await
+    } else {
+        store.bind_seen(&seen, &node).await
+    };
+    match bound {
         Ok(pod) => Outcome::Bound { key, node, pod },
         Err(error) => Outcome::BindFailed { key, node, error },
     }
