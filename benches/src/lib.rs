@@ -24,6 +24,9 @@
 //!   against a keeld): pod creates in closed and open loops, lists of
 //!   10 000 pods, watch delivery to 100 watchers, and the front's RSS
 //!   ([`kube`]).
+//! - `keel-bench schedule`: pods bound per second by the scheduler with
+//!   thousands of simulated nodes and 10,000 pending pods, and its RSS
+//!   ([`schedule`]).
 //!
 //! Figures, with the commands that reproduce them, live in
 //! `docs/benchmarks.md`.
@@ -35,6 +38,7 @@ pub mod kube;
 pub mod lease;
 pub mod load;
 pub mod procfs;
+pub mod schedule;
 pub mod servers;
 pub mod show;
 pub mod watch;

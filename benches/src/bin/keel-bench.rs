@@ -10,6 +10,7 @@
 //! keel-bench compare --rounds 3 --watch --leases   # and --slow for unread watchers
 //! keel-bench cluster --rounds 3 --failovers 5      # 3-member keeld beside 3-member etcd
 //! keel-bench kube                                  # the Kubernetes HTTP front (keel apiserver)
+//! keel-bench schedule --nodes 5000 --pods 10000    # the scheduler's binds per second
 //! ```
 
 use std::path::PathBuf;
@@ -25,6 +26,7 @@ use keel_benches::kube::watch::DeliveryOptions;
 use keel_benches::kube::{self, KubeOptions};
 use keel_benches::lease::{self, LeaseOptions};
 use keel_benches::load::{self, LoadOptions, Report, Workload};
+use keel_benches::schedule::{self, ScheduleOptions};
 use keel_benches::servers::{self, Binaries, Kind, Server};
 use keel_benches::show::{mib, ms};
 use keel_benches::watch::{self, WatchOptions};
@@ -155,6 +157,12 @@ enum Command {
     /// many watchers, and the RSS of the front and of keeld. Prints
     /// Markdown tables.
     Kube(KubeArgs),
+    /// Start a keeld, register --nodes simulated nodes, create --pods
+    /// pending pods, then start the scheduler (`keel scheduler`, its own
+    /// process, or --in-process) and measure pods bound per second (first
+    /// to last bind seen through a watch), its peak RSS and CPU. A fresh
+    /// keeld per round. Prints a Markdown table.
+    Schedule(ScheduleArgs),
     /// Lease keep-alives (each client on its own stream, one request in
     /// flight, round-robin over pre-granted leases), then lease grants.
     Lease {
@@ -262,6 +270,49 @@ impl KubeArgs {
             },
         })
     }
+}
+
+/// The shape of a `schedule` run.
+#[derive(Args, Debug, Clone)]
+struct ScheduleArgs {
+    /// The keeld binary (default: beside this one).
+    #[arg(long)]
+    keeld: Option<PathBuf>,
+    /// The keel binary (default: beside this one).
+    #[arg(long)]
+    keel: Option<PathBuf>,
+    /// keel's client URLs, instead of a fresh keeld per round (the nodes
+    /// and pods are created there: use an empty cluster).
+    #[arg(long)]
+    endpoints: Option<String>,
+    /// Where keeld keeps its data and the logs go (a fresh temporary
+    /// directory if absent).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Simulated nodes.
+    #[arg(long, default_value_t = 5_000)]
+    nodes: usize,
+    /// Pending pods.
+    #[arg(long, default_value_t = 10_000)]
+    pods: usize,
+    /// Rounds; the figure is the median round's.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Run the nodes' kubelet stages (`keel sim-nodes`): every bound pod
+    /// is then written Running, as on a real cluster.
+    #[arg(long)]
+    pod_stages: bool,
+    /// Run the scheduler in this process (its counters show where its time
+    /// goes) instead of as `keel scheduler` (its RSS and CPU).
+    #[arg(long)]
+    in_process: bool,
+    /// The scheduler's binds in flight.
+    #[arg(long, default_value_t = keel_scheduler::run::BINDS_IN_FLIGHT_MAX)]
+    binds_in_flight: usize,
+    /// With --in-process: read each pod before its bind's compare-and-swap
+    /// (two round trips, as pods/binding), to compare.
+    #[arg(long, requires = "in_process")]
+    bind_reads_first: bool,
 }
 
 /// The shape of a watch run, shared by `watch-latency` and `compare`.
@@ -500,6 +551,35 @@ async fn run(command: Command) -> Result<(), String> {
             let options = args.options(dir)?;
             let report = kube::run(&options).await?;
             print!("{}", report.summary(&options));
+            Ok(())
+        }
+        Command::Schedule(args) => {
+            let temp;
+            let dir = if let Some(dir) = &args.dir {
+                dir.clone()
+            } else {
+                temp = tempfile::tempdir().map_err(|e| e.to_string())?;
+                temp.path().to_path_buf()
+            };
+            let beside = |name: &str| -> Result<PathBuf, String> {
+                let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+                Ok(exe.with_file_name(name))
+            };
+            let options = ScheduleOptions {
+                keeld: args.keeld.map_or_else(|| beside("keeld"), Ok)?,
+                keel: args.keel.map_or_else(|| beside("keel"), Ok)?,
+                endpoints: args.endpoints,
+                dir,
+                nodes: args.nodes,
+                pods: args.pods,
+                rounds: args.rounds,
+                pod_stages: args.pod_stages,
+                in_process: args.in_process,
+                binds_in_flight: args.binds_in_flight,
+                bind_reads_first: args.bind_reads_first,
+            };
+            let rounds = schedule::run(&options).await?;
+            print!("{}", schedule::summary(&options, &rounds));
             Ok(())
         }
         Command::Lease {

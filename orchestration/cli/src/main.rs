@@ -1,15 +1,18 @@
 //! `keel`: the orchestration half's command.
 //!
 //! ```text
-//!   keel up          one-member keeld + the HTTP front, a kubeconfig written
+//!   keel up          one-member keeld, the HTTP front, the scheduler and the
+//!                    controllers; a kubeconfig written
 //!   keel apiserver   the HTTP front against any keel cluster
 //!   keel kubeconfig  prints a kubeconfig for a front
 //!   keel sim-nodes   simulated nodes (kwok-like) for tests and benchmarks
-//!   keel controllers the controllers (ReplicaSet, Deployment, Job), leader-elected
+//!   keel controllers kube-controller-manager's controllers, leader-elected
+//!   keel scheduler   places pending pods on nodes, leader-elected
 //! ```
 //!
-//! The scheduler, controllers and kubelet join `keel up` with the issues
-//! that build them.
+//! The kubelet joins `keel up` with the issue that builds it.
+
+mod scheduler;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -47,6 +50,14 @@ enum Command {
     /// Runs the controllers (kube-controller-manager's part), leader-elected
     /// so that several copies can run: one acts. Stops on Ctrl-C.
     Controllers(controllers::Controllers),
+    /// The scheduler: places each pending pod (schedulerName
+    /// default-scheduler) on a node as kube-scheduler does (filters,
+    /// scores, a sample of the nodes at scale), binds it, and gives a pod
+    /// that fits nowhere the PodScheduled=False condition and a
+    /// FailedScheduling event, retrying it with backoff. Several copies may
+    /// run: one leads (election "kube-scheduler"), the others wait to take
+    /// over. Stops on Ctrl-C.
+    Scheduler(scheduler::Scheduler),
     /// Prints a kubeconfig for the HTTP front at --server.
     Kubeconfig {
         /// The front's URL.
@@ -288,21 +299,25 @@ async fn shutdown_signal() {
 }
 
 /// The components `keel up` runs beside keeld and the front, each in the
-/// election a separate copy would join (so a `keel controllers` started
-/// beside it waits its turn).
+/// election a separate copy would join (so a `keel controllers` or `keel
+/// scheduler` started beside it waits its turn).
 async fn components(
     endpoints: &[String],
     options: &keel_controllers::manager::ManagerOptions,
 ) -> Result<(), String> {
     let client = connect(endpoints).await?;
-    controllers::elected(
-        &client,
-        "keel-up",
-        UP_LEASE_TTL_SECS,
-        options,
-        std::future::pending(),
-    )
-    .await
+    let scheduling = keel_scheduler::run::Options {
+        identity: "keel-up".into(),
+        lease_ttl_secs: UP_LEASE_TTL_SECS,
+        seed: keel_scheduler::run::seed_from_clock(),
+        ..keel_scheduler::run::Options::default()
+    };
+    tokio::select! {
+        ran = controllers::elected(&client, "keel-up", UP_LEASE_TTL_SECS, options, std::future::pending()) => ran,
+        ran = keel_scheduler::run::run(&client, &scheduling, std::future::pending()) => {
+            ran.map_err(|error| format!("the scheduler stopped: {error}"))
+        }
+    }
 }
 
 /// How long the leadership of `keel up`'s components outlives it.
@@ -337,6 +352,7 @@ fn main() -> ExitCode {
             Command::Apiserver(args) => apiserver(args).await,
             Command::SimNodes(args) => sim_nodes(args).await,
             Command::Controllers(args) => controllers::run(args).await,
+            Command::Scheduler(args) => scheduler::run(args).await,
             Command::Kubeconfig { .. } => Ok(()),
         }
     });

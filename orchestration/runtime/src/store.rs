@@ -554,6 +554,27 @@ impl Store {
         namespace: &str,
         name: &str,
         part: Part,
+        change: F,
+    ) -> Result<Value, E>
+    where
+        F: FnMut(&Value, i64) -> Result<Value, E>,
+        E: From<StoreError>,
+    {
+        self.update_part_from(resource, namespace, name, part, None, change)
+            .await
+    }
+
+    /// [`Store::update_part_with`], its first attempt made on `seen` (a
+    /// copy of the object the caller holds, at its resourceVersion)
+    /// instead of a read: one round trip when the copy is current, the
+    /// usual read and retry when it is not.
+    async fn update_part_from<F, E>(
+        &self,
+        resource: &ResourceInfo,
+        namespace: &str,
+        name: &str,
+        part: Part,
+        mut seen: Option<(Value, i64)>,
         mut change: F,
     ) -> Result<Value, E>
     where
@@ -564,10 +585,13 @@ impl Store {
             if attempt > 0 {
                 pause_after_lost_race(attempt).await;
             }
-            let (current, revision) = self
-                .read(resource, namespace, name)
-                .await?
-                .ok_or_else(|| Self::not_found(resource, name))?;
+            let (current, revision) = match seen.take() {
+                Some(copy) => copy,
+                None => self
+                    .read(resource, namespace, name)
+                    .await?
+                    .ok_or_else(|| Self::not_found(resource, name))?,
+            };
             let mut new = change(&current, revision)?;
             in_namespace(resource, namespace, &mut new);
             if name_of(&new) != name {
@@ -639,6 +663,33 @@ impl Store {
             keel_api::binding::assign(pod, node, uid, &now).map_err(|error| StoreError::Bind {
                 name: name.to_owned(),
                 error,
+            })
+        })
+        .await
+    }
+
+    /// [`Store::bind`] of `seen`, the caller's copy of the pod (from an
+    /// informer's cache), for its uid: the compare-and-swap is tried at
+    /// `seen`'s resourceVersion first, without reading the pod, and the pod
+    /// is read only when it moved on since (a scheduler's binds take one
+    /// round trip instead of two).
+    pub async fn bind_seen(&self, seen: &Value, node: &str) -> Result<Value, StoreError> {
+        let pods = keel_api::resources::of::<keel_api::k8s_openapi::api::core::v1::Pod>();
+        let text = |pointer| seen.pointer(pointer).and_then(Value::as_str).unwrap_or("");
+        let (namespace, name, uid) = (
+            text("/metadata/namespace"),
+            text("/metadata/name"),
+            text("/metadata/uid"),
+        );
+        let revision = resource_version_of(seen)?;
+        let now = now_seconds();
+        let first = (revision > 0).then(|| (seen.clone(), revision));
+        self.update_part_from(pods, namespace, name, Part::Whole, first, |pod, _| {
+            keel_api::binding::assign(pod, node, Some(uid), &now).map_err(|error| {
+                StoreError::Bind {
+                    name: name.to_owned(),
+                    error,
+                }
             })
         })
         .await

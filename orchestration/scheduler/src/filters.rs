@@ -204,6 +204,11 @@ pub fn resources_fit(info: &NodeInfo, pod: &PodInfo) -> Vec<Reason> {
 /// whose terms select the incoming pod. A node without the hostname
 /// label is in no domain and never conflicts.
 pub fn pod_anti_affinity(info: &NodeInfo, pod: &PodInfo) -> Option<Reason> {
+    // The common case, no term on either side, decided without a lookup
+    // (the label lookup was a tenth of a search at 5,000 nodes).
+    if pod.required_anti_affinity.is_empty() && info.pods_with_required_anti_affinity == 0 {
+        return None;
+    }
     if !info.node.labels.contains_key(HOSTNAME_LABEL) {
         return None;
     }

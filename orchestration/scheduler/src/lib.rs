@@ -30,16 +30,19 @@
 //! - [`diagnosis`]: the FailedScheduling message and condition.
 //! - [`queue`]: which pod next, backoff, and retries on events.
 //! - [`random`]: the randomness seam for tie-breaks.
+//! - [`run`]: the adapter: informers, the scheduling loop, binds, events,
+//!   leader election (`keel scheduler`).
 //!
-//! No clock is read and no random number drawn here: time comes in as a
-//! `Duration` since the caller's origin, randomness through
-//! [`random::Random`].
+//! No clock is read and no random number drawn in the core: time comes in
+//! as a `Duration` since the caller's origin, randomness through
+//! [`random::Random`]; [`run`] reads the clock and picks the seed.
 
 pub mod diagnosis;
 pub mod filters;
 pub mod model;
 pub mod queue;
 pub mod random;
+pub mod run;
 pub mod sample;
 pub mod schedule;
 pub mod scores;

@@ -226,19 +226,9 @@ impl SchedulingQueue {
     /// event (or, if an event came while it was in flight, for its backoff).
     pub fn unschedulable(&mut self, key: &PodKey, now: Duration) {
         let moved_since_pop = self.move_request_cycle;
-        let backoff = {
-            let Some(entry) = self.entries.get(key) else {
-                return;
-            };
-            self.backoff_duration(entry.failures + 1)
+        let Some(entry) = self.count_failure(key, now) else {
+            return;
         };
-        self.detach(key);
-        let sequence = self.sequence();
-        let entry = self.entries.get_mut(key).expect("present");
-        entry.failures += 1;
-        entry.timestamp = now;
-        entry.sequence = sequence;
-        entry.backoff_expiry = now + backoff;
         let location = if moved_since_pop >= entry.cycle {
             if entry.backoff_expiry <= now {
                 Location::Active
@@ -249,6 +239,31 @@ impl SchedulingQueue {
             Location::Unschedulable
         };
         self.attach(key, location);
+    }
+
+    /// The pod failed by an error, not by a filter (its bind failed): its
+    /// backoff grows and it waits for it, not for an event, as
+    /// kube-scheduler sends a pod that no plugin found unschedulable to
+    /// its backoff queue (`AddUnschedulableIfNotPresent`).
+    pub fn error(&mut self, key: &PodKey, now: Duration) {
+        if self.count_failure(key, now).is_some() {
+            self.attach(key, Location::Backoff);
+        }
+    }
+
+    /// Takes a queued pod out of its place and counts a failure at `now`
+    /// (its backoff grows); the caller puts it where it goes next.
+    fn count_failure(&mut self, key: &PodKey, now: Duration) -> Option<&Entry> {
+        let failures = self.entries.get(key)?.failures + 1;
+        let backoff = self.backoff_duration(failures);
+        self.detach(key);
+        let sequence = self.sequence();
+        let entry = self.entries.get_mut(key).expect("present");
+        entry.failures = failures;
+        entry.timestamp = now;
+        entry.sequence = sequence;
+        entry.backoff_expiry = now + backoff;
+        Some(entry)
     }
 
     /// Something that could make unschedulable pods fit happened (a node

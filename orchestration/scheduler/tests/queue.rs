@@ -151,3 +151,21 @@ fn the_queue_is_bounded() {
         .add(&key("a"), 5, secs(0))
         .expect("an update of a queued pod needs no room");
 }
+
+#[test]
+fn a_pod_whose_bind_failed_waits_for_its_backoff_not_for_an_event() {
+    let mut queue = SchedulingQueue::new(QueueConfig::default());
+    let p = key("p");
+    queue.add(&p, 0, secs(0)).expect("room");
+    queue.pop(secs(0));
+    queue.error(&p, secs(5));
+    assert_eq!(queue.location(&p), Some(Location::Backoff));
+    assert_eq!(queue.next_backoff_expiry(), Some(secs(6)));
+    assert_eq!(queue.pop(Duration::from_millis(5_900)), None);
+    assert_eq!(queue.pop(secs(6)), Some(p.clone()));
+    // The second error backs off twice as long.
+    queue.error(&p, secs(10));
+    assert_eq!(queue.next_backoff_expiry(), Some(secs(12)));
+    queue.error(&key("unknown"), secs(10));
+    assert_eq!(queue.len(), 1, "an unknown pod is not queued by an error");
+}
