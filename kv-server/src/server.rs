@@ -155,6 +155,9 @@ pub async fn run_on(config: Config, disk: Arc<dyn keel_raft_log::Disk>) -> Resul
             shutdown_signal(),
         ));
     }
+    // Listening for the signal from now on: the servers' graceful stop
+    // waits for open streams (watches), which only their clients end.
+    let grace = shutdown_grace();
     // Peers first: the election that gives this member a leader needs them.
     let mut servers = Vec::new();
     for (address, listener) in peer_listeners {
@@ -237,14 +240,7 @@ pub async fn run_on(config: Config, disk: Arc<dyn keel_raft_log::Disk>) -> Resul
         let serving = router.serve_with_shutdown(listener, shutdown_signal());
         servers.push(tokio::spawn(serving));
     }
-    let mut failure = None;
-    for server in servers {
-        match server.await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => failure = Some(error.to_string()),
-            Err(error) => failure = Some(error.to_string()),
-        }
-    }
+    let failure = stop_servers(servers, grace).await;
     info!("stopping");
     node.shutdown().await;
     match failure {
@@ -343,6 +339,59 @@ async fn bind(address: std::net::SocketAddr) -> Result<Listener, ServeError> {
 #[allow(clippy::unused_async)]
 async fn bind(address: std::net::SocketAddr) -> Result<Listener, ServeError> {
     Ok(address)
+}
+
+/// How long the servers may take to stop after the signal before the
+/// streams still open (watches, keep-alives of clients that stay) are cut,
+/// as etcd's `stopServers` cuts them after its grace period.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Resolves [`SHUTDOWN_GRACE`] after the shutdown signal; listening starts
+/// at once.
+fn shutdown_grace() -> tokio::sync::oneshot::Receiver<()> {
+    let (over, grace) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+        let _ = over.send(());
+    });
+    grace
+}
+
+/// Waits for the servers to stop gracefully, and stops those still serving
+/// open streams once the grace is over; answers the first failure.
+async fn stop_servers<T>(
+    servers: Vec<tokio::task::JoinHandle<Result<(), T>>>,
+    mut grace: tokio::sync::oneshot::Receiver<()>,
+) -> Option<String>
+where
+    T: std::fmt::Display,
+{
+    let mut failure = None;
+    let mut grace_over = false;
+    for mut server in servers {
+        let stopped = if grace_over {
+            server.abort();
+            server.await
+        } else {
+            tokio::select! {
+                stopped = &mut server => stopped,
+                _ = &mut grace => {
+                    grace_over = true;
+                    tracing::warn!(?SHUTDOWN_GRACE, "clients still hold streams open; closing them");
+                    server.abort();
+                    server.await
+                }
+            }
+        };
+        match stopped {
+            Ok(Ok(())) => {}
+            Err(error) if error.is_cancelled() => {}
+            Ok(Err(error)) => failure = Some(error.to_string()),
+            Err(error) => failure = Some(error.to_string()),
+        }
+    }
+    failure
 }
 
 /// Resolves on Ctrl-C (the simulator's only signal).

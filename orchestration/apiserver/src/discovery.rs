@@ -63,6 +63,16 @@ pub(crate) const SUBRESOURCES: &[(&str, &str, &str, &[&str])] = &[
     ("nodes", "status", "Node", &["get", "patch", "update"]),
 ];
 
+/// The group of a subresource's kind when it is not the resource's own
+/// (as kube-apiserver's discovery names them).
+fn other_group(kind: &str) -> Option<&'static str> {
+    match kind {
+        "Scale" => Some("autoscaling"),
+        "Eviction" => Some("policy"),
+        _ => None,
+    }
+}
+
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|&item| item.to_owned()).collect()
 }
@@ -167,8 +177,10 @@ pub fn resource_list(group: &str, version: &str) -> Option<APIResourceList> {
                 namespaced: resource.namespaced,
                 kind: kind.into(),
                 verbs: strings(verbs),
-                group: (kind == "Scale").then(|| "autoscaling".into()),
-                version: (kind == "Scale").then(|| "v1".into()),
+                // Subresources of another group's kind say so; kubectl
+                // drain evicts only when pods/eviction names policy/v1.
+                group: other_group(kind).map(Into::into),
+                version: other_group(kind).map(|_| "v1".into()),
                 ..APIResource::default()
             });
         }
@@ -218,6 +230,19 @@ mod tests {
         ] {
             assert!(names.contains(&sub), "{sub} in {names:?}");
         }
+        // kubectl drain evicts only when pods/eviction names its group
+        // version, as kube-apiserver's discovery does.
+        let eviction = value["resources"]
+            .as_array()
+            .expect("resources")
+            .iter()
+            .find(|r| r["name"] == "pods/eviction")
+            .expect("pods/eviction");
+        assert_eq!(
+            *eviction,
+            json!({"name": "pods/eviction", "singularName": "", "namespaced": true,
+                   "group": "policy", "version": "v1", "kind": "Eviction", "verbs": ["create"]})
+        );
         assert!(resource_list("", "v2").is_none());
     }
 

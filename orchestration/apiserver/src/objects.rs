@@ -468,8 +468,17 @@ fn returns_deleted_object(resource: &ResourceInfo) -> bool {
 
 /// The `DeleteOptions` of a delete request.
 fn delete_options(request: &Request) -> Result<DeleteOptions, Failure> {
+    // kubectl's typed deletes (drain's, when it cannot evict) send their
+    // DeleteOptions as protobuf: read any body into JSON first.
+    let body = if request.body.iter().all(u8::is_ascii_whitespace) {
+        Vec::new()
+    } else {
+        body::parse_as("DeleteOptions", &request.content_type, &request.body)?
+            .to_string()
+            .into_bytes()
+    };
     DeleteOptions::read(
-        &request.body,
+        &body,
         request.param("gracePeriodSeconds"),
         request.param("propagationPolicy"),
     )
