@@ -121,7 +121,7 @@ async fn check_bounds(client: Client, findings: Arc<Mutex<Findings>>) {
             .into_iter()
             .filter(|p| web(p) && is_active(p))
             .collect();
-        let available = active.iter().filter(|p| is_ready(p)).count() as i64;
+        let available = active.iter().filter(is_ready).count() as i64;
         let wanted: i64 = rs_cache
             .list()
             .iter()
