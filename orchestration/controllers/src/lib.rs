@@ -3,24 +3,36 @@
 //! evictions, as kube-controller-manager does.
 //!
 //! ```text
-//!   informers ─► controller runner (work queue) ─► reconcile(key)
-//!                                                    │ plain function: objects in, actions out
+//!   manager: Context (shared informers, store, options) ─► every controller
+//!
+//!   informers ─► controller runner (work queue) ─► <controller>/run.rs: reconcile(key)
+//!                                                    │ reads the caches (adapter)
 //!                                                    ▼
-//!                                                  store writes
+//!                  <controller>/mod.rs + its files: the pure core,
+//!                  objects and `now` in, a plan out (pods.rs: what it reads of pods)
+//!                                                    │
+//!                                                    ▼
+//!                  <controller>/run.rs applies the plan through adapter/
+//!                  (writes, awaited writes, decode/encode, the wall clock)
 //! ```
 //!
 //! Each controller's decisions are plain functions over plain data; the
-//! I/O lives in a thin adapter around them.
+//! I/O lives in a thin adapter around them, its `run.rs`, built from
+//! [`adapter`]'s shared pieces.
 //!
 //! - [`manager`]: the controller manager: shared informers, the store,
 //!   options, and every controller started and stopped together.
-//! - [`pods`]: what controllers read from pods and metadata (readiness,
-//!   availability, controller references) and the pod made from a
-//!   template.
-//! - [`replicaset`]: the ReplicaSet controller's decisions.
-//! - [`deployment`]: the Deployment controller's decisions.
+//! - [`adapter`]: what the adapters share: the store writes several
+//!   controllers make, the writes awaited from the pod cache, decoding,
+//!   encoding and the wall clock.
+//! - [`pods`]: what controllers read from pods (phase, readiness,
+//!   activity, availability, in JSON or typed form) and from any object's
+//!   metadata (controller references, timestamps), and the pod made from
+//!   a template.
+//! - [`replicaset`]: the ReplicaSet controller.
+//! - [`deployment`]: the Deployment controller.
 //! - [`daemonset`]: the DaemonSet controller (one pod per eligible node,
-//!   rolling updates, ControllerRevisions), pure core and adapter.
+//!   rolling updates, ControllerRevisions).
 //! - [`job`]: the Job controller (completions, parallelism, backoffLimit,
 //!   activeDeadlineSeconds, the Complete and Failed conditions,
 //!   ttlSecondsAfterFinished).
@@ -31,11 +43,10 @@
 //! - [`gc`]: the garbage collector (owner references: background,
 //!   foreground, orphan) and the namespace deleter.
 //! - [`ipam`]: node IPAM's range allocator (each node's podCIDR).
-//! - [`pod_status`]: what the controllers read off a pod (ready, finished,
-//!   active, its controller).
 
 pub use keel_runtime::events;
 
+pub mod adapter;
 pub mod daemonset;
 pub mod deployment;
 pub mod endpoints;
@@ -44,6 +55,8 @@ pub mod ipam;
 pub mod job;
 pub mod manager;
 pub mod nodes;
-pub mod pod_status;
 pub mod pods;
 pub mod replicaset;
+
+#[cfg(test)]
+mod test_support;

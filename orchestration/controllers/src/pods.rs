@@ -1,18 +1,26 @@
-//! What the workload controllers read from pods and from any object's
-//! metadata: activity, readiness and availability (`pkg/api/v1/pod/util.go`,
+//! What the controllers read from pods and from any object's metadata:
+//! phase, activity, readiness and availability (`pkg/api/v1/pod/util.go`,
 //! `pkg/controller/controller_utils.go`), controller references
 //! (`metav1.GetControllerOf`, `metav1.NewControllerRef`), timestamps, and
 //! the pod a controller makes from its template (`GetPodFromTemplate`).
 //!
 //! ```text
-//!   pod JSON ─► is_active / is_ready / is_available(minReadySeconds, now)
+//!   pod JSON ─┐                    is_active / is_ready / is_terminal /
+//!             ├─ PodFields ─►      is_terminating / phase_of
+//!   typed Pod ┘
+//!   pod JSON ─► ready_since / is_available(minReadySeconds, now)
+//!   any object JSON ─► name_of, uid_of, controller_of, annotation, ...
 //!   owner + template ─► pod_from_template ─► the body of a pod create
 //! ```
 //!
-//! Objects are kube-apiserver's JSON form; a field that is missing reads as
-//! Kubernetes' zero value.
+//! The adapters and the ReplicaSet, Deployment and DaemonSet cores hold
+//! kube-apiserver's JSON; the Job and Endpoints cores hold k8s-openapi's
+//! [`Pod`]. The pod predicates read either through [`PodFields`], so each
+//! rule is written once. A field that is missing reads as Kubernetes'
+//! zero value.
 
 use jiff::Timestamp;
+use keel_api::k8s_openapi::api::core::v1::Pod;
 use serde_json::{json, Map, Value};
 
 /// Which object an action is about: its namespace and name, and its uid
@@ -135,28 +143,139 @@ pub fn controller_ref(owner: &Value, api_version: &str, kind: &str) -> Value {
     })
 }
 
+/// The uid of the object's controller (the owner reference with
+/// `controller: true`), if any.
+pub fn controller_uid_of(object: &Value) -> Option<&str> {
+    controller_of(object)?.get("uid").and_then(Value::as_str)
+}
+
+/// What the pod predicates read of a pod, in either form a controller
+/// holds it.
+pub trait PodFields {
+    /// `status.phase` ("" when missing, which ranks as Pending).
+    fn phase(&self) -> &str;
+    /// The status ("True", "False", "Unknown") of the pod's first
+    /// condition of type `kind`, if it has one.
+    fn condition_status(&self, kind: &str) -> Option<&str>;
+    /// Whether `metadata.deletionTimestamp` is set.
+    fn has_deletion_timestamp(&self) -> bool;
+    /// `metadata.name` ("" when missing).
+    fn name(&self) -> &str;
+    /// `metadata.uid` ("" when missing).
+    fn uid(&self) -> &str;
+}
+
+impl PodFields for Value {
+    fn phase(&self) -> &str {
+        str_at(self, "/status/phase")
+    }
+
+    fn condition_status(&self, kind: &str) -> Option<&str> {
+        condition_of(self, kind)?
+            .get("status")
+            .and_then(Value::as_str)
+    }
+
+    fn has_deletion_timestamp(&self) -> bool {
+        is_being_deleted(self)
+    }
+
+    fn name(&self) -> &str {
+        name_of(self)
+    }
+
+    fn uid(&self) -> &str {
+        uid_of(self)
+    }
+}
+
+impl PodFields for Pod {
+    fn phase(&self) -> &str {
+        self.status
+            .as_ref()
+            .and_then(|s| s.phase.as_deref())
+            .unwrap_or("")
+    }
+
+    fn condition_status(&self, kind: &str) -> Option<&str> {
+        self.status
+            .as_ref()?
+            .conditions
+            .as_ref()?
+            .iter()
+            .find(|c| c.type_ == kind)
+            .map(|c| c.status.as_str())
+    }
+
+    fn has_deletion_timestamp(&self) -> bool {
+        self.metadata.deletion_timestamp.is_some()
+    }
+
+    fn name(&self) -> &str {
+        self.metadata.name.as_deref().unwrap_or("")
+    }
+
+    fn uid(&self) -> &str {
+        self.metadata.uid.as_deref().unwrap_or("")
+    }
+}
+
+impl<P: PodFields + ?Sized> PodFields for &P {
+    fn phase(&self) -> &str {
+        (**self).phase()
+    }
+
+    fn condition_status(&self, kind: &str) -> Option<&str> {
+        (**self).condition_status(kind)
+    }
+
+    fn has_deletion_timestamp(&self) -> bool {
+        (**self).has_deletion_timestamp()
+    }
+
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn uid(&self) -> &str {
+        (**self).uid()
+    }
+}
+
 /// The pod's `status.phase` ("" when missing, which ranks as Pending).
-pub fn phase_of(pod: &Value) -> &str {
-    str_at(pod, "/status/phase")
+pub fn phase_of(pod: &impl PodFields) -> &str {
+    pod.phase()
+}
+
+/// Whether the pod has finished for good: Succeeded or Failed
+/// (`podutil.IsPodTerminal`).
+pub fn is_terminal(pod: &impl PodFields) -> bool {
+    matches!(pod.phase(), "Succeeded" | "Failed")
+}
+
+/// Whether the pod is being deleted (it has a deletionTimestamp).
+pub fn is_terminating(pod: &impl PodFields) -> bool {
+    pod.has_deletion_timestamp()
 }
 
 /// Whether the pod still counts for its controller: not Succeeded, not
 /// Failed, not being deleted (`controller.IsPodActive`).
-pub fn is_active(pod: &Value) -> bool {
-    !matches!(phase_of(pod), "Succeeded" | "Failed") && !is_being_deleted(pod)
-}
-
-/// The pod's Ready condition, if it has one.
-fn ready_condition(pod: &Value) -> Option<&Value> {
-    pod.pointer("/status/conditions")
-        .and_then(Value::as_array)?
-        .iter()
-        .find(|condition| condition.get("type").and_then(Value::as_str) == Some("Ready"))
+pub fn is_active(pod: &impl PodFields) -> bool {
+    !is_terminal(pod) && !is_terminating(pod)
 }
 
 /// Whether the pod's Ready condition is True (`podutil.IsPodReady`).
-pub fn is_ready(pod: &Value) -> bool {
-    ready_condition(pod).is_some_and(|c| c.get("status").and_then(Value::as_str) == Some("True"))
+pub fn is_ready(pod: &impl PodFields) -> bool {
+    pod.condition_status("Ready") == Some("True")
+}
+
+/// The object's first `status.conditions` entry of type `kind`, if any.
+fn condition_of<'v>(object: &'v Value, kind: &str) -> Option<&'v Value> {
+    object
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|condition| condition.get("type").and_then(Value::as_str) == Some(kind))
 }
 
 /// When a ready pod became ready: its Ready condition's
@@ -165,7 +284,7 @@ pub fn ready_since(pod: &Value) -> Option<Timestamp> {
     if !is_ready(pod) {
         return None;
     }
-    ready_condition(pod)?
+    condition_of(pod, "Ready")?
         .get("lastTransitionTime")
         .and_then(Value::as_str)?
         .parse()
@@ -225,10 +344,7 @@ pub fn pod_from_template(owner: &Value, template: &Value, owner_ref: Value) -> V
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(text: &str) -> Timestamp {
-        text.parse().unwrap()
-    }
+    use crate::test_support::at;
 
     fn ready_pod(since: &str) -> Value {
         json!({"status": {"phase": "Running", "conditions": [

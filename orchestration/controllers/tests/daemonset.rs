@@ -14,58 +14,31 @@
 #![allow(clippy::unwrap_used, reason = "tests")]
 #![allow(clippy::disallowed_methods, reason = "tests measure real time")]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
+use common::{Cluster, PATIENCE};
 use keel_api::k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet};
 use keel_api::k8s_openapi::api::core::v1::{Node, Pod};
 use keel_api::resources::of;
-use keel_client::{Client, ClientOptions};
+use keel_client::Client;
 use keel_controllers::daemonset::eligible::target_node;
-use keel_controllers::manager::{self, Context, ManagerOptions};
+use keel_controllers::manager::ManagerOptions;
 use keel_runtime::{Event, ListOptions, SharedInformer, Store, StoreError};
-use keel_sim_nodes::{Capacity, Options};
-use keel_tests::{eventually, Flavor, Server};
+use keel_tests::eventually;
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
-
-const PATIENCE: Duration = Duration::from_secs(30);
-
-fn sim_options(prefix: &str, count: usize) -> Options {
-    Options {
-        prefix: prefix.into(),
-        count,
-        capacity: Capacity::default(),
-        lease_duration_secs: 40,
-        renew_interval: Duration::from_secs(1),
-        pod_workers: 4,
-    }
-}
-
-/// Runs `future` in a task until the returned sender is used or dropped.
-fn spawn_until_stopped<F>(make: impl FnOnce(oneshot::Receiver<()>) -> F) -> oneshot::Sender<()>
-where
-    F: std::future::Future<Output = ()> + Send + 'static,
-{
-    let (stop, stopped) = oneshot::channel();
-    tokio::spawn(make(stopped));
-    stop
-}
 
 /// Binds each pending pod to the node its affinity names.
-async fn binder(client: Client, stopped: oneshot::Receiver<()>) {
+async fn binder(client: Client) {
     let store = Store::new(client.clone());
     let pods = SharedInformer::start(&client, of::<Pod>(), "")
         .await
         .unwrap();
     let mut events = pods.subscribe();
-    let mut stopped = std::pin::pin!(stopped);
     loop {
-        let event = tokio::select! {
-            _ = &mut stopped => return,
-            event = events.recv() => event.unwrap(),
-        };
+        let event = events.recv().await.unwrap();
         let candidates = match event {
             Event::Added(pod) | Event::Modified { new: pod, .. } => vec![pod],
             Event::Listed { .. } => pods.cache().list(),
@@ -135,31 +108,11 @@ async fn settled(store: &Store, nodes: &[&str], image: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemon_set_follows_nodes_and_rolls() {
-    let server = Server::start(Flavor::Keeld);
-    let client = Client::connect([server.client_url()], ClientOptions::new())
-        .await
-        .unwrap();
-    let store = Store::new(client.clone());
-    let sims = spawn_until_stopped(|stopped| {
-        let client = client.clone();
-        async move {
-            keel_sim_nodes::run(&client, &sim_options("n", 3), async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-        }
-    });
-    let binding = spawn_until_stopped(|stopped| binder(client.clone(), stopped));
-    let context = Context::start(&client, ManagerOptions::default())
-        .await
-        .unwrap();
-    let controllers = spawn_until_stopped(|stopped| async move {
-        manager::run(context, async {
-            let _ = stopped.await;
-        })
-        .await;
-    });
+    let mut cluster = Cluster::start(ManagerOptions::default()).await;
+    let store = cluster.store.clone();
+    let _nodes = cluster.sim_nodes("n", 3);
+    cluster.keep(tokio::spawn(binder(cluster.client.clone())));
+    cluster.run_manager();
 
     let daemon_set = json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
         "metadata": {"name": "agent", "namespace": "default"},
@@ -183,16 +136,7 @@ async fn daemon_set_follows_nodes_and_rolls() {
     .await;
 
     // A node comes, a node goes.
-    let late = spawn_until_stopped(|stopped| {
-        let client = client.clone();
-        async move {
-            keel_sim_nodes::run(&client, &sim_options("late", 1), async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-        }
-    });
+    let _late = cluster.sim_nodes("late", 1);
     settled(&store, &["late-0", "n-0", "n-1", "n-2"], "agent:1").await;
     store.delete(of::<Node>(), "", "n-2", None).await.unwrap();
     settled(&store, &["late-0", "n-0", "n-1"], "agent:1").await;
@@ -252,7 +196,5 @@ async fn daemon_set_follows_nodes_and_rolls() {
     numbers.sort_unstable();
     assert_eq!(numbers, [1, 2]);
 
-    for stop in [controllers, binding, late, sims] {
-        let _ = stop.send(());
-    }
+    cluster.stop().await;
 }

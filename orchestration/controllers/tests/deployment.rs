@@ -23,13 +23,14 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{eventually, is_active, options, pods_labelled, Cluster, Task};
+use common::{options, pods_labelled, Cluster, Task, PATIENCE};
 use keel_api::k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use keel_api::k8s_openapi::api::core::v1::Pod;
 use keel_api::resources::of;
 use keel_client::Client;
-use keel_controllers::pods::{is_ready, name_of};
+use keel_controllers::pods::{is_active, is_ready, name_of};
 use keel_runtime::{Event, Informer, Store};
+use keel_tests::eventually;
 use serde_json::Value;
 
 const KUBECTL: &str = "/usr/lib/google-cloud-sdk/bin/kubectl.1.33";
@@ -121,7 +122,7 @@ async fn check_bounds(client: Client, findings: Arc<Mutex<Findings>>) {
             .into_iter()
             .filter(|p| web(p) && is_active(p))
             .collect();
-        let available = active.iter().filter(|p| is_ready(p)).count() as i64;
+        let available = active.iter().filter(is_ready).count() as i64;
         let wanted: i64 = rs_cache
             .list()
             .iter()
@@ -150,7 +151,7 @@ async fn check_bounds(client: Client, findings: Arc<Mutex<Findings>>) {
 /// The images of the active pods of `app=web`, once there are exactly
 /// 10, all Ready and of one image.
 async fn settled_image(store: &Store) -> String {
-    eventually("10 ready pods of one image", || async {
+    eventually("10 ready pods of one image", PATIENCE, || async {
         let pods: Vec<Value> = pods_labelled(store, "default", "app", "web")
             .await
             .into_iter()
@@ -178,8 +179,9 @@ async fn rolled_out_to(kubectl: &Kubectl, store: &Store, image: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rolling_update_within_its_bounds() {
-    let cluster = Cluster::start(3).await;
-    let _manager = cluster.manager(options()).await;
+    let mut cluster = Cluster::start(options()).await;
+    cluster.bound_sim_nodes(3);
+    cluster.run_manager();
     let store = &cluster.store;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap().to_string();

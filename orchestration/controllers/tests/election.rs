@@ -17,13 +17,14 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{eventually, is_active, options, pods_labelled, Cluster, Task};
+use common::{options, pods_labelled, Cluster, Task, PATIENCE};
 use keel_api::k8s_openapi::api::apps::v1::ReplicaSet;
 use keel_api::resources::of;
 use keel_client::Client;
 use keel_controllers::manager::{run_elected, ELECTION};
-use keel_controllers::pods::is_ready;
+use keel_controllers::pods::{is_active, is_ready};
 use keel_runtime::{LeaderElector, Store, StoreError};
+use keel_tests::eventually;
 use serde_json::json;
 
 /// The lease TTL of both managers.
@@ -47,7 +48,7 @@ async fn leader(client: &Client) -> Option<String> {
 /// stays so for half a second.
 async fn exactly(store: &Store, count: usize) {
     for _ in 0..2 {
-        eventually(&format!("{count} ready pods"), || async {
+        eventually(&format!("{count} ready pods"), PATIENCE, || async {
             let pods = pods_labelled(store, "default", "app", "web").await;
             (pods.len() == count && pods.iter().all(|p| is_active(p) && is_ready(p))).then_some(())
         })
@@ -60,10 +61,11 @@ async fn exactly(store: &Store, count: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_managers_one_acts() {
-    let cluster = Cluster::start(2).await;
+    let mut cluster = Cluster::start(options()).await;
+    cluster.bound_sim_nodes(2);
     let (client, store) = (&cluster.client, &cluster.store);
     let first = elected(client, "a");
-    eventually("a to lead", || async {
+    eventually("a to lead", PATIENCE, || async {
         (leader(client).await? == "a").then_some(())
     })
     .await;
@@ -82,7 +84,7 @@ async fn two_managers_one_acts() {
 
     drop(first);
     let killed = Instant::now();
-    eventually("b to lead", || async {
+    eventually("b to lead", PATIENCE, || async {
         (leader(client).await? == "b").then_some(())
     })
     .await;

@@ -14,7 +14,7 @@
 #![allow(clippy::unwrap_used, reason = "tests")]
 #![allow(clippy::disallowed_methods, reason = "tests measure real time")]
 
-mod cluster;
+mod common;
 
 use std::time::Duration;
 
@@ -26,7 +26,8 @@ use keel_runtime::{Part, Store, StoreError};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use cluster::{delete_as_client, eventually, short_options, Cluster};
+use common::{delete_as_client, short_options, Cluster, PATIENCE};
+use keel_tests::eventually;
 
 /// How soon the Endpoints must follow a readiness change.
 const FOLLOW_WITHIN: Duration = Duration::from_secs(1);
@@ -58,10 +59,14 @@ fn names(endpoints: &Value) -> (Vec<String>, Vec<String>) {
 }
 
 async fn wait_for(store: &Store, ready: &[&str], not_ready: &[&str]) -> Value {
-    eventually(&format!("Endpoints {ready:?} / {not_ready:?}"), || async {
-        let found = store.get(of::<Endpoints>(), "default", "web").await.ok()?;
-        (names(&found) == (owned(ready), owned(not_ready))).then_some(found)
-    })
+    eventually(
+        &format!("Endpoints {ready:?} / {not_ready:?}"),
+        PATIENCE,
+        || async {
+            let found = store.get(of::<Endpoints>(), "default", "web").await.ok()?;
+            (names(&found) == (owned(ready), owned(not_ready))).then_some(found)
+        },
+    )
     .await
 }
 
@@ -144,7 +149,7 @@ async fn endpoints_follow_pod_readiness() {
         .delete(of::<Service>(), "default", "web", None)
         .await
         .unwrap();
-    eventually("the Endpoints to go", || async {
+    eventually("the Endpoints to go", PATIENCE, || async {
         matches!(
             store.get(of::<Endpoints>(), "default", "web").await,
             Err(StoreError::NotFound { .. })

@@ -22,7 +22,7 @@
 #![allow(clippy::unwrap_used, reason = "tests")]
 #![allow(clippy::disallowed_methods, reason = "tests measure real time")]
 
-mod cluster;
+mod common;
 
 use std::time::Duration;
 
@@ -34,7 +34,8 @@ use keel_controllers::gc;
 use keel_runtime::{ListOptions, Store, StoreError};
 use serde_json::{json, Value};
 
-use cluster::{delete_as_client, eventually, short_options, Cluster};
+use common::{delete_as_client, short_options, Cluster, PATIENCE};
+use keel_tests::eventually;
 
 fn replica_set(name: &str) -> Value {
     json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": name},
@@ -101,12 +102,16 @@ async fn get(
 }
 
 async fn wait_gone(store: &Store, resource: &'static ResourceInfo, namespace: &str, name: &str) {
-    eventually(&format!("{} {name} to go", resource.kind), || async {
-        get(store, resource, namespace, name)
-            .await
-            .is_none()
-            .then_some(())
-    })
+    eventually(
+        &format!("{} {name} to go", resource.kind),
+        PATIENCE,
+        || async {
+            get(store, resource, namespace, name)
+                .await
+                .is_none()
+                .then_some(())
+        },
+    )
     .await;
 }
 
@@ -195,7 +200,7 @@ async fn foreground_waits_for_dependents() {
     )
     .await;
     wait_gone(store, pods, "default", "fg-0").await;
-    eventually("fg-held to be deleting", || async {
+    eventually("fg-held to be deleting", PATIENCE, || async {
         get(store, pods, "default", "fg-held")
             .await?
             .pointer("/metadata/deletionTimestamp")

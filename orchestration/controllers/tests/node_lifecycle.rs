@@ -18,7 +18,7 @@
 #![allow(clippy::unwrap_used, reason = "tests")]
 #![allow(clippy::disallowed_methods, reason = "tests measure real time")]
 
-mod cluster;
+mod common;
 
 use std::time::Duration;
 
@@ -29,7 +29,8 @@ use keel_runtime::{ListOptions, Part, Store, StoreError};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use cluster::{eventually, short_options, Cluster};
+use common::{short_options, Cluster, PATIENCE};
+use keel_tests::eventually;
 
 fn pod(name: &str, node: &str, tolerations: &Value, grace: i64) -> Value {
     json!({"apiVersion": "v1", "kind": "Pod",
@@ -103,7 +104,7 @@ async fn nodes_lose_heartbeats_and_their_pods_are_evicted() {
     ]);
 
     // Node IPAM: three distinct /24s of the cluster CIDR.
-    let cidrs = eventually("every node's podCIDR", || async {
+    let cidrs = eventually("every node's podCIDR", PATIENCE, || async {
         let mut cidrs = Vec::new();
         for name in ["a-0", "a-1", "b-0"] {
             let node = store.get(of::<Node>(), "", name).await.ok()?;
@@ -150,7 +151,7 @@ async fn nodes_lose_heartbeats_and_their_pods_are_evicted() {
             .unwrap();
     }
     for name in ["intolerant", "tolerant", "forever", "elsewhere"] {
-        eventually(&format!("{name} to be Ready"), || async {
+        eventually(&format!("{name} to be Ready"), PATIENCE, || async {
             let pod = get_pod(&store, name).await?;
             (condition(&pod, "Ready") == Some("True")).then_some(())
         })
@@ -161,7 +162,7 @@ async fn nodes_lose_heartbeats_and_their_pods_are_evicted() {
     // a's heartbeats stop.
     let stopped = Instant::now();
     a.stop().await;
-    eventually("a-0 and a-1 to be Unknown", || async {
+    eventually("a-0 and a-1 to be Unknown", PATIENCE, || async {
         for name in ["a-0", "a-1"] {
             let node = node(&store, name).await;
             for kind in ["Ready", "MemoryPressure", "DiskPressure", "PIDPressure"] {
@@ -178,7 +179,7 @@ async fn nodes_lose_heartbeats_and_their_pods_are_evicted() {
         unknown_after >= Duration::from_millis(1500) && unknown_after < Duration::from_secs(5),
         "Unknown after {unknown_after:?} (grace 2 s)"
     );
-    let node_a0 = eventually("the unreachable taints", || async {
+    let node_a0 = eventually("the unreachable taints", PATIENCE, || async {
         let node = node(&store, "a-0").await;
         (taints(&node).len() == 2).then_some(node)
     })
@@ -204,7 +205,7 @@ async fn nodes_lose_heartbeats_and_their_pods_are_evicted() {
     // Pods: the intolerant one is evicted at once, gracefully. (A pod
     // naming no toleration of these taints would get 300 s ones from the
     // DefaultTolerationSeconds admission.)
-    let evicted = eventually("intolerant to be evicted", || async {
+    let evicted = eventually("intolerant to be evicted", PATIENCE, || async {
         let pod = get_pod(&store, "intolerant").await?;
         pod.pointer("/metadata/deletionTimestamp")?;
         Some(pod)
@@ -214,7 +215,7 @@ async fn nodes_lose_heartbeats_and_their_pods_are_evicted() {
     assert_eq!(evicted["metadata"]["deletionGracePeriodSeconds"], 30);
     // The tolerant one goes 2 s after the taint (timeAdded is in whole
     // seconds, so up to 1 s sooner than the taint was seen).
-    eventually("tolerant to be gone", || async {
+    eventually("tolerant to be gone", PATIENCE, || async {
         get_pod(&store, "tolerant").await.is_none().then_some(())
     })
     .await;
@@ -225,10 +226,14 @@ async fn nodes_lose_heartbeats_and_their_pods_are_evicted() {
     );
     // Marked not ready (MarkPodsNotReady), and kept.
     for name in ["forever", "intolerant"] {
-        eventually(&format!("{name} to be marked not ready"), || async {
-            let pod = get_pod(&store, name).await.unwrap();
-            (condition(&pod, "Ready") == Some("False")).then_some(())
-        })
+        eventually(
+            &format!("{name} to be marked not ready"),
+            PATIENCE,
+            || async {
+                let pod = get_pod(&store, name).await.unwrap();
+                (condition(&pod, "Ready") == Some("False")).then_some(())
+            },
+        )
         .await;
     }
     let forever = get_pod(&store, "forever").await.unwrap();
@@ -238,7 +243,7 @@ async fn nodes_lose_heartbeats_and_their_pods_are_evicted() {
     assert!(taints(&node(&store, "b-0").await).is_empty());
     assert_eq!(condition(&node(&store, "b-0").await, "Ready"), Some("True"));
 
-    eventually("a NodeNotReady event for a-0", || async {
+    eventually("a NodeNotReady event for a-0", PATIENCE, || async {
         let events = store
             .list(of::<Event>(), "default", &ListOptions::default())
             .await
@@ -274,7 +279,7 @@ async fn nodes_lose_heartbeats_and_their_pods_are_evicted() {
         })
         .await
         .unwrap();
-    let node_b0 = eventually("the not-ready taints", || async {
+    let node_b0 = eventually("the not-ready taints", PATIENCE, || async {
         let node = node(&store, "b-0").await;
         (!taints(&node).is_empty()).then_some(node)
     })
@@ -292,12 +297,12 @@ async fn nodes_lose_heartbeats_and_their_pods_are_evicted() {
     // a's kubelets come back (reporting Ready): the taints go, and the
     // evicted pod's deletion is finished by its kubelet.
     let _a = cluster.sim_nodes("a", 2);
-    eventually("a-0 Ready and untainted", || async {
+    eventually("a-0 Ready and untainted", PATIENCE, || async {
         let node = node(&store, "a-0").await;
         (condition(&node, "Ready") == Some("True") && taints(&node).is_empty()).then_some(())
     })
     .await;
-    eventually("intolerant to be gone", || async {
+    eventually("intolerant to be gone", PATIENCE, || async {
         get_pod(&store, "intolerant").await.is_none().then_some(())
     })
     .await;

@@ -213,7 +213,7 @@ impl Cluster {
         if !self.check_bounds {
             return;
         }
-        let active: Vec<&Value> = self.pods.iter().filter(|p| is_active(p)).collect();
+        let active: Vec<&Value> = self.pods.iter().filter(is_active).collect();
         let available = active
             .iter()
             .filter(|p| is_available(p, 0, self.now))

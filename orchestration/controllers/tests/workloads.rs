@@ -20,19 +20,21 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{condition, eventually, is_active, options, pods_labelled, Cluster};
+use common::{condition, options, pods_labelled, Cluster, PATIENCE};
 use keel_api::k8s_openapi::api::apps::v1::ReplicaSet;
 use keel_api::k8s_openapi::api::batch::v1::Job;
 use keel_api::k8s_openapi::api::core::v1::Pod;
 use keel_api::resources::of;
-use keel_controllers::pods::{controller_of, is_ready, name_of, uid_of};
+use keel_controllers::pods::{controller_of, is_active, is_ready, name_of, uid_of};
 use keel_runtime::{Part, Store, StoreError};
+use keel_tests::eventually;
 use serde_json::{json, Value};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replica_sets_and_jobs() {
-    let cluster = Cluster::start(3).await;
-    let _manager = cluster.manager(options()).await;
+    let mut cluster = Cluster::start(options()).await;
+    cluster.bound_sim_nodes(3);
+    cluster.run_manager();
     let store = &cluster.store;
     tokio::join!(
         replica_set_scales(store),
@@ -53,18 +55,22 @@ fn replica_set(name: &str, app: &str, replicas: i64) -> Value {
 /// Waits until `app` has exactly `count` active pods, all Ready, and the
 /// ReplicaSet `name` reports them; answers the pods.
 async fn settled(store: &Store, name: &str, app: &str, count: usize) -> Vec<Value> {
-    eventually(&format!("{count} ready pods of {name}"), || async {
-        let pods: Vec<Value> = pods_labelled(store, "default", "app", app)
-            .await
-            .into_iter()
-            .filter(is_active)
-            .collect();
-        let rs = store.get(of::<ReplicaSet>(), "default", name).await.ok()?;
-        let reported = rs.pointer("/status/readyReplicas").and_then(Value::as_i64)
-            == Some(count as i64)
-            && rs["status"]["replicas"] == json!(count);
-        (pods.len() == count && pods.iter().all(is_ready) && reported).then_some(pods)
-    })
+    eventually(
+        &format!("{count} ready pods of {name}"),
+        PATIENCE,
+        || async {
+            let pods: Vec<Value> = pods_labelled(store, "default", "app", app)
+                .await
+                .into_iter()
+                .filter(is_active)
+                .collect();
+            let rs = store.get(of::<ReplicaSet>(), "default", name).await.ok()?;
+            let reported = rs.pointer("/status/readyReplicas").and_then(Value::as_i64)
+                == Some(count as i64)
+                && rs["status"]["replicas"] == json!(count);
+            (pods.len() == count && pods.iter().all(is_ready) && reported).then_some(pods)
+        },
+    )
     .await
 }
 
@@ -113,7 +119,7 @@ async fn replica_set_scales(store: &Store) {
             .await
             .unwrap();
     }
-    eventually("the not-ready pods counted", || async {
+    eventually("the not-ready pods counted", PATIENCE, || async {
         let rs = store.get(of::<ReplicaSet>(), "default", "web").await.ok()?;
         (rs.pointer("/status/readyReplicas") == Some(&json!(3))).then_some(())
     })
@@ -180,12 +186,8 @@ async fn job_completes(store: &Store) {
         .unwrap();
     let uid = uid_of(&created).to_owned();
     let most_active = std::sync::atomic::AtomicUsize::new(0);
-    let job = eventually("the Job to complete", || async {
-        let active = job_pods(store, &uid)
-            .await
-            .iter()
-            .filter(|p| is_active(p))
-            .count();
+    let job = eventually("the Job to complete", PATIENCE, || async {
+        let active = job_pods(store, &uid).await.iter().filter(is_active).count();
         most_active.fetch_max(active, std::sync::atomic::Ordering::Relaxed);
         let job = store.get(of::<Job>(), "default", "done").await.ok()?;
         (condition(&job, "Complete")?["status"] == "True").then_some(job)
@@ -215,7 +217,7 @@ async fn job_fails(store: &Store) {
         .create(of::<Job>(), "default", job("broken", 1, 1, &annotations, 1))
         .await
         .unwrap();
-    let job = eventually("the Job to fail", || async {
+    let job = eventually("the Job to fail", PATIENCE, || async {
         let job = store.get(of::<Job>(), "default", "broken").await.ok()?;
         (condition(&job, "Failed")?["status"] == "True").then_some(job)
     })

@@ -23,11 +23,12 @@ use keel_api::k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet};
 use keel_api::k8s_openapi::api::core::v1::Pod;
 use keel_api::resources::of;
 use keel_runtime::events::Notice;
-use keel_runtime::{Action, Controller, Index, ObjectKey, Part, Recorder, StoreError};
+use keel_runtime::{Action, Controller, ObjectKey, Part, Recorder, StoreError};
 use serde_json::Value;
 use tokio::time::Instant;
 
 use super::sync::{pod_for, sync, DaemonSetInput};
+use crate::adapter::{controlled_by, gone_is_done, wall_clock};
 use crate::manager::{Context, Stop};
 use crate::pods::{name_of, uid_of};
 
@@ -84,28 +85,16 @@ impl Worker {
             return Ok(Action::Done);
         }
         let informers = &self.context.informers;
-        let uid = uid_of(&daemon_set).to_owned();
-        let owned = |cache: &keel_runtime::Cache| -> Vec<Value> {
-            cache
-                .by_index(Index::Owner, &uid)
-                .into_iter()
-                .filter(|o| {
-                    crate::pods::controller_of(o)
-                        .and_then(|c| c.get("uid"))
-                        .and_then(Value::as_str)
-                        == Some(uid.as_str())
-                })
-                .collect()
-        };
-        let pods = owned(&informers.pods.cache());
-        let revisions = owned(&informers.controller_revisions.cache());
+        let uid = uid_of(&daemon_set);
+        let pods = controlled_by(&informers.pods.cache(), uid);
+        let revisions = controlled_by(&informers.controller_revisions.cache(), uid);
         let nodes = informers.nodes.cache().list();
         let plan = sync(DaemonSetInput {
             daemon_set: &daemon_set,
             nodes: &nodes,
             pods: &pods,
             revisions: &revisions,
-            now: jiff::Timestamp::now(),
+            now: wall_clock(),
         });
         self.write_history(key, &plan.history).await?;
         for name in &plan.delete {
@@ -197,10 +186,7 @@ impl Worker {
                 .await?;
         }
         for name in &history.delete {
-            match store.delete(revisions, &key.namespace, name, None).await {
-                Ok(_) | Err(StoreError::NotFound { .. }) => {}
-                Err(error) => return Err(error),
-            }
+            gone_is_done(store.delete(revisions, &key.namespace, name, None).await)?;
         }
         Ok(())
     }
@@ -221,7 +207,7 @@ impl Worker {
                     current,
                     revision,
                     &DeleteOptions::default(),
-                    jiff::Timestamp::now(),
+                    wall_clock(),
                 )?)
             })
             .await;

@@ -223,10 +223,7 @@ impl Counts {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(text: &str) -> Timestamp {
-        text.parse().unwrap()
-    }
+    use crate::test_support::at;
 
     fn daemon_set(image: &str, max_unavailable: &Value) -> Value {
         json!({"apiVersion": "apps/v1", "kind": "DaemonSet",

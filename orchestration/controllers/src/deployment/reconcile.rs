@@ -180,12 +180,9 @@ fn sync_scale(work: &mut Work) -> Result<(), Stop> {
     Ok(())
 }
 
-fn rollout_rolling(work: &mut Work) -> Result<(), Stop> {
-    let new = new_replica_set(work, true)?.expect("created when missing");
-    if reconcile_new(work, new) || reconcile_old(work, new) {
-        write_rollout_status(work, Some(new));
-        return Ok(());
-    }
+/// The end of a rollout's sync: the old ReplicaSets past the history
+/// limit go once the rollout is complete, then the status is written.
+fn finish_rollout(work: &mut Work, new: usize) {
     let status = work
         .deployment
         .get("status")
@@ -195,6 +192,15 @@ fn rollout_rolling(work: &mut Work) -> Result<(), Stop> {
         cleanup(work, Some(new));
     }
     write_rollout_status(work, Some(new));
+}
+
+fn rollout_rolling(work: &mut Work) -> Result<(), Stop> {
+    let new = new_replica_set(work, true)?.expect("created when missing");
+    if reconcile_new(work, new) || reconcile_old(work, new) {
+        write_rollout_status(work, Some(new));
+        return Ok(());
+    }
+    finish_rollout(work, new);
     Ok(())
 }
 
@@ -209,15 +215,7 @@ fn rollout_recreate(work: &mut Work, pods: &[Value]) -> Result<(), Stop> {
     }
     let new = new.expect("created when missing");
     work.scale(new, replicas(&work.deployment));
-    let status = work
-        .deployment
-        .get("status")
-        .cloned()
-        .unwrap_or_else(|| json!({}));
-    if is_complete(&work.deployment, &status) {
-        cleanup(work, Some(new));
-    }
-    write_rollout_status(work, Some(new));
+    finish_rollout(work, new);
     Ok(())
 }
 

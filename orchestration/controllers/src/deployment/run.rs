@@ -30,9 +30,10 @@ use super::{
     reconcile_deployment, status_after_create_conflict, DeploymentAction, DeploymentEvent,
     DeploymentInput,
 };
+use crate::adapter::wall_clock;
+use crate::adapter::writes::{adopt, delete_object, release, write_status};
 use crate::manager::{Context, Stop};
-use crate::pods::{controller_ref, name_of, uid_of};
-use crate::replicaset::run::writes::{adopt, delete_object, release, wall_clock, write_status};
+use crate::pods::{controller_ref, name_of, namespace_of, uid_of};
 
 /// The name Events of this controller carry.
 pub const COMPONENT: &str = "deployment-controller";
@@ -178,7 +179,7 @@ async fn apply(
             release(store, replica_sets, rs, uid_of(deployment)).await?;
         }
         DeploymentAction::CreateReplicaSet(body) => {
-            let namespace = crate::pods::namespace_of(deployment);
+            let namespace = namespace_of(deployment);
             match store.create(replica_sets, namespace, body.clone()).await {
                 Ok(_) => {}
                 Err(StoreError::AlreadyExists { .. }) => {
@@ -194,7 +195,7 @@ async fn apply(
         }
         DeploymentAction::UpdateReplicaSet(body) => {
             store
-                .update(replica_sets, crate::pods::namespace_of(body), body.clone())
+                .update(replica_sets, namespace_of(body), body.clone())
                 .await?;
         }
         DeploymentAction::DeleteReplicaSet(rs) => {

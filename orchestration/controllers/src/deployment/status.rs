@@ -370,10 +370,7 @@ pub fn same_status(a: &Value, b: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(text: &str) -> Timestamp {
-        text.parse().unwrap()
-    }
+    use crate::test_support::at;
 
     fn rs(name: &str, replicas: i64, available: i64) -> Value {
         json!({"metadata": {"name": name}, "spec": {"replicas": replicas},

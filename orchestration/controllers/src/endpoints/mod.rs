@@ -36,7 +36,7 @@ use keel_api::k8s_openapi::api::core::v1::{
 use keel_api::k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use keel_api::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::pod_status;
+use crate::pods::{is_ready, is_terminal, is_terminating};
 
 pub use repack::repack_subsets;
 
@@ -81,9 +81,7 @@ fn eligible(pod: &Pod, include_terminating: bool) -> bool {
         || status
             .and_then(|s| s.pod_ips.as_ref())
             .is_some_and(|ips| !ips.is_empty());
-    !pod_status::is_terminal(pod)
-        && has_ip
-        && (include_terminating || !pod_status::is_terminating(pod))
+    !is_terminal(pod) && has_ip && (include_terminating || !is_terminating(pod))
 }
 
 /// Whether the Service has a cluster IP (`helper.IsServiceIPSet`).
@@ -185,7 +183,7 @@ pub fn subsets(service: &Service, pods: &[Pod]) -> Vec<EndpointSubset> {
         let Some(address) = address(service, pod) else {
             continue;
         };
-        let ready = publish_not_ready || pod_status::is_ready(pod);
+        let ready = publish_not_ready || is_ready(pod);
         let piece = |ports: Vec<EndpointPort>| {
             let (addresses, not_ready) = if ready {
                 (Some(vec![address.clone()]), None)

@@ -25,8 +25,9 @@ use keel_runtime::{Action, Cache, Controller, Index, ObjectKey, StoreError};
 use serde_json::Value;
 
 use super::{sync, EndpointsSync};
+use crate::adapter::{decode, encode, gone_is_done};
 use crate::manager::{Context, Stop};
-use crate::nodes::run::{decode, encode};
+use crate::pods::namespace_of;
 
 /// The Endpoints controller's entry in the manager's table.
 pub fn start(context: Arc<Context>, stop: Stop) -> Pin<Box<dyn Future<Output = ()> + Send>> {
@@ -50,7 +51,7 @@ fn picks(service: &Value, pod: &Value) -> bool {
 
 /// The keys of the Services in `pod`'s namespace that pick it.
 fn services_of(services: &Cache, pod: &Value) -> Vec<ObjectKey> {
-    let namespace = crate::pods::namespace_of(pod);
+    let namespace = namespace_of(pod);
     services
         .by_index(Index::Namespace, namespace)
         .iter()
@@ -82,7 +83,7 @@ pub async fn run(context: Arc<Context>, stop: Stop) {
 
 /// The pods of the service's namespace its selector picks, decoded.
 fn selected_pods(context: &Context, service: &Value) -> Result<Vec<Pod>, StoreError> {
-    let namespace = crate::pods::namespace_of(service);
+    let namespace = namespace_of(service);
     context
         .informers
         .pods
@@ -103,14 +104,11 @@ async fn reconcile(
     let Some(service) = service else {
         // `onServiceDelete`: the Endpoints of a deleted Service go too.
         if context.informers.endpoints.cache().get_key(key).is_some() {
-            match context
+            let deleted = context
                 .store
                 .delete(endpoints, &key.namespace, &key.name, None)
-                .await
-            {
-                Ok(_) | Err(StoreError::NotFound { .. }) => {}
-                Err(error) => return Err(error),
-            }
+                .await;
+            gone_is_done(deleted)?;
         }
         return Ok(Action::Done);
     };

@@ -31,7 +31,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use futures::future::join_all;
-use keel_api::deletion::{self, DeleteOptions, Propagation, FOREGROUND, ORPHAN};
+use keel_api::deletion::{DeleteOptions, Propagation, FOREGROUND, ORPHAN};
 use keel_api::k8s_openapi::api::core::v1::Namespace;
 use keel_api::resources::{by_kind, of, ResourceInfo, RESOURCES};
 use keel_runtime::{
@@ -40,9 +40,10 @@ use keel_runtime::{
 use serde_json::Value;
 
 use super::{has_finalizer, namespace_plan, plan, GcAction, ObjectId, NAMESPACE_FINALIZER};
+use crate::adapter::writes::delete_object;
+use crate::adapter::{decode, encode, gone_is_done, wait_of, wall_clock};
 use crate::manager::{Context, Informers, Stop};
-use crate::nodes::run::{decode, encode, wait_of, wall_clock};
-use crate::pods::{is_being_deleted, namespace_of, uid_of};
+use crate::pods::{is_being_deleted, namespace_of, uid_of, ObjectRef};
 
 /// The garbage collector's entry in the manager's table.
 pub fn start_garbage_collector(
@@ -278,23 +279,14 @@ async fn delete(
     };
     let options = DeleteOptions {
         propagation: Some(propagation),
-        uid: Some(object.uid.clone()),
         ..DeleteOptions::default()
     };
-    let now = wall_clock();
-    let deleted = context
-        .store
-        .delete_with(
-            resource,
-            &object.namespace,
-            &object.name,
-            |current, revision| Ok(deletion::plan(resource, current, revision, &options, now)?),
-        )
-        .await;
-    match deleted {
-        Ok(_) | Err(StoreError::NotFound { .. } | StoreError::Precondition(_)) => Ok(()),
-        Err(error) => Err(error),
-    }
+    let target = ObjectRef {
+        namespace: object.namespace.clone(),
+        name: object.name.clone(),
+        uid: object.uid.clone(),
+    };
+    delete_object(&context.store, resource, &target, options).await
 }
 
 /// Rewrites `object`'s metadata with `change`, if it is still that uid.
@@ -318,10 +310,7 @@ async fn update_metadata(
             Ok::<_, StoreError>(new)
         })
         .await;
-    match written {
-        Ok(_) | Err(StoreError::NotFound { .. }) => Ok(()),
-        Err(error) => Err(error),
-    }
+    gone_is_done(written)
 }
 
 /// Takes one of the planner's actions.
@@ -432,10 +421,7 @@ async fn empty_namespace(
                 Ok::<_, StoreError>(new)
             })
             .await;
-        match written {
-            Ok(_) | Err(StoreError::NotFound { .. }) => {}
-            Err(error) => return Err(error),
-        }
+        gone_is_done(written)?;
     }
     if planned.finalize {
         let finalized = context
@@ -448,10 +434,8 @@ async fn empty_namespace(
                 Ok::<_, StoreError>(new)
             })
             .await;
-        return match finalized {
-            Ok(_) | Err(StoreError::NotFound { .. }) => Ok(Action::Done),
-            Err(error) => Err(error),
-        };
+        gone_is_done(finalized)?;
+        return Ok(Action::Done);
     }
     Ok(planned
         .requeue_after

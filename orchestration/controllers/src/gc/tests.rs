@@ -10,14 +10,10 @@
 
 use keel_api::deletion::Propagation;
 use keel_api::k8s_openapi::api::core::v1::Namespace;
-use keel_api::k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};
 
 use super::*;
-
-fn now() -> Timestamp {
-    "2026-12-07T12:00:00Z".parse().expect("a time")
-}
+use crate::test_support::now;
 
 fn object(kind: &str, name: &str, owners: &[(&str, bool)], extra: Value) -> Value {
     let api_version = match kind {

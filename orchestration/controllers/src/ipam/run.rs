@@ -27,9 +27,10 @@ use keel_runtime::{Action, Controller, ObjectKey, Recorder, StoreError};
 use serde_json::Value;
 
 use super::{assign, node_pod_cidrs, CidrError, CidrSet};
+use crate::adapter::decode;
 use crate::events::Notice;
 use crate::manager::{Context, Stop};
-use crate::nodes::run::decode;
+use crate::pods::name_of;
 
 /// How soon a node that found the range full is tried again.
 pub const FULL_RETRY: Duration = Duration::from_secs(30);
@@ -94,7 +95,7 @@ impl Allocator {
         if cidrs.is_empty() {
             return false;
         }
-        let name = crate::pods::name_of(node).to_owned();
+        let name = name_of(node).to_owned();
         let mut state = self.lock();
         for cidr in &cidrs {
             // Another family's, or outside the range: not ours to track.
@@ -132,7 +133,7 @@ impl Allocator {
             None => return Ok(Action::Done),
             Some(Ok(cidr)) => cidr,
             Some(Err(CidrError::Full)) => {
-                let name = crate::pods::name_of(&node);
+                let name = name_of(&node);
                 self.recorder.record(
                     &node,
                     Notice::normal(

@@ -52,10 +52,12 @@ use keel_api::k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use keel_api::k8s_openapi::jiff::{SignedDuration, Timestamp};
 
 use crate::events::Notice;
-use crate::pod_status;
+use crate::pods::{is_active, is_ready, is_terminal, is_terminating, phase_of, PodFields};
 use tracking::{finish, track_finished_pods, Uncounted};
 
-pub use pods::{pod_for, removal_order, slow_start_batches, SLOW_START_INITIAL_BATCH};
+pub use crate::replicaset::slow_start::batch_sizes as slow_start_batches;
+use pods::finish_time;
+pub use pods::{pod_for, removal_order};
 pub use ttl::{ttl_after_finished, TtlDecision};
 
 /// The finalizer every Job pod carries until the Job has counted it.
@@ -166,11 +168,11 @@ fn has_tracking_finalizer(pod: &Pod) -> bool {
 /// Whether the pod counts as failed (`isPodFailed`): Failed, or deleted
 /// before it succeeded, unless the Job replaces only Failed pods.
 fn is_pod_failed(pod: &Pod, only_replace_failed: bool) -> bool {
-    match pod_status::phase(pod) {
+    match phase_of(pod) {
         "Failed" => true,
         _ if only_replace_failed => false,
         "Succeeded" => false,
-        _ => pod_status::is_terminating(pod),
+        _ => is_terminating(pod),
     }
 }
 
@@ -219,13 +221,13 @@ fn pod_failure_backoff_left(
 ) -> SignedDuration {
     let last_success = pods
         .iter()
-        .filter(|p| pod_status::phase(p) == "Succeeded")
-        .map(|p| pod_status::finish_time(p, now))
+        .filter(|p| phase_of(p) == "Succeeded")
+        .map(|p| finish_time(p, now))
         .max();
     let failures: Vec<Timestamp> = pods
         .iter()
         .filter(|p| is_pod_failed(p, only_replace_failed))
-        .map(|p| pod_status::finish_time(p, now))
+        .map(|p| finish_time(p, now))
         .filter(|t| last_success.is_none_or(|s| *t > s))
         .collect();
     let Some(last_failure) = failures.iter().max() else {
@@ -255,7 +257,7 @@ fn past_backoff_limit_on_failure(spec: &Spec, pods: &[Pod]) -> bool {
     }
     let restarts: i32 = pods
         .iter()
-        .filter(|p| matches!(pod_status::phase(p), "Running" | "Pending"))
+        .filter(|p| matches!(phase_of(p), "Running" | "Pending"))
         .filter_map(|p| p.status.as_ref())
         .flat_map(|s| {
             let init = s.init_container_statuses.iter().flatten();
@@ -305,21 +307,18 @@ pub fn sync(job: &Job, pods: &[Pod], timings: &JobTimings, now: Timestamp) -> Jo
     let mut status = old_status.clone();
     let mut uncounted = Uncounted::of(&status);
 
-    let active_pods: Vec<&Pod> = pods.iter().filter(|p| pod_status::is_active(p)).collect();
+    let active_pods: Vec<&Pod> = pods.iter().filter(is_active).collect();
     let mut active = active_pods.len();
-    let mut ready = active_pods
-        .iter()
-        .filter(|p| pod_status::is_ready(p))
-        .count();
+    let mut ready = active_pods.iter().filter(is_ready).count();
     let mut terminating = pods
         .iter()
-        .filter(|p| pod_status::is_terminating(p) && !pod_status::is_terminal(p))
+        .filter(|p| is_terminating(p) && !is_terminal(p))
         .count();
-    let fresh = |p: &&Pod| has_tracking_finalizer(p) && !uncounted.has(pod_status::uid(p));
+    let fresh = |p: &&Pod| has_tracking_finalizer(p) && !uncounted.has(p.uid());
     let new_succeeded = pods
         .iter()
         .filter(fresh)
-        .filter(|p| pod_status::phase(p) == "Succeeded")
+        .filter(|p| phase_of(p) == "Succeeded")
         .count();
     let new_failed = pods
         .iter()
@@ -377,10 +376,7 @@ pub fn sync(job: &Job, pods: &[Pod], timings: &JobTimings, now: Timestamp) -> Jo
 
     if ending.is_some() {
         // A finished or failed Job's running pods go.
-        out.delete = active_pods
-            .iter()
-            .map(|p| pod_status::name(p).to_owned())
-            .collect();
+        out.delete = active_pods.iter().map(|p| p.name().to_owned()).collect();
         terminating += active;
         ready = 0;
         active = 0;
@@ -389,9 +385,9 @@ pub fn sync(job: &Job, pods: &[Pod], timings: &JobTimings, now: Timestamp) -> Jo
             manage(&spec, &active_pods, succeeded, pods, timings, now, &mut out);
             let deleted: Vec<&&Pod> = active_pods
                 .iter()
-                .filter(|p| out.delete.iter().any(|n| n == pod_status::name(p)))
+                .filter(|p| out.delete.iter().any(|n| n == p.name()))
                 .collect();
-            ready -= deleted.iter().filter(|p| pod_status::is_ready(p)).count();
+            ready -= deleted.iter().filter(is_ready).count();
             terminating += deleted.len();
             active = active - deleted.len() + out.create;
             suspend_condition(&spec, &mut status, now, &mut out);
@@ -460,10 +456,7 @@ fn manage(
     let mut by_removal: Vec<&Pod> = active_pods.to_vec();
     by_removal.sort_by(|a, b| removal_order(a, b));
     if spec.suspended {
-        out.delete = by_removal
-            .iter()
-            .map(|p| pod_status::name(p).to_owned())
-            .collect();
+        out.delete = by_removal.iter().map(|p| p.name().to_owned()).collect();
         return;
     }
     let want = match spec.completions {
@@ -478,13 +471,13 @@ fn manage(
         let surplus = (active - want).min(POD_CREATE_DELETE_PER_SYNC_MAX);
         out.delete = by_removal[..surplus]
             .iter()
-            .map(|p| pod_status::name(p).to_owned())
+            .map(|p| p.name().to_owned())
             .collect();
         return;
     }
     let terminating = if spec.only_replace_failed {
         pods.iter()
-            .filter(|p| pod_status::is_terminating(p) && !pod_status::is_terminal(p))
+            .filter(|p| is_terminating(p) && !is_terminal(p))
             .count()
     } else {
         0

@@ -1,17 +1,15 @@
 //! The pods a Job makes and removes: a new pod from the template, the order
-//! in which surplus pods go (`controller.ActivePods`), and the slow-start
-//! batches creations are issued in.
+//! in which surplus pods go (`controller.ActivePods`), and when a
+//! finished pod finished.
 
 use keel_api::k8s_openapi::api::batch::v1::Job;
 use keel_api::k8s_openapi::api::core::v1::Pod;
 use keel_api::k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use keel_api::k8s_openapi::jiff::Timestamp;
 use std::cmp::Ordering;
 
 use super::TRACKING_FINALIZER;
-use crate::pod_status;
-
-/// The size of the first batch of creations (`controller.SlowStartInitialBatchSize`).
-pub const SLOW_START_INITIAL_BATCH: usize = 1;
+use crate::pods::{is_ready, phase_of};
 
 /// A new pod for `job`, as the Job controller creates it
 /// (`controller.GetPodFromTemplate`): the template's labels, annotations
@@ -51,24 +49,8 @@ pub fn pod_for(job: &Job) -> Pod {
     }
 }
 
-/// How `count` creations are split into batches: 1, 2, 4, ... (the last
-/// one what is left), so that a failing create stops a large scale-up
-/// early (the adapter stops at the first batch with an error).
-pub fn slow_start_batches(count: usize) -> Vec<usize> {
-    let mut batches = Vec::new();
-    let mut left = count;
-    let mut size = SLOW_START_INITIAL_BATCH;
-    while left > 0 {
-        let batch = size.min(left);
-        batches.push(batch);
-        left -= batch;
-        size *= 2;
-    }
-    batches
-}
-
 fn phase_rank(pod: &Pod) -> u8 {
-    match pod_status::phase(pod) {
+    match phase_of(pod) {
         "Pending" => 0,
         "Unknown" => 1,
         "Running" => 2,
@@ -83,7 +65,7 @@ fn restarts(pod: &Pod) -> i32 {
         .map_or(0, |c| c.iter().map(|c| c.restart_count).max().unwrap_or(0))
 }
 
-fn ready_since(pod: &Pod) -> Option<keel_api::k8s_openapi::jiff::Timestamp> {
+fn ready_since(pod: &Pod) -> Option<Timestamp> {
     pod.status
         .as_ref()?
         .conditions
@@ -111,7 +93,7 @@ pub fn removal_order(a: &Pod, b: &Pod) -> Ordering {
     scheduled(a)
         .cmp(&scheduled(b))
         .then_with(|| phase_rank(a).cmp(&phase_rank(b)))
-        .then_with(|| pod_status::is_ready(a).cmp(&pod_status::is_ready(b)))
+        .then_with(|| is_ready(a).cmp(&is_ready(b)))
         .then_with(|| match (ready_since(a), ready_since(b)) {
             // Later readiness means ready for less time: it goes first.
             (Some(x), Some(y)) => y.cmp(&x),
@@ -119,4 +101,33 @@ pub fn removal_order(a: &Pod, b: &Pod) -> Ordering {
         })
         .then_with(|| restarts(b).cmp(&restarts(a)))
         .then_with(|| created(b).cmp(&created(a)))
+}
+
+/// When the pod finished, as the Job controller's `getFinishedTime` reads
+/// it: the latest `finishedAt` of its terminated containers, else when its
+/// Ready condition turned False, else its deletionTimestamp, else `now`.
+pub fn finish_time(pod: &Pod, now: Timestamp) -> Timestamp {
+    let status = pod.status.as_ref();
+    let containers = status
+        .and_then(|s| s.container_statuses.as_ref())
+        .into_iter()
+        .flatten();
+    let from_containers = containers
+        .filter_map(|c| c.state.as_ref()?.terminated.as_ref()?.finished_at.as_ref())
+        .map(|t| t.0)
+        .max();
+    let from_ready = || {
+        status?
+            .conditions
+            .as_ref()?
+            .iter()
+            .find(|c| c.type_ == "Ready" && c.status == "False")?
+            .last_transition_time
+            .as_ref()
+            .map(|t| t.0)
+    };
+    from_containers
+        .or_else(from_ready)
+        .or_else(|| pod.metadata.deletion_timestamp.as_ref().map(|t| t.0))
+        .unwrap_or(now)
 }

@@ -14,7 +14,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::join_all;
@@ -23,18 +23,16 @@ use keel_api::deletion::{DeleteOptions, Propagation};
 use keel_api::k8s_openapi::api::batch::v1::Job;
 use keel_api::k8s_openapi::api::core::v1::Pod;
 use keel_api::resources::of;
-use keel_runtime::{Action, Controller, Index, ObjectKey, Recorder, StoreError};
+use keel_runtime::{Action, Controller, ObjectKey, Recorder, StoreError};
 use serde_json::Value;
 
 use super::{is_finished, pod_for, sync as plan_sync, ttl_after_finished, JobTimings};
 use super::{TtlDecision, TRACKING_FINALIZER};
+use crate::adapter::awaited::Awaited;
+use crate::adapter::writes::{create_pods, delete_object, delete_pods, write_status};
+use crate::adapter::{controlled_by, gone_is_done, wall_clock};
 use crate::manager::{Context, Stop};
-use crate::pods::{controller_of, name_of, uid_of, ObjectRef};
-use crate::replicaset::run::awaited::AwaitedWrites;
-use crate::replicaset::run::writes::{
-    create_pods, delete_object, delete_pods, resource_version_of, wall_clock, write_status,
-};
-use crate::replicaset::run::writes_seen;
+use crate::pods::{name_of, uid_of, ObjectRef};
 
 /// The name Events of this controller carry.
 pub const COMPONENT: &str = "job-controller";
@@ -60,7 +58,7 @@ enum SyncError {
 struct Shared {
     context: Arc<Context>,
     recorder: Recorder,
-    awaited: Mutex<AwaitedWrites>,
+    awaited: Awaited,
     timings: JobTimings,
 }
 
@@ -72,7 +70,7 @@ pub fn start(context: Arc<Context>, stop: Stop) -> Pin<Box<dyn Future<Output = (
             .unwrap_or(JobTimings::default().pod_failure_backoff);
         let shared = Arc::new(Shared {
             recorder: context.recorder(COMPONENT),
-            awaited: Mutex::new(AwaitedWrites::new()),
+            awaited: Awaited::new(),
             timings: JobTimings {
                 pod_failure_backoff: backoff,
                 ..JobTimings::default()
@@ -104,11 +102,7 @@ async fn reconcile(
     object: Option<Value>,
 ) -> Result<Action, SyncError> {
     let Some(value) = object else {
-        shared
-            .awaited
-            .lock()
-            .expect("no sync panics holding the lock")
-            .forget(&key);
+        shared.awaited.forget(&key);
         return Ok(Action::Done);
     };
     let job: Job = serde_json::from_value(value.clone())?;
@@ -133,20 +127,10 @@ async fn reconcile(
         };
     }
     let pod_cache = shared.context.informers.pods.cache();
-    if !writes_seen(&shared.awaited, &pod_cache, &key) {
+    if !shared.awaited.seen(&pod_cache, &key) {
         return Ok(Action::Done);
     }
-    let uid = uid_of(&value);
-    let owned: Vec<Value> = pod_cache
-        .by_index(Index::Owner, uid)
-        .into_iter()
-        .filter(|pod| {
-            controller_of(pod)
-                .and_then(|r| r.get("uid"))
-                .and_then(Value::as_str)
-                == Some(uid)
-        })
-        .collect();
+    let owned = controlled_by(&pod_cache, uid_of(&value));
     let pods: Vec<Pod> = owned
         .iter()
         .map(|pod| serde_json::from_value(pod.clone()))
@@ -163,15 +147,7 @@ async fn reconcile(
         .map(ObjectRef::to)
         .collect();
     if !victims.is_empty() {
-        {
-            let mut awaited = shared
-                .awaited
-                .lock()
-                .expect("no sync panics holding the lock");
-            for pod in &victims {
-                awaited.deleting(&key, pod.clone());
-            }
-        }
+        shared.awaited.deleting(&key, &victims);
         if let Some(error) = delete_pods(store, &shared.recorder, &value, &victims).await {
             return Err(error.into());
         }
@@ -181,15 +157,7 @@ async fn reconcile(
         body["apiVersion"] = "v1".into();
         body["kind"] = "Pod".into();
         let created = create_pods(store, &shared.recorder, &value, &body, plan.create).await;
-        {
-            let mut awaited = shared
-                .awaited
-                .lock()
-                .expect("no sync panics holding the lock");
-            for pod in &created.pods {
-                awaited.created(&key, resource_version_of(pod));
-            }
-        }
+        shared.awaited.created(&key, &created.pods);
         if let Some(error) = created.error {
             return Err(error.into());
         }
@@ -230,10 +198,7 @@ async fn remove_finalizers(
         }))
         .await;
         for answer in answers {
-            match answer {
-                Ok(_) | Err(StoreError::NotFound { .. }) => {}
-                Err(error) => return Err(error),
-            }
+            gone_is_done(answer)?;
         }
     }
     Ok(())

@@ -10,20 +10,11 @@
 
 use keel_api::k8s_openapi::api::batch::v1::Job;
 use keel_api::k8s_openapi::api::core::v1::Pod;
-use keel_api::k8s_openapi::jiff::{SignedDuration, Timestamp};
+use keel_api::k8s_openapi::jiff::SignedDuration;
 use serde_json::{json, Value};
 
 use super::*;
-
-fn now() -> Timestamp {
-    "2026-12-07T12:00:00Z".parse().expect("a time")
-}
-
-fn ago(seconds: i64) -> String {
-    (now() - SignedDuration::from_secs(seconds))
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
-}
+use crate::test_support::{ago, now};
 
 fn job(spec: Value, status: Value) -> Job {
     let mut spec = spec;

@@ -10,7 +10,7 @@ use keel_api::k8s_openapi::api::core::v1::Pod;
 
 use super::{has_tracking_finalizer, is_pod_failed, Ending, JobSync, Spec, UNCOUNTED_PODS_MAX};
 use crate::events::Notice;
-use crate::pod_status;
+use crate::pods::{phase_of, PodFields};
 
 /// The uids waiting in `status.uncountedTerminatedPods`.
 #[derive(Default)]
@@ -61,7 +61,7 @@ pub(super) fn track_finished_pods(
     let with_finalizer: BTreeSet<&str> = pods
         .iter()
         .filter(|p| has_tracking_finalizer(p))
-        .map(pod_status::uid)
+        .map(PodFields::uid)
         .collect();
     let before = uncounted.succeeded.len();
     uncounted
@@ -78,13 +78,13 @@ pub(super) fn track_finished_pods(
     let deleting = job.metadata.deletion_timestamp.is_some();
     let failing = ending.is_some_and(|e| !e.success());
     for pod in pods.iter().filter(|p| has_tracking_finalizer(p)) {
-        let uid = pod_status::uid(pod).to_owned();
+        let uid = pod.uid().to_owned();
         let failed = is_pod_failed(pod, spec.only_replace_failed);
-        let succeeded = pod_status::phase(pod) == "Succeeded";
+        let succeeded = phase_of(pod) == "Succeeded";
         if !(deleting || ending.is_some() || succeeded || failed) {
             continue;
         }
-        out.remove_finalizer.push(pod_status::name(pod).to_owned());
+        out.remove_finalizer.push(pod.name().to_owned());
         if succeeded && !uncounted.failed.contains(&uid) {
             if !uncounted.succeeded.contains(&uid) {
                 uncounted.succeeded.push(uid);

@@ -27,7 +27,6 @@ use keel_api::deletion::{self, DeleteOptions};
 use keel_api::k8s_openapi::api::coordination::v1::Lease;
 use keel_api::k8s_openapi::api::core::v1::{Node, Pod};
 use keel_api::k8s_openapi::jiff::{SignedDuration, Timestamp};
-use keel_api::object::ObjectError;
 use keel_api::resources::of;
 use keel_runtime::{Action, Controller, Index, ObjectKey, Part, Recorder, StoreError};
 use serde_json::Value;
@@ -36,7 +35,9 @@ use super::{
     disruption_condition, eviction_notice, node_health, pod_marked_not_ready, taint_eviction,
     Eviction, NodeTimings,
 };
+use crate::adapter::{decode, encode, gone_is_done, wait_of, wall_clock};
 use crate::manager::{Context, Stop};
+use crate::pods::{is_being_deleted, name_of, uid_of};
 
 /// The namespace of the nodes' Leases.
 pub const NODE_LEASE_NAMESPACE: &str = "kube-node-lease";
@@ -44,28 +45,6 @@ pub const NODE_LEASE_NAMESPACE: &str = "kube-node-lease";
 pub const NODE_LIFECYCLE_COMPONENT: &str = "node-controller";
 /// The component the taint eviction controller's events come from.
 pub const TAINT_EVICTION_COMPONENT: &str = "taint-eviction-controller";
-
-/// The wall clock, read by the controllers' adapters (the cores take the
-/// time as an argument).
-pub(crate) fn wall_clock() -> Timestamp {
-    Timestamp::now()
-}
-
-/// `object` as k8s-openapi's `K`.
-pub(crate) fn decode<K: serde::de::DeserializeOwned>(object: &Value) -> Result<K, StoreError> {
-    serde_json::from_value(object.clone())
-        .map_err(|error| StoreError::Object(ObjectError::Decode(error.to_string())))
-}
-
-/// `value` as JSON (k8s-openapi's types always serialize).
-pub(crate) fn encode<K: serde::Serialize>(value: &K) -> Value {
-    serde_json::to_value(value).expect("a k8s-openapi object serializes")
-}
-
-/// A signed duration as a wait (negative ones are no wait).
-pub(crate) fn wait_of(duration: SignedDuration) -> Duration {
-    Duration::try_from(duration).unwrap_or(Duration::ZERO)
-}
 
 /// The node lifecycle controller's entry in the manager's table.
 pub fn start_node_lifecycle(
@@ -230,10 +209,7 @@ impl Lifecycle {
                     },
                 )
                 .await;
-            match written {
-                Ok(_) | Err(StoreError::NotFound { .. }) => {}
-                Err(error) => return Err(error),
-            }
+            gone_is_done(written)?;
         }
         Ok(())
     }
@@ -254,11 +230,7 @@ pub async fn taint_eviction_controller(context: Arc<Context>, stop: Stop) {
     let pods = informers.pods.cache();
     Controller::new(&informers.pods)
         .watches(&informers.nodes, move |node| {
-            let name = node
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            pods.by_index(Index::NodeName, name)
+            pods.by_index(Index::NodeName, name_of(node))
                 .iter()
                 .map(ObjectKey::of)
                 .collect()
@@ -289,7 +261,7 @@ impl Evictor {
             .pointer("/spec/nodeName")
             .and_then(Value::as_str)
             .unwrap_or("");
-        if node_name.is_empty() || crate::pods::is_being_deleted(&pod) {
+        if node_name.is_empty() || is_being_deleted(&pod) {
             return Ok(Action::Done);
         }
         let Some(node) = self.context.informers.nodes.cache().get("", node_name) else {
@@ -313,7 +285,7 @@ impl Evictor {
     /// only (its uid).
     async fn evict(&self, key: &ObjectKey, pod: &Value, now: Timestamp) -> Result<(), StoreError> {
         let pods = of::<Pod>();
-        let uid = crate::pods::uid_of(pod).to_owned();
+        let uid = uid_of(pod).to_owned();
         let marked = self
             .context
             .store
@@ -324,7 +296,7 @@ impl Evictor {
                 Part::Status,
                 |current, _| {
                     let mut new = current.clone();
-                    if crate::pods::uid_of(current) == uid {
+                    if uid_of(current) == uid {
                         add_disruption_condition(&mut new, now);
                     }
                     Ok::<_, StoreError>(new)

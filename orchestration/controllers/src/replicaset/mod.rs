@@ -17,7 +17,7 @@
 //! - [`status`]: the status counts and the ReplicaFailure condition.
 //! - [`reconcile`]: one sync, from the caches to a plan.
 //! - [`run`]: the controller at work (the adapter: caches in, store
-//!   writes out), and the writes it shares with the others.
+//!   writes out through [`crate::adapter`]).
 
 pub mod claim;
 pub mod expectations;

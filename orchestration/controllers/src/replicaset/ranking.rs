@@ -120,7 +120,7 @@ pub fn pods_to_delete<'a>(
         return pods.to_vec();
     }
     let mut on_node: BTreeMap<&str, usize> = BTreeMap::new();
-    for pod in related.iter().filter(|pod| is_active(pod)) {
+    for pod in related.iter().filter(is_active) {
         *on_node.entry(node_of(pod)).or_default() += 1;
     }
     let rank = |pod: &Value| on_node.get(node_of(pod)).copied().unwrap_or(0);

@@ -85,7 +85,7 @@ pub fn reconcile_replica_set(input: ReplicaSetInput<'_>) -> ReplicaSetPlan {
         .and_then(|s| LabelSelector::from_json(s).ok());
     let mut claimed: Vec<&Value> = Vec::new();
     if let Some(selector) = &selector {
-        for pod in input.pods.iter().filter(|p| is_active(p)) {
+        for pod in input.pods.iter().filter(is_active) {
             match claim(rs, selector, pod) {
                 Claim::Owned => claimed.push(pod),
                 Claim::Adopt => {

@@ -67,7 +67,7 @@ pub fn replica_set_status(
         .iter()
         .filter(|p| template_selector.matches_object(p))
         .count();
-    let ready = pods.iter().filter(|p| is_ready(p)).count();
+    let ready = pods.iter().filter(is_ready).count();
     let available = pods
         .iter()
         .filter(|p| is_available(p, min_ready_seconds, now))

@@ -1,32 +1,41 @@
-//! What the controllers' integration tests share: a real keeld, simulated
-//! nodes, a test-only binder (the scheduler is not in this crate), the
-//! controller manager in this process, and a patient wait.
+//! What the controllers' integration tests share: a real keeld, the
+//! manager's context over it, simulated nodes, a test-only binder (the
+//! scheduler is not in this crate), and some or all of the controllers
+//! running in this process.
 //!
 //! ```text
-//!   Cluster::start(nodes) ── keeld (subprocess) + keel_sim_nodes::run + binder task
-//!   cluster.manager(options) ── manager::run(Context::start(..)) until dropped
-//!   eventually(what, read) ── polls read every 50 ms for PATIENCE
+//!   Cluster::start(options) ─► keeld (subprocess) + client + store + Context
+//!   cluster.run(&[start, ...]) ─► those controllers  ┐ until cluster.stop()
+//!   cluster.run_manager()      ─► every controller   ┘ (or the test's end)
+//!   cluster.sim_nodes(prefix, count) ─► keel_sim_nodes::run, stoppable
+//!   cluster.bound_sim_nodes(count) ─► sim-0.. and a round-robin binder
 //! ```
+//!
+//! Waiting is `keel_tests::eventually(what, PATIENCE, check)`. Each test
+//! file compiles its own copy and uses a part of it.
 
 #![allow(dead_code, reason = "each test file uses a part of this module")]
 
-use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
+use keel_api::deletion::{self, DeleteOptions};
 use keel_api::k8s_openapi::api::core::v1::Pod;
-use keel_api::resources::of;
+use keel_api::resources::{of, ResourceInfo};
 use keel_client::{Client, ClientOptions};
-use keel_controllers::manager::{self, Context, ManagerOptions};
-use keel_runtime::{Event, Informer, Store};
+use keel_controllers::manager::{self, Context, ManagerOptions, Start, Stop};
+use keel_controllers::pods::{name_of, namespace_of, uid_of};
+use keel_runtime::{Deleted, Event, Informer, ListOptions, Store};
 use keel_sim_nodes::{Capacity, Options};
 use keel_tests::{Flavor, Server};
 use serde_json::Value;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 /// How long anything a test waits for may take.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
-/// The simulated nodes' name prefix.
+/// The name prefix of [`Cluster::bound_sim_nodes`]' nodes.
 pub const NODE_PREFIX: &str = "sim";
 
 /// A task aborted when dropped.
@@ -38,21 +47,23 @@ impl Drop for Task {
     }
 }
 
-/// keeld, simulated nodes and a binder.
+/// keeld, a client, the manager's context, and what runs over them.
 pub struct Cluster {
+    /// The keel client.
     pub client: Client,
+    /// A store over it.
     pub store: Store,
-    tasks: Vec<Task>,
-    pub keeld: Server,
+    /// The controllers' context.
+    pub context: Arc<Context>,
+    stop: watch::Sender<bool>,
+    signal: Stop,
+    running: Vec<JoinHandle<()>>,
+    helpers: Vec<Task>,
+    nodes: Vec<SimNodes>,
+    _keeld: Server,
 }
 
-pub async fn connect(url: &str) -> Client {
-    Client::connect(vec![url.to_owned()], ClientOptions::new())
-        .await
-        .unwrap()
-}
-
-/// Manager options with short timings.
+/// Manager options with a short Job backoff.
 pub fn options() -> ManagerOptions {
     ManagerOptions {
         job_pod_failure_backoff: Duration::from_millis(200),
@@ -60,15 +71,79 @@ pub fn options() -> ManagerOptions {
     }
 }
 
+/// Short node timings: a node is Unknown 2 s after its last heartbeat,
+/// and looked at every 200 ms; node IPAM on.
+pub fn short_options() -> ManagerOptions {
+    ManagerOptions {
+        node_monitor_grace_period: Duration::from_secs(2),
+        node_monitor_period: Duration::from_millis(200),
+        node_startup_grace_period: Duration::from_secs(2),
+        cluster_cidr: Some("10.244.0.0/16".into()),
+        node_cidr_mask_size: 24,
+        ..ManagerOptions::default()
+    }
+}
+
+/// A client of `url`.
+pub async fn connect(url: &str) -> Client {
+    Client::connect(vec![url.to_owned()], ClientOptions::new())
+        .await
+        .unwrap()
+}
+
 impl Cluster {
-    /// keeld with `nodes` simulated nodes and a binder placing every
-    /// unbound pod on them round-robin.
-    pub async fn start(nodes: usize) -> Self {
+    /// Starts keeld and the context over it (inside a tokio runtime).
+    pub async fn start(options: ManagerOptions) -> Self {
         let keeld = Server::start(Flavor::Keeld);
         let client = connect(&keeld.client_url()).await;
-        let sim = Options {
-            prefix: NODE_PREFIX.into(),
-            count: nodes,
+        let context = Context::start(&client, options).await.unwrap();
+        let (stop, signal) = Stop::new();
+        Self {
+            store: Store::new(client.clone()),
+            client,
+            context,
+            stop,
+            signal,
+            running: Vec::new(),
+            helpers: Vec::new(),
+            nodes: Vec::new(),
+            _keeld: keeld,
+        }
+    }
+
+    /// Runs these controllers until the cluster stops.
+    pub fn run(&mut self, controllers: &[Start]) {
+        for start in controllers {
+            let future = start(Arc::clone(&self.context), self.signal.clone());
+            self.running.push(tokio::spawn(future));
+        }
+    }
+
+    /// Runs the whole controller manager until the cluster stops.
+    pub fn run_manager(&mut self) {
+        let running = manager::run(Arc::clone(&self.context), self.signal.clone().wait());
+        self.running.push(tokio::spawn(running));
+    }
+
+    /// Keeps `task` running until the cluster is dropped.
+    pub fn keep(&mut self, task: JoinHandle<()>) {
+        self.helpers.push(Task(task));
+    }
+
+    /// Stops the controllers and waits for them.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for running in self.running {
+            running.await.unwrap();
+        }
+    }
+
+    /// Runs `count` simulated nodes `<prefix>-<i>` (renewing every
+    /// 200 ms); dropping or sending on the answer stops them.
+    pub fn sim_nodes(&self, prefix: &str, count: usize) -> SimNodes {
+        let options = Options {
+            prefix: prefix.into(),
+            count,
             capacity: Capacity {
                 cpu: "32".into(),
                 memory: "64Gi".into(),
@@ -76,29 +151,42 @@ impl Cluster {
                 ephemeral_storage: "100Gi".into(),
             },
             lease_duration_secs: 40,
-            renew_interval: Duration::from_secs(1),
+            renew_interval: Duration::from_millis(200),
             pod_workers: 8,
         };
-        let sim_client = client.clone();
-        let sim_nodes = tokio::spawn(async move {
-            keel_sim_nodes::run(&sim_client, &sim, std::future::pending())
-                .await
-                .unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let client = self.client.clone();
+        let running = tokio::spawn(async move {
+            keel_sim_nodes::run(&client, &options, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
         });
-        let names = (0..nodes).map(|i| format!("{NODE_PREFIX}-{i}")).collect();
-        let binder = tokio::spawn(bind_round_robin(client.clone(), names));
-        Self {
-            store: Store::new(client.clone()),
-            client,
-            tasks: vec![Task(sim_nodes), Task(binder)],
-            keeld,
-        }
+        SimNodes { stop, running }
     }
 
-    /// The controller manager in this process, until the task is dropped.
-    pub async fn manager(&self, options: ManagerOptions) -> Task {
-        let context = Context::start(&self.client, options).await.unwrap();
-        Task(tokio::spawn(manager::run(context, std::future::pending())))
+    /// `count` simulated nodes [`NODE_PREFIX`]`-<i>` and a binder placing
+    /// every unbound pod on them round-robin, both until the cluster is
+    /// dropped.
+    pub fn bound_sim_nodes(&mut self, count: usize) {
+        self.nodes.push(self.sim_nodes(NODE_PREFIX, count));
+        let names = (0..count).map(|i| format!("{NODE_PREFIX}-{i}")).collect();
+        self.keep(tokio::spawn(bind_round_robin(self.client.clone(), names)));
+    }
+}
+
+/// Simulated nodes at work.
+pub struct SimNodes {
+    stop: oneshot::Sender<()>,
+    running: JoinHandle<()>,
+}
+
+impl SimNodes {
+    /// Stops them: no more heartbeats, no kubelet.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.running.await.unwrap();
     }
 }
 
@@ -126,63 +214,42 @@ async fn bind_round_robin(client: Client, nodes: Vec<String>) {
         if !unbound || deleting {
             continue;
         }
-        let text = |pointer: &str| {
-            pod.pointer(pointer)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned()
-        };
         let node = &nodes[next % nodes.len()];
         next += 1;
         let _ = store
-            .bind(
-                &text("/metadata/namespace"),
-                &text("/metadata/name"),
-                node,
-                Some(&text("/metadata/uid")),
-            )
+            .bind(namespace_of(&pod), name_of(&pod), node, Some(uid_of(&pod)))
             .await;
     }
 }
 
-/// Waits until `read` answers `Some`, checking every 50 ms.
-pub async fn eventually<T, F, Fut>(what: &str, mut read: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        if let Some(value) = read().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// Deletes as a client's DELETE does (keel-api's deletion plan) with
+/// `options`.
+pub async fn delete_as_client(
+    store: &Store,
+    resource: &'static ResourceInfo,
+    namespace: &str,
+    name: &str,
+    options: &DeleteOptions,
+) -> Deleted {
+    let now = jiff::Timestamp::now();
+    store
+        .delete_with(resource, namespace, name, |current, revision| {
+            Ok(deletion::plan(resource, current, revision, options, now)?)
+        })
+        .await
+        .unwrap()
 }
 
 /// The pods of `namespace` whose labels include `label` = `value`.
 pub async fn pods_labelled(store: &Store, namespace: &str, label: &str, value: &str) -> Vec<Value> {
     store
-        .list(
-            of::<Pod>(),
-            namespace,
-            &keel_runtime::ListOptions::default(),
-        )
+        .list(of::<Pod>(), namespace, &ListOptions::default())
         .await
         .unwrap()
         .items
         .into_iter()
         .filter(|pod| pod["metadata"]["labels"].get(label).and_then(Value::as_str) == Some(value))
         .collect()
-}
-
-/// Whether the pod is active: not finished, not being deleted.
-pub fn is_active(pod: &Value) -> bool {
-    keel_controllers::pods::is_active(pod)
 }
 
 /// The status of the object's condition `kind`.

@@ -17,16 +17,21 @@
 //! cache tells the same thing exactly. Every write awaited here changes
 //! a pod the controller owns, so the event that satisfies it also wakes
 //! the controller's key; no timeout is needed. (The count-based
-//! [`super::super::expectations::Expectations`] is for a runner that
+//! [`crate::replicaset::expectations::Expectations`] is for a runner that
 //! does see each event.)
 //!
-//! Pure data; the adapter reads the cache.
+//! [`AwaitedWrites`] is pure data; [`Awaited`] is the one a controller's
+//! workers share, checked against its pod cache (the ReplicaSet and Job
+//! controllers use it).
 
 use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
 
-use keel_runtime::ObjectKey;
+use keel_runtime::{Cache, ObjectKey};
+use serde_json::Value;
 
-use crate::pods::ObjectRef;
+use super::resource_version_of;
+use crate::pods::{is_being_deleted, uid_of, ObjectRef};
 
 /// What one key waits for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -98,6 +103,58 @@ impl AwaitedWrites {
     pub fn is_empty(&self) -> bool {
         self.by_key.is_empty()
     }
+}
+
+/// The writes awaited of one controller, shared by its workers.
+#[derive(Debug, Default)]
+pub struct Awaited(Mutex<AwaitedWrites>);
+
+impl Awaited {
+    /// Nothing awaited.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, AwaitedWrites> {
+        self.0.lock().expect("no sync panics holding the lock")
+    }
+
+    /// Whether every write awaited for `key` is in the pod cache `pods`.
+    /// The revision is read before the pods are, so the pods read are at
+    /// least that new.
+    pub fn seen(&self, pods: &Cache, key: &ObjectKey) -> bool {
+        let revision = pods.revision();
+        self.lock()
+            .satisfied(key, revision, |pod| shows_deleted(pods, pod))
+    }
+
+    /// `key` created `pods` (as stored).
+    pub fn created(&self, key: &ObjectKey, pods: &[Value]) {
+        let mut awaited = self.lock();
+        for pod in pods {
+            awaited.created(key, resource_version_of(pod));
+        }
+    }
+
+    /// `key` is about to delete `pods`.
+    pub fn deleting(&self, key: &ObjectKey, pods: &[ObjectRef]) {
+        let mut awaited = self.lock();
+        for pod in pods {
+            awaited.deleting(key, pod.clone());
+        }
+    }
+
+    /// Forgets `key` (its object was deleted).
+    pub fn forget(&self, key: &ObjectKey) {
+        self.lock().forget(key);
+    }
+}
+
+/// Whether the pod cache shows `pod` deleted: absent, another uid, or
+/// being deleted.
+pub fn shows_deleted(pods: &Cache, pod: &ObjectRef) -> bool {
+    pods.get(&pod.namespace, &pod.name)
+        .is_none_or(|cached| uid_of(&cached) != pod.uid || is_being_deleted(&cached))
 }
 
 #[cfg(test)]

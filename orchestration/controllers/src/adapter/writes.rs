@@ -1,7 +1,6 @@
-//! The writes the workload controllers' adapters share: pods created in
+//! The writes several controllers' adapters make: pods created in
 //! slow-start batches and deleted as the registry deletes them, owner
-//! references adopted and released, a status written through `/status`,
-//! and the wall clock they read.
+//! references adopted and released, a status written through `/status`.
 //!
 //! ```text
 //!   create_pods(body, n) ─ batches 1, 2, 4, ... (stop at a failed batch) ─► created pods
@@ -11,7 +10,6 @@
 //! ```
 
 use futures::future::join_all;
-use jiff::Timestamp;
 use keel_api::deletion::{self, DeleteOptions};
 use keel_api::k8s_openapi::api::core::v1::Pod;
 use keel_api::resources::of;
@@ -20,22 +18,9 @@ use keel_runtime::events::Notice;
 use keel_runtime::{Part, Recorder, Store, StoreError};
 use serde_json::Value;
 
+use super::{gone_is_done, wall_clock};
 use crate::pods::{controller_of, name_of, namespace_of, uid_of, ObjectRef};
 use crate::replicaset::slow_start::SlowStart;
-
-/// The wall clock: the one reading of it the adapters make per sync.
-pub fn wall_clock() -> Timestamp {
-    Timestamp::now()
-}
-
-/// The resourceVersion of a stored object (0 when missing).
-pub fn resource_version_of(object: &Value) -> i64 {
-    object
-        .pointer("/metadata/resourceVersion")
-        .and_then(Value::as_str)
-        .and_then(|text| text.parse().ok())
-        .unwrap_or(0)
-}
 
 /// What a run of pod creations did.
 #[derive(Debug, Default)]
@@ -201,13 +186,6 @@ pub async fn release(
         })
         .await;
     gone_is_done(written)
-}
-
-fn gone_is_done(written: Result<Value, StoreError>) -> Result<(), StoreError> {
-    match written {
-        Ok(_) | Err(StoreError::NotFound { .. }) => Ok(()),
-        Err(error) => Err(error),
-    }
 }
 
 /// Writes `status` as `object`'s status through `/status`, unless the

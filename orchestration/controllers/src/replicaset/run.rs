@@ -10,32 +10,29 @@
 //!     adopt / release ─► create (slow start) or delete ─► status ─► requeue
 //! ```
 //!
-//! - [`awaited`]: the creations and deletions a key waits to see.
-//! - [`writes`]: pod creates and deletes, owner references, status
-//!   writes (shared with the Job and Deployment controllers).
-
-pub mod awaited;
-pub mod writes;
+//! The writes and the awaited creations and deletions are
+//! [`crate::adapter`]'s, shared with the Job and Deployment controllers.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use keel_api::k8s_openapi::api::apps::v1::ReplicaSet;
 use keel_api::k8s_openapi::api::core::v1::Pod;
 use keel_api::resources::of;
 use keel_api::selector::LabelSelector;
-use keel_runtime::{Action, Cache, Controller, Index, ObjectKey, Recorder, StoreError};
+use keel_runtime::{Action, Controller, Index, ObjectKey, Recorder, StoreError};
 use serde_json::Value;
 
-use self::awaited::AwaitedWrites;
-use self::writes::{adopt, create_pods, delete_pods, release, resource_version_of, wall_clock};
 use super::claim::claim;
 use super::status::{replica_set_status, ReplicaFailure};
 use super::{reconcile_replica_set, ReplicaSetInput};
+use crate::adapter::awaited::Awaited;
+use crate::adapter::writes::{adopt, create_pods, delete_pods, release, write_status};
+use crate::adapter::{controlled_by, wall_clock};
 use crate::manager::{Context, Stop};
-use crate::pods::{controller_of, is_active, is_being_deleted, uid_of, ObjectRef};
+use crate::pods::{controller_uid_of, is_active, uid_of};
 
 /// The name Events of this controller carry.
 pub const COMPONENT: &str = "replicaset-controller";
@@ -44,7 +41,7 @@ pub const COMPONENT: &str = "replicaset-controller";
 struct Shared {
     context: Arc<Context>,
     recorder: Recorder,
-    awaited: Mutex<AwaitedWrites>,
+    awaited: Awaited,
 }
 
 /// Runs the ReplicaSet controller until `stop` (an entry of
@@ -53,7 +50,7 @@ pub fn start(context: Arc<Context>, stop: Stop) -> Pin<Box<dyn Future<Output = (
     Box::pin(async move {
         let shared = Arc::new(Shared {
             recorder: context.recorder(COMPONENT),
-            awaited: Mutex::new(AwaitedWrites::new()),
+            awaited: Awaited::new(),
             context: Arc::clone(&context),
         });
         let informers = &context.informers;
@@ -71,43 +68,15 @@ pub fn start(context: Arc<Context>, stop: Stop) -> Pin<Box<dyn Future<Output = (
     })
 }
 
-/// Whether the pod cache shows `pod` deleted: absent, another uid, or
-/// being deleted.
-pub(crate) fn shows_deleted(pods: &Cache, pod: &ObjectRef) -> bool {
-    pods.get(&pod.namespace, &pod.name)
-        .is_none_or(|cached| uid_of(&cached) != pod.uid || is_being_deleted(&cached))
-}
-
-/// Whether every write awaited for `key` is in the pod cache. The
-/// revision is read before the pods are, so the pods read are at least
-/// that new.
-pub(crate) fn writes_seen(awaited: &Mutex<AwaitedWrites>, pods: &Cache, key: &ObjectKey) -> bool {
-    let revision = pods.revision();
-    awaited
-        .lock()
-        .expect("no sync panics holding the lock")
-        .satisfied(key, revision, |pod| shows_deleted(pods, pod))
-}
-
 /// The pods of the ReplicaSets that share `rs`'s controller (its
 /// Deployment's), for ranking deletions; empty without a controller.
 fn related_pods(context: &Context, rs: &Value) -> Vec<Value> {
-    let Some(owner_uid) = controller_of(rs)
-        .and_then(|r| r.get("uid"))
-        .and_then(Value::as_str)
-    else {
+    let Some(owner_uid) = controller_uid_of(rs) else {
         return Vec::new();
     };
     let pods = context.informers.pods.cache();
-    context
-        .informers
-        .replica_sets
-        .cache()
-        .by_index(Index::Owner, owner_uid)
+    controlled_by(&context.informers.replica_sets.cache(), owner_uid)
         .iter()
-        .filter(|sibling| {
-            controller_of(sibling).and_then(|r| r.get("uid")) == Some(&Value::from(owner_uid))
-        })
         .flat_map(|sibling| pods.by_index(Index::Owner, uid_of(sibling)))
         .collect()
 }
@@ -131,17 +100,13 @@ async fn sync(
     object: Option<Value>,
 ) -> Result<Action, StoreError> {
     let Some(rs) = object else {
-        shared
-            .awaited
-            .lock()
-            .expect("no sync panics holding the lock")
-            .forget(&key);
+        shared.awaited.forget(&key);
         return Ok(Action::Done);
     };
     let context = &shared.context;
     let store = &context.store;
     let pod_cache = context.informers.pods.cache();
-    let expectations_satisfied = writes_seen(&shared.awaited, &pod_cache, &key);
+    let expectations_satisfied = shared.awaited.seen(&pod_cache, &key);
     let pods = pod_cache.by_index(Index::Namespace, &key.namespace);
     let related = related_pods(context, &rs);
     let now = wall_clock();
@@ -162,28 +127,12 @@ async fn sync(
     let mut failure = None;
     if let (Some(body), true) = (&plan.pod, plan.create > 0) {
         let created = create_pods(store, &shared.recorder, &rs, body, plan.create).await;
-        {
-            let mut awaited = shared
-                .awaited
-                .lock()
-                .expect("no sync panics holding the lock");
-            for pod in &created.pods {
-                awaited.created(&key, resource_version_of(pod));
-            }
-        }
+        shared.awaited.created(&key, &created.pods);
         failure = created
             .error
             .map(|error| (ReplicaFailure::Create(error.to_string()), error));
     } else if !plan.delete.is_empty() {
-        {
-            let mut awaited = shared
-                .awaited
-                .lock()
-                .expect("no sync panics holding the lock");
-            for pod in &plan.delete {
-                awaited.deleting(&key, pod.clone());
-            }
-        }
+        shared.awaited.deleting(&key, &plan.delete);
         failure = delete_pods(store, &shared.recorder, &rs, &plan.delete)
             .await
             .map(|error| (ReplicaFailure::Delete(error.to_string()), error));
@@ -191,11 +140,11 @@ async fn sync(
     let replica_sets = of::<ReplicaSet>();
     if let Some((failure, error)) = failure {
         let status = replica_set_status(&rs, &claimed(&rs, &pods), Some(&failure), now);
-        writes::write_status(store, replica_sets, &rs, &status).await?;
+        write_status(store, replica_sets, &rs, &status).await?;
         return Err(error);
     }
     if let Some(status) = &plan.status {
-        writes::write_status(store, replica_sets, &rs, status).await?;
+        write_status(store, replica_sets, &rs, status).await?;
     }
     Ok(match plan.requeue_after_secs {
         Some(secs) => Action::RequeueAfter(Duration::from_secs(secs.max(0) as u64)),
