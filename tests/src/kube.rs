@@ -21,6 +21,10 @@ use crate::binaries::keel;
 use crate::ports::free_port;
 use crate::{Background, Stream};
 
+/// `keel up`'s flags for the front alone: no controllers and no
+/// scheduler, so that only requests change objects.
+pub const FRONT_ONLY: &[&str] = &["--controllers=", "--scheduler=false"];
+
 /// How long `keel up` may take to serve the Kubernetes API.
 const START_DEADLINE: Duration = Duration::from_secs(30);
 

@@ -56,6 +56,16 @@ pub struct ManagerFlags {
     /// The Job controller's first delay before replacing a failed pod.
     #[arg(long, default_value = "10s", value_parser = duration)]
     job_pod_failure_backoff: Duration,
+    /// Which controllers run, comma-separated, as kube-controller-manager
+    /// reads it: `*` all, `-<name>` not that one; a list without `*` runs
+    /// only those it names (`--controllers=` runs none). Names:
+    /// replicaset-controller, deployment-controller, job-controller,
+    /// daemonset-controller, node-lifecycle-controller,
+    /// taint-eviction-controller, endpoints-controller,
+    /// node-ipam-controller, garbage-collector-controller,
+    /// namespace-controller.
+    #[arg(long, value_delimiter = ',', default_value = "*")]
+    controllers: Vec<String>,
 }
 
 impl ManagerFlags {
@@ -69,6 +79,7 @@ impl ManagerFlags {
             node_cidr_mask_size: self.node_cidr_mask_size,
             workers: self.workers,
             job_pod_failure_backoff: self.job_pod_failure_backoff,
+            controllers: self.controllers.clone(),
         }
     }
 }

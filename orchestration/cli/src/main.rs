@@ -84,6 +84,10 @@ struct Up {
     /// The controllers' flags, as `keel controllers` takes them.
     #[command(flatten)]
     manager: controllers::ManagerFlags,
+    /// Whether the scheduler runs (`--scheduler=false`: pods stay pending
+    /// unless another scheduler binds them).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    scheduler: bool,
 }
 
 #[derive(Args)]
@@ -270,7 +274,7 @@ async fn up(args: Up) -> Result<(), String> {
     let rest = async {
         tokio::select! {
             served = front(endpoints.clone(), &args.listen) => served,
-            ran = components(&endpoints, &options) => ran,
+            ran = components(&endpoints, &options, args.scheduler) => ran,
             () = shutdown_signal() => Ok(()),
         }
     };
@@ -304,6 +308,7 @@ async fn shutdown_signal() {
 async fn components(
     endpoints: &[String],
     options: &keel_controllers::manager::ManagerOptions,
+    scheduler: bool,
 ) -> Result<(), String> {
     let client = connect(endpoints).await?;
     let scheduling = keel_scheduler::run::Options {
@@ -314,7 +319,7 @@ async fn components(
     };
     tokio::select! {
         ran = controllers::elected(&client, "keel-up", UP_LEASE_TTL_SECS, options, std::future::pending()) => ran,
-        ran = keel_scheduler::run::run(&client, &scheduling, std::future::pending()) => {
+        ran = keel_scheduler::run::run(&client, &scheduling, std::future::pending()), if scheduler => {
             ran.map_err(|error| format!("the scheduler stopped: {error}"))
         }
     }

@@ -57,6 +57,11 @@ pub struct ManagerOptions {
     /// The Job controller's delay before replacing a failed pod, doubling
     /// with each failure (`DefaultJobPodFailureBackOff`, 10 s).
     pub job_pod_failure_backoff: Duration,
+    /// Which controllers run, as kube-controller-manager's `--controllers`
+    /// reads its list: `*` runs every one not named `-<name>`; a list
+    /// without `*` runs only the names it holds (so an empty name runs
+    /// none).
+    pub controllers: Vec<String>,
 }
 
 impl Default for ManagerOptions {
@@ -69,6 +74,7 @@ impl Default for ManagerOptions {
             node_cidr_mask_size: 24,
             workers: keel_runtime::controller::WORKERS_DEFAULT,
             job_pod_failure_backoff: Duration::from_secs(10),
+            controllers: vec!["*".to_owned()],
         }
     }
 }
@@ -221,12 +227,30 @@ impl Drop for Running {
     }
 }
 
+/// Whether the controller `name` runs under the `--controllers` list
+/// `enabled` (kube-controller-manager's `IsControllerEnabled`: the first
+/// entry naming it decides; else `*` runs it).
+pub fn is_enabled(name: &str, enabled: &[String]) -> bool {
+    let mut star = false;
+    for entry in enabled {
+        if entry == name {
+            return true;
+        }
+        if entry.strip_prefix('-') == Some(name) {
+            return false;
+        }
+        star |= entry == "*";
+    }
+    star
+}
+
 /// Runs every controller until `stop` resolves, then waits for them.
 pub async fn run(context: Arc<Context>, stop: impl Future<Output = ()> + Send) {
     let (trigger, signal) = Stop::new();
     let mut running = Running(
         CONTROLLERS
             .iter()
+            .filter(|(name, _)| is_enabled(name, &context.options.controllers))
             .map(|(name, start)| {
                 tracing::info!(controller = name, "starting");
                 tokio::spawn(start(Arc::clone(&context), signal.clone()))
@@ -281,4 +305,32 @@ pub async fn run_elected(
         stop,
     )
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(entries: &[&str]) -> Vec<String> {
+        entries.iter().map(|e| (*e).to_owned()).collect()
+    }
+
+    #[test]
+    fn the_controllers_list_reads_as_kube_controller_managers() {
+        assert!(is_enabled("job-controller", &list(&["*"])));
+        assert!(!is_enabled(
+            "job-controller",
+            &list(&["*", "-job-controller"])
+        ));
+        assert!(is_enabled("job-controller", &list(&["job-controller"])));
+        assert!(!is_enabled(
+            "deployment-controller",
+            &list(&["job-controller"])
+        ));
+        assert!(!is_enabled("job-controller", &list(&[""])));
+        // Every name in the table is one a list can name.
+        for (name, _) in CONTROLLERS {
+            assert!(is_enabled(name, &list(&[name])));
+        }
+    }
 }
