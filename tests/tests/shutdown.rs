@@ -16,8 +16,10 @@ const EXIT_WITHIN: Duration = Duration::from_secs(10);
 
 fn stops_with_a_watch_open(flavor: Flavor) {
     let mut server = Server::start(flavor);
-    let mut watch = server.etcdctl().spawn(&["watch", "k"]);
     server.etcdctl().run(&["put", "k", "v"]).assert_success();
+    // From revision 1, so the put is replayed however late the watch
+    // starts.
+    let mut watch = server.etcdctl().spawn(&["watch", "k", "--rev=1"]);
     assert!(watch
         .next_line(keel_tests::Stream::Stdout, Duration::from_secs(10))
         .is_some());
