@@ -26,7 +26,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use keel_api::deletion::{self, DeleteOptions};
+use keel_api::deletion::DeleteOptions;
 use keel_api::object::name_of;
 use keel_api::patch::{self, PatchType};
 use keel_api::selector::{FieldSelector, LabelSelector};
@@ -500,11 +500,8 @@ pub(crate) async fn delete_one(
             format!("namespaces \"{name}\" is forbidden: this namespace may not be deleted"),
         ));
     }
-    let now = jiff::Timestamp::now();
     Ok(store
-        .delete_with(resource, namespace, name, |current, revision| {
-            Ok(deletion::plan(resource, current, revision, options, now)?)
-        })
+        .delete_as_planned(resource, namespace, name, options, jiff::Timestamp::now())
         .await?)
 }
 

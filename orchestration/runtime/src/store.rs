@@ -765,7 +765,24 @@ impl Store {
         Err(Self::conflict(resource, name))
     }
 
-    /// Deletes `key` if it is still at `revision`.
+    /// Deletes the object `name` as its kind's registry does under
+    /// `options` at `now` (keel-api's `deletion::plan`: at once, marked for
+    /// a graceful delete, or held by finalizers), with the options'
+    /// preconditions.
+    pub async fn delete_as_planned(
+        &self,
+        resource: &ResourceInfo,
+        namespace: &str,
+        name: &str,
+        options: &deletion::DeleteOptions,
+        now: jiff::Timestamp,
+    ) -> Result<Deleted, StoreError> {
+        self.delete_with(resource, namespace, name, |current, revision| {
+            Ok(deletion::plan(resource, current, revision, options, now)?)
+        })
+        .await
+    }
+
     /// Deletes `object`'s `key` if it is still at `revision`, with what
     /// the object holds besides itself (a Service's cluster IP).
     async fn remove(

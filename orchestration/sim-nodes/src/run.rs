@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 use jiff::Timestamp;
-use keel_api::deletion::{self, DeleteOptions};
+use keel_api::deletion::DeleteOptions;
 use keel_api::k8s_openapi::api::coordination::v1::Lease;
 use keel_api::k8s_openapi::api::core::v1::{Node, Pod};
 use keel_api::object;
@@ -307,15 +307,7 @@ impl Kubelet {
                 };
                 let deleted = self
                     .store
-                    .delete_with(pods, &key.namespace, &key.name, |current, revision| {
-                        Ok(deletion::plan(
-                            pods,
-                            current,
-                            revision,
-                            &options,
-                            wall_clock(),
-                        )?)
-                    })
+                    .delete_as_planned(pods, &key.namespace, &key.name, &options, wall_clock())
                     .await;
                 match deleted {
                     Ok(_) => Ok(Action::Done),

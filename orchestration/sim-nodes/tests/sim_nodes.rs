@@ -16,7 +16,7 @@
 use std::time::Duration;
 
 use jiff::Timestamp;
-use keel_api::deletion::{self, DeleteOptions};
+use keel_api::deletion::DeleteOptions;
 use keel_api::k8s_openapi::api::coordination::v1::Lease;
 use keel_api::k8s_openapi::api::core::v1::{Node, Pod};
 use keel_api::resources::of;
@@ -195,15 +195,13 @@ async fn nodes_register_renew_and_run_pods() {
     // A graceful delete (30 s by default) only marks the pod; the
     // simulated kubelet finishes it at once.
     let marked = store
-        .delete_with(pods, "default", "web", |current, revision| {
-            Ok(deletion::plan(
-                pods,
-                current,
-                revision,
-                &DeleteOptions::default(),
-                Timestamp::now(),
-            )?)
-        })
+        .delete_as_planned(
+            pods,
+            "default",
+            "web",
+            &DeleteOptions::default(),
+            Timestamp::now(),
+        )
         .await
         .unwrap();
     assert!(!marked.gone, "a pod on a node is deleted gracefully");

@@ -10,7 +10,7 @@
 //! ```
 
 use futures::future::join_all;
-use keel_api::deletion::{self, DeleteOptions};
+use keel_api::deletion::DeleteOptions;
 use keel_api::k8s_openapi::api::core::v1::Pod;
 use keel_api::resources::of;
 use keel_api::ResourceInfo;
@@ -86,19 +86,12 @@ pub async fn delete_object(
 ) -> Result<(), StoreError> {
     options.uid = Some(object.uid.clone());
     let deleted = store
-        .delete_with(
+        .delete_as_planned(
             resource,
             &object.namespace,
             &object.name,
-            |current, revision| {
-                Ok(deletion::plan(
-                    resource,
-                    current,
-                    revision,
-                    &options,
-                    wall_clock(),
-                )?)
-            },
+            &options,
+            wall_clock(),
         )
         .await;
     match deleted {

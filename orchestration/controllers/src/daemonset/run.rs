@@ -18,7 +18,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use keel_api::deletion::{self, DeleteOptions};
+use keel_api::deletion::DeleteOptions;
 use keel_api::k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet};
 use keel_api::k8s_openapi::api::core::v1::Pod;
 use keel_api::resources::of;
@@ -201,15 +201,13 @@ impl Worker {
         let deleted = self
             .context
             .store
-            .delete_with(pods, namespace, name, |current, revision| {
-                Ok(deletion::plan(
-                    pods,
-                    current,
-                    revision,
-                    &DeleteOptions::default(),
-                    wall_clock(),
-                )?)
-            })
+            .delete_as_planned(
+                pods,
+                namespace,
+                name,
+                &DeleteOptions::default(),
+                wall_clock(),
+            )
             .await;
         match deleted {
             Ok(_) => {

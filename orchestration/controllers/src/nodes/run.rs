@@ -23,7 +23,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use keel_api::deletion::{self, DeleteOptions};
+use keel_api::deletion::DeleteOptions;
 use keel_api::k8s_openapi::api::coordination::v1::Lease;
 use keel_api::k8s_openapi::api::core::v1::{Node, Pod};
 use keel_api::k8s_openapi::jiff::{SignedDuration, Timestamp};
@@ -315,9 +315,7 @@ impl Evictor {
         let deleted = self
             .context
             .store
-            .delete_with(pods, &key.namespace, &key.name, |current, revision| {
-                Ok(deletion::plan(pods, current, revision, &options, now)?)
-            })
+            .delete_as_planned(pods, &key.namespace, &key.name, &options, now)
             .await;
         match deleted {
             Ok(_) => {

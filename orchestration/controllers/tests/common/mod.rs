@@ -19,7 +19,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use keel_api::deletion::{self, DeleteOptions};
+use keel_api::deletion::DeleteOptions;
 use keel_api::k8s_openapi::api::core::v1::Pod;
 use keel_api::resources::{of, ResourceInfo};
 use keel_client::{Client, ClientOptions};
@@ -231,11 +231,8 @@ pub async fn delete_as_client(
     name: &str,
     options: &DeleteOptions,
 ) -> Deleted {
-    let now = jiff::Timestamp::now();
     store
-        .delete_with(resource, namespace, name, |current, revision| {
-            Ok(deletion::plan(resource, current, revision, options, now)?)
-        })
+        .delete_as_planned(resource, namespace, name, options, jiff::Timestamp::now())
         .await
         .unwrap()
 }
