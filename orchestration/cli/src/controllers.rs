@@ -56,6 +56,15 @@ pub struct ManagerFlags {
     /// The Job controller's first delay before replacing a failed pod.
     #[arg(long, default_value = "10s", value_parser = duration)]
     job_pod_failure_backoff: Duration,
+    /// How often the pod garbage collector looks for pods to remove.
+    #[arg(long, default_value = "20s", value_parser = duration)]
+    pod_gc_period: Duration,
+    /// How long a node is missing before its pods are deleted by force.
+    #[arg(long, default_value = "40s", value_parser = duration)]
+    pod_gc_quarantine: Duration,
+    /// Finished pods kept before the oldest are deleted (0: no limit).
+    #[arg(long, default_value_t = 12_500)]
+    terminated_pod_gc_threshold: usize,
     /// Which controllers run, comma-separated, as kube-controller-manager
     /// reads it: `*` all, `-<name>` not that one; a list without `*` runs
     /// only those it names (`--controllers=` runs none). Names:
@@ -63,7 +72,7 @@ pub struct ManagerFlags {
     /// daemonset-controller, node-lifecycle-controller,
     /// taint-eviction-controller, endpoints-controller,
     /// node-ipam-controller, garbage-collector-controller,
-    /// namespace-controller.
+    /// namespace-controller, pod-garbage-collector-controller.
     #[arg(long, value_delimiter = ',', default_value = "*")]
     controllers: Vec<String>,
 }
@@ -79,6 +88,9 @@ impl ManagerFlags {
             node_cidr_mask_size: self.node_cidr_mask_size,
             workers: self.workers,
             job_pod_failure_backoff: self.job_pod_failure_backoff,
+            pod_gc_period: self.pod_gc_period,
+            pod_gc_quarantine: self.pod_gc_quarantine,
+            terminated_pod_gc_threshold: self.terminated_pod_gc_threshold,
             controllers: self.controllers.clone(),
         }
     }

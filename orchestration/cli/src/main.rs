@@ -317,11 +317,15 @@ async fn components(
         seed: keel_scheduler::run::seed_from_clock(),
         ..keel_scheduler::run::Options::default()
     };
+    // With no controller enabled there is no manager to elect: a `keel
+    // controllers` beside it leads.
+    let managing = keel_controllers::manager::any_enabled(&options.controllers);
     tokio::select! {
-        ran = controllers::elected(&client, "keel-up", UP_LEASE_TTL_SECS, options, std::future::pending()) => ran,
+        ran = controllers::elected(&client, "keel-up", UP_LEASE_TTL_SECS, options, std::future::pending()), if managing => ran,
         ran = keel_scheduler::run::run(&client, &scheduling, std::future::pending()), if scheduler => {
             ran.map_err(|error| format!("the scheduler stopped: {error}"))
         }
+        else => std::future::pending().await,
     }
 }
 

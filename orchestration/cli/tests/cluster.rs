@@ -4,31 +4,45 @@
 //! processes, and an unmodified kubectl 1.33.
 //!
 //! ```text
-//!   keel up ◄── kubectl: cordon, apply, rollout status, drain, get
-//!      ▲
+//!   keel up ◄── kubectl: cordon, apply, set image, rollout status/history/undo,
+//!      ▲                 wait, delete node, drain, get, get --watch (the checker)
 //!      └── keel sim-nodes --prefix a --count 3    (runs to the end)
 //!      └── keel sim-nodes --prefix b --count 1    (killed: heartbeats stop)
+//!      └── keel sim-nodes --prefix c --count 1    (comes, then goes)
 //! ```
 //!
 //! In order: a cordoned node gets no pod of a Deployment but its
-//! DaemonSet pod; a node whose heartbeats stop goes Unknown, its pods are
-//! evicted after their tolerationSeconds and replaced on other nodes;
-//! `kubectl drain` evicts a node's pods (DaemonSet pods aside) and they
-//! come back elsewhere; a pod that fits nowhere says why in a
-//! FailedScheduling event worded as kube-scheduler words it.
+//! DaemonSet pod; the Deployment of 10 rolls to a new image and back
+//! (`rollout undo`) while a checker follows every pod event through
+//! `kubectl get --watch` and asserts that the available pods never drop
+//! below `replicas - maxUnavailable` and the pods never exceed `replicas +
+//! maxSurge`; `rollout history` lists the revisions; a Job runs to
+//! completion; the DaemonSet follows a node that comes and goes; a node
+//! whose heartbeats stop goes Unknown, its pods are evicted after their
+//! tolerationSeconds and replaced on other nodes; `kubectl drain` evicts a
+//! node's pods (DaemonSet pods aside) and they come back elsewhere; a pod
+//! that fits nowhere says why in a FailedScheduling event worded as
+//! kube-scheduler words it.
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 #![allow(clippy::disallowed_methods, reason = "tests wait in real time")]
 
-use std::time::{Duration, Instant};
+mod common;
 
-use keel_tests::binaries::{keel, kubectl};
+use std::collections::BTreeMap;
+
+use common::{
+    condition, eventually, is_terminating, items, object, sim_nodes, text, WatchEvent, WatchEvents,
+};
+use keel_tests::binaries::kubectl;
 use keel_tests::kube::{write_manifest, KeelUp, Kubectl};
-use keel_tests::Background;
 use serde_json::Value;
 
-/// How long anything the test waits for may take.
-const PATIENCE: Duration = Duration::from_secs(60);
+/// The Deployment's replicas, and its 25 % / 25 % as Kubernetes rounds
+/// them for 10: the surge up (3), the unavailable down (2).
+const REPLICAS: usize = 10;
+const MAX_SURGE: usize = 3;
+const MAX_UNAVAILABLE: usize = 2;
 
 const APPS: &str = r"
 apiVersion: apps/v1
@@ -36,7 +50,10 @@ kind: Deployment
 metadata:
   name: web
 spec:
-  replicas: 6
+  replicas: 10
+  strategy:
+    type: RollingUpdate
+    rollingUpdate: {maxSurge: 25%, maxUnavailable: 25%}
   selector:
     matchLabels: {app: web}
   template:
@@ -69,6 +86,26 @@ spec:
         image: busybox:1.36
 ";
 
+/// Pods that each succeed a second after they start (`keel sim-nodes`
+/// reads the annotation), three of them, two at a time.
+const JOB: &str = r"
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: batch
+spec:
+  completions: 3
+  parallelism: 2
+  template:
+    metadata:
+      annotations: {sim.keel.dev/duration: 1s}
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: batch
+        image: busybox:1.36
+";
+
 const BIG: &str = r#"
 apiVersion: v1
 kind: Pod
@@ -82,80 +119,103 @@ spec:
       requests: {cpu: "100"}
 "#;
 
-/// `keel sim-nodes` against `up`: `count` nodes named `<prefix>-<i>`.
-fn sim_nodes(up: &KeelUp, prefix: &str, count: usize) -> Background {
-    let args = [
-        "sim-nodes".to_owned(),
-        format!("--endpoints={}", up.etcd_url),
-        format!("--prefix={prefix}"),
-        format!("--count={count}"),
-        "--cpu=4".to_owned(),
-        "--memory=16Gi".to_owned(),
-        "--renew-interval=500ms".to_owned(),
-    ];
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    Background::spawn_program(&keel(), &args)
-}
-
-/// Polls `check` every 200 ms until it answers `Some`.
-fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// The objects `kubectl get <args> -o json` lists.
-fn items(kubectl: &Kubectl, args: &[&str]) -> Vec<Value> {
-    let mut all = vec!["get"];
-    all.extend_from_slice(args);
-    all.extend(["-o", "json"]);
-    let list: Value = serde_json::from_str(&kubectl.ok(&all)).unwrap();
-    list["items"].as_array().unwrap().clone()
-}
-
-fn text<'v>(object: &'v Value, pointer: &str) -> &'v str {
-    object
-        .pointer(pointer)
-        .and_then(Value::as_str)
-        .unwrap_or("")
-}
-
-fn condition<'v>(object: &'v Value, kind: &str) -> &'v str {
-    object
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .find(|c| c["type"] == kind)
-        .map_or("", |c| text(c, "/status"))
-}
-
 /// The nodes of the Deployment's running, Ready, not deleting pods, if
 /// there are `count` of them.
 fn web_nodes(kubectl: &Kubectl, count: usize) -> Option<Vec<String>> {
     let pods = items(kubectl, &["pods", "-l", "app=web"]);
     let serving: Vec<String> = pods
         .iter()
-        .filter(|p| p.pointer("/metadata/deletionTimestamp").is_none())
+        .filter(|p| !is_terminating(p))
         .filter(|p| condition(p, "Ready") == "True")
         .map(|p| text(p, "/spec/nodeName").to_owned())
         .collect();
     (serving.len() == count).then_some(serving)
 }
 
+/// Whether the Deployment's pods are all `image` and Ready, with none
+/// left over from another template.
+fn web_runs(kubectl: &Kubectl, image: &str) -> Option<()> {
+    let pods = items(kubectl, &["pods", "-l", "app=web"]);
+    let live: Vec<&Value> = pods.iter().filter(|p| !is_terminating(p)).collect();
+    let settled = live.len() == REPLICAS
+        && live.iter().all(|p| {
+            condition(p, "Ready") == "True" && text(p, "/spec/containers/0/image") == image
+        });
+    settled.then_some(())
+}
+
+/// The revision numbers `kubectl rollout history` lists.
+fn revisions(kubectl: &Kubectl) -> Vec<String> {
+    let history = kubectl.ok(&["rollout", "history", "deployment/web"]);
+    history
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|word| word.parse::<u32>().is_ok())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Follows the Deployment's pods event by event and checks the rolling
+/// update's bounds in every state it sees: pods not being deleted never
+/// more than `replicas + maxSurge`, Ready ones among them never fewer than
+/// `replicas - maxUnavailable`.
+#[derive(Default)]
+struct Checker {
+    /// The pods, by UID.
+    pods: BTreeMap<String, Value>,
+    /// States checked.
+    states: usize,
+    violations: Vec<String>,
+}
+
+impl Checker {
+    /// (pods not being deleted, Ready ones among them).
+    fn counts(&self) -> (usize, usize) {
+        let live: Vec<&Value> = self.pods.values().filter(|p| !is_terminating(p)).collect();
+        let ready = live
+            .iter()
+            .filter(|p| condition(p, "Ready") == "True")
+            .count();
+        (live.len(), ready)
+    }
+
+    fn apply(&mut self, event: WatchEvent) {
+        let uid = text(&event.object, "/metadata/uid").to_owned();
+        if event.kind == "DELETED" {
+            self.pods.remove(&uid);
+        } else {
+            self.pods.insert(uid, event.object);
+        }
+    }
+
+    /// Applies `event` and checks the state it leaves.
+    fn check(&mut self, event: WatchEvent) {
+        let what = format!("{} {}", event.kind, text(&event.object, "/metadata/name"));
+        self.apply(event);
+        self.states += 1;
+        let (live, ready) = self.counts();
+        if live > REPLICAS + MAX_SURGE {
+            self.violations.push(format!("{live} pods after {what}"));
+        }
+        if ready < REPLICAS - MAX_UNAVAILABLE {
+            self.violations
+                .push(format!("{ready} available pods after {what}"));
+        }
+    }
+}
+
 #[test]
-fn the_cluster_places_evicts_drains_and_explains() {
+fn the_cluster_places_rolls_evicts_drains_and_explains() {
     let dir = tempfile::tempdir().unwrap();
     let up = KeelUp::start_with(
         &dir.path().join("keel"),
         &[
             "--node-monitor-grace-period=3s",
             "--node-monitor-period=500ms",
+            // A deleted node's pods go a second after it is found gone
+            // (40 s by default).
+            "--pod-gc-period=500ms",
+            "--pod-gc-quarantine=1s",
         ],
     );
     let kubectl = Kubectl::for_keel_up(kubectl(33), &up, dir.path());
@@ -173,33 +233,126 @@ fn the_cluster_places_evicts_drains_and_explains() {
     kubectl.ok(&["apply", "-f", &apps]);
     kubectl.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]);
     kubectl.ok(&["rollout", "status", "daemonset/agent", "--timeout=60s"]);
-    let placed = eventually("6 web pods Ready", || web_nodes(&kubectl, 6));
+    let placed = eventually("10 web pods Ready", || web_nodes(&kubectl, REPLICAS));
     assert!(!placed.iter().any(|n| n == "a-0"), "{placed:?}");
     let agents = items(&kubectl, &["pods", "-l", "app=agent"]);
     let mut agent_nodes: Vec<&str> = agents.iter().map(|p| text(p, "/spec/nodeName")).collect();
     agent_nodes.sort_unstable();
     assert_eq!(agent_nodes, ["a-0", "a-1", "a-2", "b-0"]);
 
+    // A new image and back, under the checker: the watch's first events
+    // are the pods as they are, all Ready; every event after them is
+    // checked.
+    let mut watch = WatchEvents::start(&kubectl, &["pods", "-l", "app=web"]);
+    let mut checker = Checker::default();
+    while checker.counts() != (REPLICAS, REPLICAS) {
+        checker.apply(watch.expect());
+    }
+    let set = kubectl.ok(&["set", "image", "deployment/web", "web=nginx:1.28"]);
+    assert_eq!(set, "deployment.apps/web image updated\n");
+    let status = kubectl.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]);
+    assert!(
+        status.ends_with("\"web\" successfully rolled out\n"),
+        "{status}"
+    );
+    eventually("10 Ready pods of nginx:1.28", || {
+        web_runs(&kubectl, "nginx:1.28")
+    });
+    assert_eq!(revisions(&kubectl), ["1", "2"]);
+    let first = kubectl.ok(&["rollout", "history", "deployment/web", "--revision=1"]);
+    assert!(first.contains("Image:\tnginx:1.27"), "{first}");
+
+    let undo = kubectl.ok(&["rollout", "undo", "deployment/web"]);
+    assert_eq!(undo, "deployment.apps/web rolled back\n");
+    kubectl.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]);
+    eventually("10 Ready pods of nginx:1.27", || {
+        web_runs(&kubectl, "nginx:1.27")
+    });
+    // Undo makes revision 1's template the next revision, 3.
+    assert_eq!(revisions(&kubectl), ["2", "3"]);
+    let web = object(&kubectl, "deployment", "web");
+    assert_eq!(
+        text(
+            &web,
+            "/metadata/annotations/deployment.kubernetes.io~1revision"
+        ),
+        "3"
+    );
+    for event in watch.ready() {
+        checker.check(event);
+    }
+    drop(watch);
+    assert!(checker.violations.is_empty(), "{:?}", checker.violations);
+    // Two rollouts of 10 pods: each pod made, scheduled, running, Ready,
+    // deleted and gone is well over 20 states.
+    assert!(checker.states > 20, "the checker saw {}", checker.states);
+
+    // A Job runs to completion, two pods at a time.
+    let job = write_manifest(dir.path(), "job.yaml", JOB);
+    kubectl.ok(&["apply", "-f", &job]);
+    let waited = kubectl.ok(&[
+        "wait",
+        "--for=condition=complete",
+        "job/batch",
+        "--timeout=60s",
+    ]);
+    assert_eq!(waited, "job.batch/batch condition met\n");
+    let batch = object(&kubectl, "job", "batch");
+    assert_eq!(batch["status"]["succeeded"], 3, "{batch:#}");
+    let succeeded = items(
+        &kubectl,
+        &[
+            "pods",
+            "-l",
+            "job-name=batch",
+            "--field-selector=status.phase=Succeeded",
+        ],
+    );
+    assert_eq!(succeeded.len(), 3);
+
+    // The DaemonSet follows a node that comes and goes.
+    let late = sim_nodes(&up, "c", 1);
+    eventually("an agent pod Ready on c-0", || {
+        let on_c = items(
+            &kubectl,
+            &[
+                "pods",
+                "-l",
+                "app=agent",
+                "--field-selector=spec.nodeName=c-0",
+            ],
+        );
+        on_c.iter()
+            .any(|p| condition(p, "Ready") == "True")
+            .then_some(())
+    });
+    drop(late.kill());
+    kubectl.ok(&["delete", "node", "c-0"]);
+    eventually("no agent pod on c-0", || {
+        let agents = items(&kubectl, &["pods", "-l", "app=agent"]);
+        let mut nodes: Vec<&str> = agents.iter().map(|p| text(p, "/spec/nodeName")).collect();
+        nodes.sort_unstable();
+        (nodes == ["a-0", "a-1", "a-2", "b-0"]).then_some(())
+    });
+
     // b-0's heartbeats stop: Unknown, tainted, its web pods evicted and
     // replaced on the others.
     drop(doomed.kill());
     eventually("b-0 to go Unknown", || {
-        let node: Value =
-            serde_json::from_str(&kubectl.ok(&["get", "node", "b-0", "-o", "json"])).unwrap();
-        (condition(&node, "Ready") == "Unknown").then_some(())
+        (condition(&object(&kubectl, "node", "b-0"), "Ready") == "Unknown").then_some(())
     });
-    let moved = eventually("6 web pods Ready, none on b-0", || {
-        web_nodes(&kubectl, 6).filter(|nodes| !nodes.iter().any(|n| n == "b-0"))
+    let moved = eventually("10 web pods Ready, none on b-0", || {
+        web_nodes(&kubectl, REPLICAS).filter(|nodes| !nodes.iter().any(|n| n == "b-0"))
     });
     assert!(!moved.iter().any(|n| n == "a-0"), "{moved:?}");
 
     // Drained, a-1 keeps only its DaemonSet pod.
     let drained = kubectl.ok(&["drain", "a-1", "--ignore-daemonsets", "--timeout=60s"]);
     assert!(drained.contains("node/a-1 drained"), "{drained}");
-    let left = eventually("6 web pods Ready, all on a-2", || {
-        web_nodes(&kubectl, 6).filter(|nodes| nodes.iter().all(|n| n == "a-2"))
+    let left = eventually("10 web pods Ready, all on a-2", || {
+        web_nodes(&kubectl, REPLICAS).filter(|nodes| nodes.iter().all(|n| n == "a-2"))
     });
-    assert_eq!(left.len(), 6);
+    assert_eq!(left.len(), REPLICAS);
 
     // Nothing fits 100 cpus: kube-scheduler's own words, reasons counted
     // over the nodes and sorted.
@@ -219,8 +372,7 @@ fn the_cluster_places_evicts_drains_and_explains() {
         message,
         "0/4 nodes are available: 1 Insufficient cpu, 1 node(s) had untolerated taint {node.kubernetes.io/unreachable: }, 2 node(s) were unschedulable."
     );
-    let pod: Value =
-        serde_json::from_str(&kubectl.ok(&["get", "pod", "big", "-o", "json"])).unwrap();
+    let pod = object(&kubectl, "pod", "big");
     assert_eq!(condition(&pod, "PodScheduled"), "False");
 
     assert_eq!(kubectl.ok(&["uncordon", "a-1"]), "node/a-1 uncordoned\n");

@@ -43,6 +43,9 @@
 //! - [`gc`]: the garbage collector (owner references: background,
 //!   foreground, orphan) and the namespace deleter.
 //! - [`ipam`]: node IPAM's range allocator (each node's podCIDR).
+//! - [`podgc`]: the pod garbage collector (pods on nodes that are gone,
+//!   pods deleted before they were scheduled, finished pods beyond a
+//!   threshold).
 
 pub use keel_runtime::events;
 
@@ -55,6 +58,7 @@ pub mod ipam;
 pub mod job;
 pub mod manager;
 pub mod nodes;
+pub mod podgc;
 pub mod pods;
 pub mod replicaset;
 

@@ -57,6 +57,16 @@ pub struct ManagerOptions {
     /// The Job controller's delay before replacing a failed pod, doubling
     /// with each failure (`DefaultJobPodFailureBackOff`, 10 s).
     pub job_pod_failure_backoff: Duration,
+    /// How often the pod garbage collector makes a pass (its
+    /// `gcCheckPeriod`, 20 s).
+    pub pod_gc_period: Duration,
+    /// How long a node may be missing from the cache before the pod
+    /// garbage collector reads it from keel and, if it is gone, collects
+    /// its pods (its `quarantineTime`, 40 s).
+    pub pod_gc_quarantine: Duration,
+    /// How many finished pods may remain before the oldest are deleted
+    /// (`--terminated-pod-gc-threshold`, 12,500; 0: no limit).
+    pub terminated_pod_gc_threshold: usize,
     /// Which controllers run, as kube-controller-manager's `--controllers`
     /// reads its list: `*` runs every one not named `-<name>`; a list
     /// without `*` runs only the names it holds (so an empty name runs
@@ -74,6 +84,9 @@ impl Default for ManagerOptions {
             node_cidr_mask_size: 24,
             workers: keel_runtime::controller::WORKERS_DEFAULT,
             job_pod_failure_backoff: Duration::from_secs(10),
+            pod_gc_period: Duration::from_secs(20),
+            pod_gc_quarantine: Duration::from_secs(40),
+            terminated_pod_gc_threshold: 12_500,
             controllers: vec!["*".to_owned()],
         }
     }
@@ -212,6 +225,7 @@ pub const CONTROLLERS: &[(&str, Start)] = &[
         crate::gc::run::start_garbage_collector,
     ),
     ("namespace-controller", crate::gc::run::start_namespace),
+    ("pod-garbage-collector-controller", crate::podgc::run::start),
 ];
 
 /// The controllers' tasks, aborted if `run` is dropped before they end
@@ -225,6 +239,14 @@ impl Drop for Running {
             task.abort();
         }
     }
+}
+
+/// Whether the `--controllers` list `enabled` runs any controller at all
+/// (`--controllers=` runs none: then there is no manager to elect).
+pub fn any_enabled(enabled: &[String]) -> bool {
+    CONTROLLERS
+        .iter()
+        .any(|(name, _)| is_enabled(name, enabled))
 }
 
 /// Whether the controller `name` runs under the `--controllers` list
@@ -332,5 +354,9 @@ mod tests {
         for (name, _) in CONTROLLERS {
             assert!(is_enabled(name, &list(&[name])));
         }
+        assert!(any_enabled(&list(&["*"])));
+        assert!(any_enabled(&list(&["job-controller"])));
+        assert!(!any_enabled(&list(&[""])));
+        assert!(!any_enabled(&list(&["no-such-controller"])));
     }
 }

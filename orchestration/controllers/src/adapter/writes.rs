@@ -5,6 +5,7 @@
 //! ```text
 //!   create_pods(body, n) ─ batches 1, 2, 4, ... (stop at a failed batch) ─► created pods
 //!   delete_pods(refs)    ─ all at once, uid precondition, the pod's grace ─► failures
+//!   mark_and_delete      ─ /status marked (this uid only), then a delete of this uid
 //!   adopt / release      ─ update of ownerReferences, uid checked, nothing if done already
 //!   write_status         ─ update of /status, unless the object is another of that name
 //! ```
@@ -12,6 +13,7 @@
 use futures::future::join_all;
 use keel_api::deletion::DeleteOptions;
 use keel_api::k8s_openapi::api::core::v1::Pod;
+use keel_api::k8s_openapi::jiff::Timestamp;
 use keel_api::resources::of;
 use keel_api::ResourceInfo;
 use keel_runtime::events::Notice;
@@ -96,6 +98,51 @@ pub async fn delete_object(
         .await;
     match deleted {
         Ok(_) | Err(StoreError::NotFound { .. } | StoreError::Precondition(_)) => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
+/// Writes `mark(pod)` through `/status`, then deletes the pod under
+/// `options`, both of this pod only (its uid): how the taint eviction
+/// controller evicts and the pod garbage collector collects. Answers
+/// whether this call deleted it (false: gone already, or another pod of
+/// its name now).
+pub async fn mark_and_delete(
+    store: &Store,
+    pod: &ObjectRef,
+    mark: impl Fn(&Value) -> Value,
+    mut options: DeleteOptions,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let pods = of::<Pod>();
+    let marked = store
+        .update_part_with(
+            pods,
+            &pod.namespace,
+            &pod.name,
+            Part::Status,
+            |current, _| {
+                let new = if uid_of(current) == pod.uid {
+                    mark(current)
+                } else {
+                    current.clone()
+                };
+                Ok::<_, StoreError>(new)
+            },
+        )
+        .await;
+    match marked {
+        Ok(_) => {}
+        Err(StoreError::NotFound { .. }) => return Ok(false),
+        Err(error) => return Err(error),
+    }
+    options.uid = Some(pod.uid.clone());
+    let deleted = store
+        .delete_as_planned(pods, &pod.namespace, &pod.name, &options, now)
+        .await;
+    match deleted {
+        Ok(_) => Ok(true),
+        Err(StoreError::NotFound { .. } | StoreError::Precondition(_)) => Ok(false),
         Err(error) => Err(error),
     }
 }

@@ -35,9 +35,10 @@ use super::{
     disruption_condition, eviction_notice, node_health, pod_marked_not_ready, taint_eviction,
     Eviction, NodeTimings,
 };
+use crate::adapter::writes::mark_and_delete;
 use crate::adapter::{decode, encode, gone_is_done, wait_of, wall_clock};
 use crate::manager::{Context, Stop};
-use crate::pods::{is_being_deleted, name_of, uid_of};
+use crate::pods::{is_being_deleted, name_of, ObjectRef};
 
 /// The namespace of the nodes' Leases.
 pub const NODE_LEASE_NAMESPACE: &str = "kube-node-lease";
@@ -253,7 +254,7 @@ fn taints_of(node: &Value) -> Result<Vec<keel_api::k8s_openapi::api::core::v1::T
 }
 
 impl Evictor {
-    async fn reconcile(&self, key: &ObjectKey, pod: Option<Value>) -> Result<Action, StoreError> {
+    async fn reconcile(&self, _key: &ObjectKey, pod: Option<Value>) -> Result<Action, StoreError> {
         let Some(pod) = pod else {
             return Ok(Action::Done);
         };
@@ -274,7 +275,7 @@ impl Evictor {
                 wait_of(at.duration_since(now)).max(Duration::from_millis(1)),
             )),
             Eviction::Now => {
-                self.evict(key, &pod, now).await?;
+                self.evict(&pod, now).await?;
                 Ok(Action::Done)
             }
         }
@@ -283,49 +284,24 @@ impl Evictor {
     /// `addConditionAndDeletePod`: the DisruptionTarget condition, then a
     /// delete as the API does one (the pod's grace period), of this pod
     /// only (its uid).
-    async fn evict(&self, key: &ObjectKey, pod: &Value, now: Timestamp) -> Result<(), StoreError> {
-        let pods = of::<Pod>();
-        let uid = uid_of(pod).to_owned();
-        let marked = self
-            .context
-            .store
-            .update_part_with(
-                pods,
-                &key.namespace,
-                &key.name,
-                Part::Status,
-                |current, _| {
-                    let mut new = current.clone();
-                    if uid_of(current) == uid {
-                        add_disruption_condition(&mut new, now);
-                    }
-                    Ok::<_, StoreError>(new)
-                },
-            )
-            .await;
-        match marked {
-            Ok(_) => {}
-            Err(StoreError::NotFound { .. }) => return Ok(()),
-            Err(error) => return Err(error),
-        }
-        let options = DeleteOptions {
-            uid: Some(uid),
-            ..DeleteOptions::default()
+    async fn evict(&self, pod: &Value, now: Timestamp) -> Result<(), StoreError> {
+        let mark = |current: &Value| {
+            let mut new = current.clone();
+            add_disruption_condition(&mut new, now);
+            new
         };
-        let deleted = self
-            .context
-            .store
-            .delete_as_planned(pods, &key.namespace, &key.name, &options, now)
-            .await;
-        match deleted {
-            Ok(_) => {
-                self.recorder.record(pod, eviction_notice(&decode(pod)?));
-                Ok(())
-            }
-            // Gone already, or another pod of that name now.
-            Err(StoreError::NotFound { .. } | StoreError::Precondition(_)) => Ok(()),
-            Err(error) => Err(error),
+        let deleted = mark_and_delete(
+            &self.context.store,
+            &ObjectRef::to(pod),
+            mark,
+            DeleteOptions::default(),
+            now,
+        )
+        .await?;
+        if deleted {
+            self.recorder.record(pod, eviction_notice(&decode(pod)?));
         }
+        Ok(())
     }
 }
 
