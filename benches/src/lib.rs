@@ -27,6 +27,9 @@
 //! - `keel-bench schedule`: pods bound per second by the scheduler with
 //!   thousands of simulated nodes and 10,000 pending pods, and its RSS
 //!   ([`schedule`]).
+//! - Shared by the orchestration benchmarks: the child processes and
+//!   their sampling ([`processes`]), the cluster they drive
+//!   ([`orchestration`]).
 //!
 //! Figures, with the commands that reproduce them, live in
 //! `docs/benchmarks.md`.
@@ -37,6 +40,8 @@ pub mod defrag;
 pub mod kube;
 pub mod lease;
 pub mod load;
+pub mod orchestration;
+pub mod processes;
 pub mod procfs;
 pub mod schedule;
 pub mod servers;

@@ -190,9 +190,10 @@ enum Command {
     },
 }
 
-/// The shape of a `kube` run.
+/// Where an orchestration benchmark (`kube`, `schedule`) finds
+/// keel's programs and keeps its files.
 #[derive(Args, Debug, Clone)]
-struct KubeArgs {
+struct Programs {
     /// The keeld binary (default: beside this one).
     #[arg(long)]
     keeld: Option<PathBuf>,
@@ -203,6 +204,37 @@ struct KubeArgs {
     /// directory if absent).
     #[arg(long)]
     dir: Option<PathBuf>,
+}
+
+impl Programs {
+    /// keeld's path.
+    fn keeld(&self) -> Result<PathBuf, String> {
+        self.keeld.clone().map_or_else(|| beside("keeld"), Ok)
+    }
+
+    /// keel's path.
+    fn keel(&self) -> Result<PathBuf, String> {
+        self.keel.clone().map_or_else(|| beside("keel"), Ok)
+    }
+
+    /// The run's directory: --dir, or a fresh temporary one (removed when
+    /// the guard answered beside it is dropped).
+    fn dir(&self) -> Result<(Option<tempfile::TempDir>, PathBuf), String> {
+        if let Some(dir) = &self.dir {
+            return Ok((None, dir.clone()));
+        }
+        let temp =
+            tempfile::tempdir().map_err(|e| format!("creating a temporary directory: {e}"))?;
+        let path = temp.path().to_path_buf();
+        Ok((Some(temp), path))
+    }
+}
+
+/// The shape of a `kube` run.
+#[derive(Args, Debug, Clone)]
+struct KubeArgs {
+    #[command(flatten)]
+    programs: Programs,
     /// Client counts of the closed-loop creates, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1,32")]
     clients: Vec<usize>,
@@ -243,14 +275,10 @@ struct KubeArgs {
 
 impl KubeArgs {
     fn options(self, dir: PathBuf) -> Result<KubeOptions, String> {
-        let beside = |name: &str| -> Result<PathBuf, String> {
-            let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-            Ok(exe.with_file_name(name))
-        };
         Ok(KubeOptions {
             binaries: FrontBinaries {
-                keeld: self.keeld.map_or_else(|| beside("keeld"), Ok)?,
-                keel: self.keel.map_or_else(|| beside("keel"), Ok)?,
+                keeld: self.programs.keeld()?,
+                keel: self.programs.keel()?,
             },
             dir,
             clients: self.clients,
@@ -275,20 +303,12 @@ impl KubeArgs {
 /// The shape of a `schedule` run.
 #[derive(Args, Debug, Clone)]
 struct ScheduleArgs {
-    /// The keeld binary (default: beside this one).
-    #[arg(long)]
-    keeld: Option<PathBuf>,
-    /// The keel binary (default: beside this one).
-    #[arg(long)]
-    keel: Option<PathBuf>,
+    #[command(flatten)]
+    programs: Programs,
     /// keel's client URLs, instead of a fresh keeld per round (the nodes
     /// and pods are created there: use an empty cluster).
     #[arg(long)]
     endpoints: Option<String>,
-    /// Where keeld keeps its data and the logs go (a fresh temporary
-    /// directory if absent).
-    #[arg(long)]
-    dir: Option<PathBuf>,
     /// Simulated nodes.
     #[arg(long, default_value_t = 5_000)]
     nodes: usize,
@@ -541,33 +561,17 @@ async fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
         Command::Kube(args) => {
-            let temp;
-            let dir = if let Some(dir) = &args.dir {
-                dir.clone()
-            } else {
-                temp = tempfile::tempdir().map_err(|e| e.to_string())?;
-                temp.path().to_path_buf()
-            };
+            let (_temp, dir) = args.programs.dir()?;
             let options = args.options(dir)?;
             let report = kube::run(&options).await?;
             print!("{}", report.summary(&options));
             Ok(())
         }
         Command::Schedule(args) => {
-            let temp;
-            let dir = if let Some(dir) = &args.dir {
-                dir.clone()
-            } else {
-                temp = tempfile::tempdir().map_err(|e| e.to_string())?;
-                temp.path().to_path_buf()
-            };
-            let beside = |name: &str| -> Result<PathBuf, String> {
-                let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-                Ok(exe.with_file_name(name))
-            };
+            let (_temp, dir) = args.programs.dir()?;
             let options = ScheduleOptions {
-                keeld: args.keeld.map_or_else(|| beside("keeld"), Ok)?,
-                keel: args.keel.map_or_else(|| beside("keel"), Ok)?,
+                keeld: args.programs.keeld()?,
+                keel: args.programs.keel()?,
                 endpoints: args.endpoints,
                 dir,
                 nodes: args.nodes,
@@ -613,6 +617,12 @@ async fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// The program `name` in this one's directory.
+fn beside(name: &str) -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("finding keel-bench's path: {e}"))?;
+    Ok(exe.with_file_name(name))
 }
 
 fn print_report(workload: &Workload, report: &Report) {
