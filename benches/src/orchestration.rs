@@ -1,10 +1,12 @@
-//! What the orchestration benchmarks share about the cluster they drive:
-//! the connection to keel, the wait for the simulated nodes to be Ready,
-//! and whether an object's condition holds.
+//! What the orchestration benchmarks (`schedule`, `rollout`) share about
+//! the cluster they drive: the connection to keel, the wait for the
+//! simulated nodes to be Ready and for the scheduler's and controllers'
+//! elections to have a leader, and whether an object's condition holds.
 //!
 //! ```text
 //!   connect(urls) ─► Client, Store
 //!   wait_for_ready_nodes: list nodes every NODES_POLL ─► count Ready = True ≥ N
+//!   wait_for_leaders: /keel/elections/<name>/ holds a candidate, for each name
 //! ```
 
 #![allow(
@@ -16,12 +18,15 @@ use std::time::{Duration, Instant};
 
 use keel_api::k8s_openapi::api::core::v1::Node;
 use keel_api::resources::of;
-use keel_client::{Client, ClientOptions};
+use keel_client::{Client, ClientOptions, GetOptions};
+use keel_runtime::election::ELECTIONS_PREFIX;
 use keel_runtime::{ListOptions, Store};
 use serde_json::Value;
 
 /// How often the nodes are listed while waiting for them.
 const NODES_POLL: Duration = Duration::from_millis(500);
+/// How often the elections are read while waiting for their leaders.
+const LEADERS_POLL: Duration = Duration::from_millis(200);
 
 /// A client of keel at `endpoints` (comma-separated URLs) and a store
 /// over it.
@@ -64,6 +69,39 @@ pub async fn wait_for_ready_nodes(
         }
         tokio::time::sleep(NODES_POLL).await;
     }
+}
+
+/// Waits until each election of `names` ("kube-scheduler") has a
+/// candidate, which leads at once when it is the only one, for at most
+/// `wait`.
+pub async fn wait_for_leaders(
+    client: &Client,
+    names: &[&str],
+    wait: Duration,
+) -> Result<(), String> {
+    let deadline = Instant::now() + wait;
+    for name in names {
+        let prefix = format!("{ELECTIONS_PREFIX}{name}/");
+        loop {
+            let answer = client
+                .get(
+                    prefix.as_str(),
+                    Some(GetOptions::new().with_prefix().with_count_only()),
+                )
+                .await
+                .map_err(|e| format!("reading the election {name}: {e}"))?;
+            if answer.count > 0 {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "the election {name} had no candidate after {wait:?}"
+                ));
+            }
+            tokio::time::sleep(LEADERS_POLL).await;
+        }
+    }
+    Ok(())
 }
 
 /// Whether `object`'s `status.conditions` holds `kind` with status "True"

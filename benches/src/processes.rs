@@ -1,4 +1,4 @@
-//! The processes an orchestration benchmark (`schedule`) starts
+//! The processes an orchestration benchmark (`schedule`, `rollout`) starts
 //! and watches: a child process killed when dropped, the machine's load
 //! average, and a sampler of several processes' RSS and CPU while a
 //! measurement runs.

@@ -11,6 +11,7 @@
 //! keel-bench cluster --rounds 3 --failovers 5      # 3-member keeld beside 3-member etcd
 //! keel-bench kube                                  # the Kubernetes HTTP front (keel apiserver)
 //! keel-bench schedule --nodes 5000 --pods 10000    # the scheduler's binds per second
+//! keel-bench rollout --nodes 100 --replicas 1000    # a Deployment to all Ready; the controllers' RSS
 //! ```
 
 use std::path::PathBuf;
@@ -26,6 +27,7 @@ use keel_benches::kube::watch::DeliveryOptions;
 use keel_benches::kube::{self, KubeOptions};
 use keel_benches::lease::{self, LeaseOptions};
 use keel_benches::load::{self, LoadOptions, Report, Workload};
+use keel_benches::rollout::{self, RolloutOptions};
 use keel_benches::schedule::{self, ScheduleOptions};
 use keel_benches::servers::{self, Binaries, Kind, Server};
 use keel_benches::show::{mib, ms};
@@ -163,6 +165,14 @@ enum Command {
     /// to last bind seen through a watch), its peak RSS and CPU. A fresh
     /// keeld per round. Prints a Markdown table.
     Schedule(ScheduleArgs),
+    /// Start a keeld, `keel sim-nodes --count <nodes>` (pods written
+    /// Running and Ready), `keel scheduler` and `keel controllers`, each its
+    /// own process; once the nodes are Ready, create a Deployment of
+    /// --replicas and measure the time to every replica ready and
+    /// available, when its pods were created, bound and Ready, and the
+    /// peak RSS and CPU of each process. A fresh keeld per round. Prints a
+    /// Markdown table.
+    Rollout(RolloutArgs),
     /// Lease keep-alives (each client on its own stream, one request in
     /// flight, round-robin over pre-granted leases), then lease grants.
     Lease {
@@ -190,7 +200,7 @@ enum Command {
     },
 }
 
-/// Where an orchestration benchmark (`kube`, `schedule`) finds
+/// Where an orchestration benchmark (`kube`, `schedule`, `rollout`) finds
 /// keel's programs and keeps its files.
 #[derive(Args, Debug, Clone)]
 struct Programs {
@@ -333,6 +343,30 @@ struct ScheduleArgs {
     /// (two round trips, as pods/binding), to compare.
     #[arg(long, requires = "in_process")]
     bind_reads_first: bool,
+}
+
+/// The shape of a `rollout` run.
+#[derive(Args, Debug, Clone)]
+struct RolloutArgs {
+    #[command(flatten)]
+    programs: Programs,
+    /// Simulated nodes.
+    #[arg(long, default_value_t = 100)]
+    nodes: usize,
+    /// The Deployment's replicas.
+    #[arg(long, default_value_t = 1_000)]
+    replicas: usize,
+    /// Rounds; the figure is the median round's.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// How long a round waits for the rollout before it reports how far
+    /// it got, seconds.
+    #[arg(long, default_value_t = 1_200)]
+    wait_secs: u64,
+    /// A flag for `keel controllers`, as it is (repeat for more):
+    /// --controllers-arg=--node-monitor-grace-period=10m.
+    #[arg(long, allow_hyphen_values = true)]
+    controllers_arg: Vec<String>,
 }
 
 /// The shape of a watch run, shared by `watch-latency` and `compare`.
@@ -584,6 +618,22 @@ async fn run(command: Command) -> Result<(), String> {
             };
             let rounds = schedule::run(&options).await?;
             print!("{}", schedule::summary(&options, &rounds));
+            Ok(())
+        }
+        Command::Rollout(args) => {
+            let (_temp, dir) = args.programs.dir()?;
+            let options = RolloutOptions {
+                keeld: args.programs.keeld()?,
+                keel: args.programs.keel()?,
+                dir,
+                nodes: args.nodes,
+                replicas: args.replicas,
+                rounds: args.rounds,
+                wait: Duration::from_secs(args.wait_secs),
+                controllers_args: args.controllers_arg,
+            };
+            let rounds = rollout::run(&options).await?;
+            print!("{}", rollout::summary(&options, &rounds));
             Ok(())
         }
         Command::Lease {
