@@ -201,13 +201,14 @@ async fn run_round(options: &RolloutOptions, dir: &Path) -> Result<Round, String
     sample_while(&mut sampler, tokio::time::sleep(SETTLE)).await;
 
     sampler.mark();
-    let watched = sample_while(&mut sampler, roll_out(&store, options, &mut children)).await;
+    let rolled = sample_while(
+        &mut sampler,
+        roll_out(&store, options, &mut children, &mut round),
+    )
+    .await;
     round.usage = sampler.usage();
     round.exited = children.exited();
-    let watched = watched.map_err(|error| with_exits(error, &round.exited))?;
-    round.rolled_out = watched.rolled_out;
-    round.replicas = watched.replicas;
-    round.pods = watched.pods;
+    rolled.map_err(|error| with_exits(error, &round.exited))?;
     Ok(round)
 }
 
@@ -233,21 +234,16 @@ fn deployment(replicas: usize) -> Value {
                             "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}]}}}})
 }
 
-/// What the watches of a rollout saw.
-struct Watched {
-    rolled_out: Option<Duration>,
-    replicas: Replicas,
-    pods: Milestones,
-}
-
 /// Creates the Deployment and watches it and its pods until every
 /// replica is ready and available (and the pod watch has seen them
-/// Ready, or POD_WATCH_GRACE has passed), or until the wait is over.
+/// Ready, or POD_WATCH_GRACE has passed), or until the wait is over;
+/// notes what the watches saw in `round`.
 async fn roll_out(
     store: &Store,
     options: &RolloutOptions,
     children: &mut Children,
-) -> Result<Watched, String> {
+    round: &mut Round,
+) -> Result<(), String> {
     let started = Instant::now();
     let created = store
         .create(of::<Deployment>(), NAMESPACE, deployment(options.replicas))
@@ -256,11 +252,6 @@ async fn roll_out(
     let revision = resource_version_of(&created);
     let mut deployments = store.watch(of::<Deployment>(), NAMESPACE, revision - 1);
     let mut pods = store.watch(of::<Pod>(), NAMESPACE, revision);
-    let mut watched = Watched {
-        rolled_out: None,
-        replicas: Replicas::default(),
-        pods: Milestones::default(),
-    };
     let mut tick = tokio::time::interval(TICK);
     loop {
         tokio::select! {
@@ -268,9 +259,9 @@ async fn roll_out(
                 let at = started.elapsed();
                 match event {
                     Some(Ok(ObjectEvent::Added(object) | ObjectEvent::Modified { object, .. })) => {
-                        watched.replicas = Replicas::of(&object);
-                        if watched.rolled_out.is_none() && watched.replicas.rolled_out(options.replicas) {
-                            watched.rolled_out = Some(at);
+                        round.replicas = Replicas::of(&object);
+                        if round.rolled_out.is_none() && round.replicas.rolled_out(options.replicas) {
+                            round.rolled_out = Some(at);
                         }
                     }
                     Some(Ok(_)) => {}
@@ -281,7 +272,7 @@ async fn roll_out(
             event = pods.next() => {
                 let at = started.elapsed();
                 match event {
-                    Some(Ok(event)) => watched.pods.observe(&event, at),
+                    Some(Ok(event)) => round.pods.observe(&event, at),
                     Some(Err(error)) => return Err(format!("watching the pods: {error}")),
                     None => return Err("the pods' watch ended".into()),
                 }
@@ -292,14 +283,14 @@ async fn roll_out(
                     return Err(with_exits("the rollout stopped".into(), &exited));
                 }
                 if started.elapsed() > options.wait {
-                    return Ok(watched);
+                    return Ok(());
                 }
             }
         }
-        if let Some(rolled_out) = watched.rolled_out {
-            let pods_seen = watched.pods.ready.count >= options.replicas;
+        if let Some(rolled_out) = round.rolled_out {
+            let pods_seen = round.pods.ready.count >= options.replicas;
             if pods_seen || started.elapsed() > rolled_out + POD_WATCH_GRACE {
-                return Ok(watched);
+                return Ok(());
             }
         }
     }
