@@ -27,6 +27,11 @@
 //! - `keel-bench schedule`: pods bound per second by the scheduler with
 //!   thousands of simulated nodes and 10,000 pending pods, and its RSS
 //!   ([`schedule`]).
+//! - `keel-bench rollout`: a Deployment of 1,000 replicas to all Ready on
+//!   simulated nodes, with the scheduler and the controllers as their own
+//!   processes, and the memory of each at 5,000 nodes ([`rollout`]).
+//! - Shared by `schedule` and `rollout`: the child processes and their
+//!   sampling ([`processes`]), the cluster they drive ([`orchestration`]).
 //!
 //! Figures, with the commands that reproduce them, live in
 //! `docs/benchmarks.md`.
@@ -37,7 +42,10 @@ pub mod defrag;
 pub mod kube;
 pub mod lease;
 pub mod load;
+pub mod orchestration;
+pub mod processes;
 pub mod procfs;
+pub mod rollout;
 pub mod schedule;
 pub mod servers;
 pub mod show;

@@ -11,6 +11,7 @@
 //! keel-bench cluster --rounds 3 --failovers 5      # 3-member keeld beside 3-member etcd
 //! keel-bench kube                                  # the Kubernetes HTTP front (keel apiserver)
 //! keel-bench schedule --nodes 5000 --pods 10000    # the scheduler's binds per second
+//! keel-bench rollout --nodes 100 --replicas 1000    # a Deployment to all Ready; the controllers' RSS
 //! ```
 
 use std::path::PathBuf;
@@ -26,6 +27,7 @@ use keel_benches::kube::watch::DeliveryOptions;
 use keel_benches::kube::{self, KubeOptions};
 use keel_benches::lease::{self, LeaseOptions};
 use keel_benches::load::{self, LoadOptions, Report, Workload};
+use keel_benches::rollout::{self, RolloutOptions};
 use keel_benches::schedule::{self, ScheduleOptions};
 use keel_benches::servers::{self, Binaries, Kind, Server};
 use keel_benches::show::{mib, ms};
@@ -163,6 +165,14 @@ enum Command {
     /// to last bind seen through a watch), its peak RSS and CPU. A fresh
     /// keeld per round. Prints a Markdown table.
     Schedule(ScheduleArgs),
+    /// Start a keeld, `keel sim-nodes --count <nodes>` (pods written
+    /// Running and Ready), `keel scheduler` and `keel controllers`, each its
+    /// own process; once the nodes are Ready, create a Deployment of
+    /// --replicas and measure the time to every replica ready and
+    /// available, when its pods were created, bound and Ready, and the
+    /// peak RSS and CPU of each process. A fresh keeld per round. Prints a
+    /// Markdown table.
+    Rollout(RolloutArgs),
     /// Lease keep-alives (each client on its own stream, one request in
     /// flight, round-robin over pre-granted leases), then lease grants.
     Lease {
@@ -190,9 +200,10 @@ enum Command {
     },
 }
 
-/// The shape of a `kube` run.
+/// Where an orchestration benchmark (`kube`, `schedule`, `rollout`) finds
+/// keel's programs and keeps its files.
 #[derive(Args, Debug, Clone)]
-struct KubeArgs {
+struct Programs {
     /// The keeld binary (default: beside this one).
     #[arg(long)]
     keeld: Option<PathBuf>,
@@ -203,6 +214,37 @@ struct KubeArgs {
     /// directory if absent).
     #[arg(long)]
     dir: Option<PathBuf>,
+}
+
+impl Programs {
+    /// keeld's path.
+    fn keeld(&self) -> Result<PathBuf, String> {
+        self.keeld.clone().map_or_else(|| beside("keeld"), Ok)
+    }
+
+    /// keel's path.
+    fn keel(&self) -> Result<PathBuf, String> {
+        self.keel.clone().map_or_else(|| beside("keel"), Ok)
+    }
+
+    /// The run's directory: --dir, or a fresh temporary one (removed when
+    /// the guard answered beside it is dropped).
+    fn dir(&self) -> Result<(Option<tempfile::TempDir>, PathBuf), String> {
+        if let Some(dir) = &self.dir {
+            return Ok((None, dir.clone()));
+        }
+        let temp =
+            tempfile::tempdir().map_err(|e| format!("creating a temporary directory: {e}"))?;
+        let path = temp.path().to_path_buf();
+        Ok((Some(temp), path))
+    }
+}
+
+/// The shape of a `kube` run.
+#[derive(Args, Debug, Clone)]
+struct KubeArgs {
+    #[command(flatten)]
+    programs: Programs,
     /// Client counts of the closed-loop creates, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1,32")]
     clients: Vec<usize>,
@@ -243,14 +285,10 @@ struct KubeArgs {
 
 impl KubeArgs {
     fn options(self, dir: PathBuf) -> Result<KubeOptions, String> {
-        let beside = |name: &str| -> Result<PathBuf, String> {
-            let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-            Ok(exe.with_file_name(name))
-        };
         Ok(KubeOptions {
             binaries: FrontBinaries {
-                keeld: self.keeld.map_or_else(|| beside("keeld"), Ok)?,
-                keel: self.keel.map_or_else(|| beside("keel"), Ok)?,
+                keeld: self.programs.keeld()?,
+                keel: self.programs.keel()?,
             },
             dir,
             clients: self.clients,
@@ -275,20 +313,12 @@ impl KubeArgs {
 /// The shape of a `schedule` run.
 #[derive(Args, Debug, Clone)]
 struct ScheduleArgs {
-    /// The keeld binary (default: beside this one).
-    #[arg(long)]
-    keeld: Option<PathBuf>,
-    /// The keel binary (default: beside this one).
-    #[arg(long)]
-    keel: Option<PathBuf>,
+    #[command(flatten)]
+    programs: Programs,
     /// keel's client URLs, instead of a fresh keeld per round (the nodes
     /// and pods are created there: use an empty cluster).
     #[arg(long)]
     endpoints: Option<String>,
-    /// Where keeld keeps its data and the logs go (a fresh temporary
-    /// directory if absent).
-    #[arg(long)]
-    dir: Option<PathBuf>,
     /// Simulated nodes.
     #[arg(long, default_value_t = 5_000)]
     nodes: usize,
@@ -313,6 +343,30 @@ struct ScheduleArgs {
     /// (two round trips, as pods/binding), to compare.
     #[arg(long, requires = "in_process")]
     bind_reads_first: bool,
+}
+
+/// The shape of a `rollout` run.
+#[derive(Args, Debug, Clone)]
+struct RolloutArgs {
+    #[command(flatten)]
+    programs: Programs,
+    /// Simulated nodes.
+    #[arg(long, default_value_t = 100)]
+    nodes: usize,
+    /// The Deployment's replicas.
+    #[arg(long, default_value_t = 1_000)]
+    replicas: usize,
+    /// Rounds; the figure is the median round's.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// How long a round waits for the rollout before it reports how far
+    /// it got, seconds.
+    #[arg(long, default_value_t = 1_200)]
+    wait_secs: u64,
+    /// A flag for `keel controllers`, as it is (repeat for more):
+    /// --controllers-arg=--node-monitor-grace-period=10m.
+    #[arg(long, allow_hyphen_values = true)]
+    controllers_arg: Vec<String>,
 }
 
 /// The shape of a watch run, shared by `watch-latency` and `compare`.
@@ -541,33 +595,17 @@ async fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
         Command::Kube(args) => {
-            let temp;
-            let dir = if let Some(dir) = &args.dir {
-                dir.clone()
-            } else {
-                temp = tempfile::tempdir().map_err(|e| e.to_string())?;
-                temp.path().to_path_buf()
-            };
+            let (_temp, dir) = args.programs.dir()?;
             let options = args.options(dir)?;
             let report = kube::run(&options).await?;
             print!("{}", report.summary(&options));
             Ok(())
         }
         Command::Schedule(args) => {
-            let temp;
-            let dir = if let Some(dir) = &args.dir {
-                dir.clone()
-            } else {
-                temp = tempfile::tempdir().map_err(|e| e.to_string())?;
-                temp.path().to_path_buf()
-            };
-            let beside = |name: &str| -> Result<PathBuf, String> {
-                let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-                Ok(exe.with_file_name(name))
-            };
+            let (_temp, dir) = args.programs.dir()?;
             let options = ScheduleOptions {
-                keeld: args.keeld.map_or_else(|| beside("keeld"), Ok)?,
-                keel: args.keel.map_or_else(|| beside("keel"), Ok)?,
+                keeld: args.programs.keeld()?,
+                keel: args.programs.keel()?,
                 endpoints: args.endpoints,
                 dir,
                 nodes: args.nodes,
@@ -580,6 +618,22 @@ async fn run(command: Command) -> Result<(), String> {
             };
             let rounds = schedule::run(&options).await?;
             print!("{}", schedule::summary(&options, &rounds));
+            Ok(())
+        }
+        Command::Rollout(args) => {
+            let (_temp, dir) = args.programs.dir()?;
+            let options = RolloutOptions {
+                keeld: args.programs.keeld()?,
+                keel: args.programs.keel()?,
+                dir,
+                nodes: args.nodes,
+                replicas: args.replicas,
+                rounds: args.rounds,
+                wait: Duration::from_secs(args.wait_secs),
+                controllers_args: args.controllers_arg,
+            };
+            let rounds = rollout::run(&options).await?;
+            print!("{}", rollout::summary(&options, &rounds));
             Ok(())
         }
         Command::Lease {
@@ -613,6 +667,12 @@ async fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// The program `name` in this one's directory.
+fn beside(name: &str) -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("finding keel-bench's path: {e}"))?;
+    Ok(exe.with_file_name(name))
 }
 
 fn print_report(workload: &Workload, report: &Report) {

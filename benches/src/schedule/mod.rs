@@ -21,27 +21,26 @@
 mod summary;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 use keel_api::k8s_openapi::api::core::v1::{Node, Pod};
 use keel_api::resources::of;
-use keel_client::{Client, ClientOptions};
-use keel_runtime::{ListOptions, ObjectEvent, Store};
+use keel_client::Client;
+use keel_controllers::adapter::resource_version_of;
+use keel_runtime::{ObjectEvent, Store};
 use keel_scheduler::run::Metrics;
 use serde_json::{json, Value};
 
-use crate::procfs::{self, Sample};
+use crate::orchestration::{connect, wait_for_ready_nodes};
+use crate::processes::{load_average, sample_while, Process, Sampler};
 use crate::servers::{Kind, Server};
 pub use summary::summary;
 
 /// Creates (of nodes and pods) under way at once.
 const CREATES_IN_FLIGHT: usize = 64;
-/// How often the scheduler's RSS is sampled while it binds.
-const SAMPLE_INTERVAL: Duration = Duration::from_millis(250);
-/// How long a round may wait for its binds.
+/// How long a round may wait for its binds, and for its nodes.
 const BIND_WAIT: Duration = Duration::from_secs(600);
 /// The namespace of the pods.
 const NAMESPACE: &str = "default";
@@ -144,30 +143,6 @@ pub async fn run(options: &ScheduleOptions) -> Result<Vec<Round>, String> {
     Ok(rounds)
 }
 
-/// A child process killed when dropped.
-struct Process(Child);
-
-impl Process {
-    fn start(keel: &Path, args: &[String], log: &Path) -> Result<Self, String> {
-        let log = std::fs::File::create(log).map_err(|e| e.to_string())?;
-        Command::new(keel)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(|e| e.to_string())?)
-            .stderr(log)
-            .spawn()
-            .map(Self)
-            .map_err(|e| format!("starting {}: {e}", keel.display()))
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 async fn run_round(options: &ScheduleOptions, dir: &Path) -> Result<Round, String> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let mut round = Round {
@@ -183,13 +158,7 @@ async fn run_round(options: &ScheduleOptions, dir: &Path) -> Result<Round, Strin
         (None, Some(endpoints)) => endpoints.clone(),
         (None, None) => unreachable!("one of the two"),
     };
-    let client = Client::connect(
-        endpoint.split(',').map(str::to_owned).collect::<Vec<_>>(),
-        ClientOptions::new(),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    let store = Store::new(client.clone());
+    let (client, store) = connect(&endpoint).await?;
 
     let started = Instant::now();
     let _sim_nodes = if options.pod_stages {
@@ -199,7 +168,7 @@ async fn run_round(options: &ScheduleOptions, dir: &Path) -> Result<Round, Strin
             format!("--count={}", options.nodes),
         ];
         let process = Process::start(&options.keel, &args, &dir.join("sim-nodes.log"))?;
-        wait_for_nodes(&store, options.nodes).await?;
+        wait_for_ready_nodes(&store, options.nodes, BIND_WAIT).await?;
         Some(process)
     } else {
         register_nodes(&store, options.nodes).await?;
@@ -214,18 +183,16 @@ async fn run_round(options: &ScheduleOptions, dir: &Path) -> Result<Round, Strin
     eprintln!("schedule: {} pods in {:?}", options.pods, round.create);
 
     let watching = tokio::spawn(watch_binds(store.clone(), revision, options.pods));
-    let keeld_before = keeld
-        .as_ref()
-        .map(|k| procfs::sample(k.pid()))
-        .transpose()?;
+    let mut sampler = Sampler::new(keeld.iter().map(|k| ("keeld", k.pid())));
+    sampler.mark();
     let started = Instant::now();
-    let (binds, peak) = if options.in_process {
+    let (first, last, count) = if options.in_process {
         let metrics = Arc::new(Metrics::default());
         let scheduler = start_in_process(&client, options, Arc::clone(&metrics));
-        let binds = wait_for(watching).await?;
+        let binds = sample_while(&mut sampler, wait_for(watching)).await?;
         scheduler.abort();
         round.counters = Some(counters(&metrics));
-        (binds, Sample::default())
+        binds
     } else {
         let args = [
             "scheduler".to_owned(),
@@ -234,26 +201,20 @@ async fn run_round(options: &ScheduleOptions, dir: &Path) -> Result<Round, Strin
             format!("--binds-in-flight={}", options.binds_in_flight),
         ];
         let scheduler = Process::start(&options.keel, &args, &dir.join("scheduler.log"))?;
-        sample_while(scheduler.0.id(), watching).await?
+        sampler.add("scheduler", scheduler.pid());
+        sample_while(&mut sampler, wait_for(watching)).await?
     };
-    round.scheduler_rss_bytes = peak.rss_bytes;
-    round.scheduler_cpu = peak.cpu;
-    if let (Some(keeld), Some(before)) = (&keeld, keeld_before) {
-        round.keeld_cpu = procfs::sample(keeld.pid())?.cpu.saturating_sub(before.cpu);
+    if let Some(scheduler) = sampler.usage_of("scheduler") {
+        round.scheduler_rss_bytes = scheduler.peak_rss_bytes;
+        round.scheduler_cpu = scheduler.cpu;
     }
-    let (first, last, count) = binds;
+    if let Some(keeld) = sampler.usage_of("keeld") {
+        round.keeld_cpu = keeld.cpu;
+    }
     round.binds = count;
     round.first_bind = first.saturating_duration_since(started);
     round.binding = last.saturating_duration_since(first);
     Ok(round)
-}
-
-/// The 1-minute load average (0 when unknown).
-fn load_average() -> f64 {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|text| text.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0.0)
 }
 
 /// Registers `count` Ready nodes as keel's simulated nodes do, without
@@ -276,26 +237,6 @@ async fn register_nodes(store: &Store, count: usize) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-async fn wait_for_nodes(store: &Store, count: usize) -> Result<(), String> {
-    let deadline = Instant::now() + BIND_WAIT;
-    loop {
-        let list = store
-            .list(of::<Node>(), "", &ListOptions::default())
-            .await
-            .map_err(|e| e.to_string())?;
-        if list.items.len() >= count {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(format!(
-                "only {} of {count} nodes registered",
-                list.items.len()
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
 /// A pending pod as a ReplicaSet's would be: 100m cpu, 128Mi, owned by
 /// one of 100 ReplicaSets (so the spreading score has owners to spread).
 fn pod(at: usize) -> Value {
@@ -315,21 +256,13 @@ async fn create_pods(store: &Store, count: usize) -> Result<i64, String> {
     let revisions: Vec<i64> = stream::iter((0..count).map(pod))
         .map(|pod| async move {
             let created = store.create(of::<Pod>(), NAMESPACE, pod).await?;
-            Ok::<_, keel_runtime::StoreError>(revision_of(&created))
+            Ok::<_, keel_runtime::StoreError>(resource_version_of(&created))
         })
         .buffer_unordered(CREATES_IN_FLIGHT)
         .try_collect()
         .await
         .map_err(|e| e.to_string())?;
     Ok(revisions.into_iter().max().unwrap_or(0))
-}
-
-fn revision_of(object: &Value) -> i64 {
-    object
-        .pointer("/metadata/resourceVersion")
-        .and_then(Value::as_str)
-        .and_then(|rv| rv.parse().ok())
-        .unwrap_or(0)
 }
 
 /// Watches the pods after `revision` until `count` were bound; answers
@@ -368,36 +301,6 @@ async fn wait_for(
         Ok(Ok(binds)) => binds,
         Ok(Err(error)) => Err(error.to_string()),
         Err(_) => Err(format!("not every pod was bound within {BIND_WAIT:?}")),
-    }
-}
-
-/// Waits for the binds while sampling process `pid`; answers the binds
-/// and the process's peak RSS and its CPU time at the end.
-async fn sample_while(
-    pid: u32,
-    mut watching: tokio::task::JoinHandle<Result<Binds, String>>,
-) -> Result<(Binds, Sample), String> {
-    let deadline = Instant::now() + BIND_WAIT;
-    let mut peak = Sample::default();
-    loop {
-        if let Ok(sample) = procfs::sample(pid) {
-            peak.rss_bytes = peak.rss_bytes.max(sample.rss_bytes);
-            peak.cpu = sample.cpu;
-        }
-        tokio::select! {
-            done = &mut watching => {
-                let binds = done.map_err(|e| e.to_string())??;
-                if let Ok(sample) = procfs::sample(pid) {
-                    peak.rss_bytes = peak.rss_bytes.max(sample.rss_bytes);
-                    peak.cpu = sample.cpu;
-                }
-                return Ok((binds, peak));
-            }
-            () = tokio::time::sleep(SAMPLE_INTERVAL) => {}
-        }
-        if Instant::now() > deadline {
-            return Err(format!("not every pod was bound within {BIND_WAIT:?}"));
-        }
     }
 }
 

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{Round, ScheduleOptions};
-use crate::show::mib;
+use crate::show::{self, mib};
 
 /// The run's table.
 pub fn summary(options: &ScheduleOptions, rounds: &[Round]) -> String {
@@ -76,7 +76,5 @@ pub fn summary(options: &ScheduleOptions, rounds: &[Round]) -> String {
 
 /// The median round's binds per second.
 pub fn median(rounds: &[Round]) -> f64 {
-    let mut rates: Vec<f64> = rounds.iter().map(Round::binds_per_sec).collect();
-    rates.sort_by(f64::total_cmp);
-    rates.get(rates.len() / 2).copied().unwrap_or(0.0)
+    show::median(rounds.iter().map(Round::binds_per_sec).collect())
 }
