@@ -49,11 +49,17 @@ pub fn start(context: Arc<Context>, stop: Stop) -> Pin<Box<dyn Future<Output = (
         let recorder = context.recorder(COMPONENT);
         let informers = &context.informers;
         let replica_sets = informers.replica_sets.cache();
+        let deployments = informers.deployments.cache();
         let shared = Arc::clone(&context);
         Controller::new(&informers.deployments)
             .owns(&informers.replica_sets, "Deployment")
             .watches(&informers.pods, move |pod| {
+                // Only Recreate waits on pods (for the old ones to stop);
+                // a RollingUpdate reads its ReplicaSets' status alone.
                 deployment_of_pod(&replica_sets, pod)
+                    .into_iter()
+                    .filter(|key| deployments.get_key(key).is_some_and(|d| is_recreate(&d)))
+                    .collect()
             })
             .run(
                 move |key, object| {
@@ -66,6 +72,14 @@ pub fn start(context: Arc<Context>, stop: Stop) -> Pin<Box<dyn Future<Output = (
             )
             .await;
     })
+}
+
+/// Whether a Deployment's strategy is Recreate.
+fn is_recreate(deployment: &Value) -> bool {
+    deployment
+        .pointer("/spec/strategy/type")
+        .and_then(Value::as_str)
+        == Some("Recreate")
 }
 
 /// The Deployment controlling the ReplicaSet that controls `pod`.
@@ -105,14 +119,20 @@ async fn sync(
     let selector = deployment
         .pointer("/spec/selector")
         .and_then(|s| LabelSelector::from_json(s).ok());
-    let pods: Vec<Value> = context
-        .informers
-        .pods
-        .cache()
-        .by_index(Index::Namespace, &key.namespace)
-        .into_iter()
-        .filter(|pod| selector.as_ref().is_some_and(|s| s.matches_object(pod)))
-        .collect();
+    // Pods matter to a Recreate only: reading them for every Deployment
+    // would copy the namespace's pods on every sync.
+    let pods: Vec<Value> = if is_recreate(&deployment) {
+        context
+            .informers
+            .pods
+            .cache()
+            .by_index(Index::Namespace, &key.namespace)
+            .into_iter()
+            .filter(|pod| selector.as_ref().is_some_and(|s| s.matches_object(pod)))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let plan = reconcile_deployment(DeploymentInput {
         deployment: &deployment,
         replica_sets: &replica_sets,

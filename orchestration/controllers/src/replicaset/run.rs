@@ -108,15 +108,26 @@ async fn sync(
     let pod_cache = context.informers.pods.cache();
     let expectations_satisfied = shared.awaited.seen(&pod_cache, &key);
     let pods = pod_cache.by_index(Index::Namespace, &key.namespace);
-    let related = related_pods(context, &rs);
     let now = wall_clock();
-    let plan = reconcile_replica_set(ReplicaSetInput {
+    let input = ReplicaSetInput {
         replica_set: &rs,
         pods: &pods,
-        related_pods: &related,
+        related_pods: &[],
         expectations_satisfied,
         now,
-    });
+    };
+    let mut plan = reconcile_replica_set(input);
+    // The sibling ReplicaSets' pods only rank deletions: read (copy) them
+    // only when there is something to delete.
+    if !plan.delete.is_empty() {
+        let related = related_pods(context, &rs);
+        if !related.is_empty() {
+            plan = reconcile_replica_set(ReplicaSetInput {
+                related_pods: &related,
+                ..input
+            });
+        }
+    }
     let reference = super::reconcile::controller_ref_of(&rs);
     for pod in &plan.adopt {
         adopt(store, of::<Pod>(), pod, &reference).await?;
