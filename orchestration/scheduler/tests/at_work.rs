@@ -31,7 +31,7 @@ use keel_runtime::{LeaderElector, ListOptions, ObjectEvent, Store, StoreError};
 use keel_scheduler::run::{Metrics, Options, ELECTION_NAME};
 use keel_scheduler::QueueConfig;
 use keel_sim_nodes::Capacity;
-use keel_tests::{Flavor, Server};
+use keel_tests::{eventually, Flavor, Server};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -45,25 +45,6 @@ async fn connect(url: &str) -> Client {
     Client::connect(vec![url.to_owned()], ClientOptions::new())
         .await
         .unwrap()
-}
-
-/// Waits until `read` answers `Some`, checking every 50 ms.
-async fn eventually<T, F, Fut>(what: &str, mut read: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        if let Some(value) = read().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Runs until its sender is used or dropped.
@@ -150,7 +131,10 @@ async fn node_of(store: &Store, name: &str) -> Option<String> {
 }
 
 async fn wait_bound(store: &Store, name: &str) -> String {
-    eventually(&format!("{name} to be bound"), || node_of(store, name)).await
+    eventually(&format!("{name} to be bound"), PATIENCE, || {
+        node_of(store, name)
+    })
+    .await
 }
 
 /// The pod's PodScheduled condition.
@@ -181,7 +165,7 @@ async fn event_messages(store: &Store, name: &str, reason: &str) -> Vec<String> 
 /// Waits for the pod `name` to be unschedulable with `message`: its
 /// condition and a FailedScheduling event both say it.
 async fn wait_unschedulable(store: &Store, name: &str, message: &str) {
-    eventually(&format!("{name}'s condition"), || async {
+    eventually(&format!("{name}'s condition"), PATIENCE, || async {
         let condition = scheduled_condition(store, name).await?;
         (condition["status"] == "False"
             && condition["reason"] == "Unschedulable"
@@ -189,10 +173,14 @@ async fn wait_unschedulable(store: &Store, name: &str, message: &str) {
             .then_some(())
     })
     .await;
-    eventually(&format!("{name}'s FailedScheduling event"), || async {
-        let messages = event_messages(store, name, "FailedScheduling").await;
-        messages.iter().any(|m| m == message).then_some(())
-    })
+    eventually(
+        &format!("{name}'s FailedScheduling event"),
+        PATIENCE,
+        || async {
+            let messages = event_messages(store, name, "FailedScheduling").await;
+            messages.iter().any(|m| m == message).then_some(())
+        },
+    )
     .await;
     assert_eq!(node_of(store, name).await, None, "{name} is not bound");
 }
@@ -214,7 +202,7 @@ async fn pods_are_placed_as_kubernetes_places_them() {
     let client = connect(&server.client_url()).await;
     let store = Store::new(client.clone());
     let _small = sim_nodes(&client, "sim", 3, "2");
-    eventually("3 nodes", || async {
+    eventually("3 nodes", PATIENCE, || async {
         let nodes = store.list(of::<Node>(), "", &ListOptions::default()).await;
         (nodes.ok()?.items.len() == 3).then_some(())
     })
@@ -236,7 +224,7 @@ async fn pods_are_placed_as_kubernetes_places_them() {
     let node = node_of(&store, "small-0").await.unwrap();
     let condition = scheduled_condition(&store, "small-0").await.unwrap();
     assert_eq!(condition["status"], "True");
-    eventually("small-0's Scheduled event", || async {
+    eventually("small-0's Scheduled event", PATIENCE, || async {
         let messages = event_messages(&store, "small-0", "Scheduled").await;
         let want = format!("Successfully assigned default/small-0 to {node}");
         messages.contains(&want).then_some(())
