@@ -61,15 +61,7 @@ pub fn assign(pod: &Value, node: &str, uid: Option<&str>, now: &str) -> Result<V
     new["spec"]["nodeName"] = node.into();
     let scheduled = json!({"type": "PodScheduled", "status": "True",
                            "lastProbeTime": null, "lastTransitionTime": now});
-    let mut conditions: Vec<Value> = new["status"]["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|c| c["type"] != "PodScheduled")
-        .cloned()
-        .collect();
-    conditions.push(scheduled);
-    new["status"]["conditions"] = conditions.into();
+    crate::object::put_condition(&mut new, scheduled);
     Ok(new)
 }
 

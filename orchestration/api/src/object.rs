@@ -351,6 +351,20 @@ pub fn set_resource_version(object: &mut Value, revision: i64) {
     metadata(object).insert("resourceVersion".into(), revision.to_string().into());
 }
 
+/// Puts `condition` into the object's `status.conditions` (made if
+/// missing): any condition of its `type` goes, and it comes last, as
+/// Kubernetes' condition setters leave a list.
+pub fn put_condition(object: &mut Value, condition: Value) {
+    let conditions = &mut object["status"]["conditions"];
+    if !conditions.is_array() {
+        *conditions = Value::Array(Vec::new());
+    }
+    if let Some(list) = conditions.as_array_mut() {
+        list.retain(|c| c["type"] != condition["type"]);
+        list.push(condition);
+    }
+}
+
 /// The object's name ("" if it has none).
 pub fn name_of(object: &Value) -> &str {
     object
@@ -363,6 +377,22 @@ pub fn name_of(object: &Value) -> &str {
 mod tests {
     use super::*;
     use crate::resources::{by_plural, of};
+
+    #[test]
+    fn a_condition_replaces_its_type_and_comes_last() {
+        let mut pod = json!({"metadata": {"name": "p"}});
+        put_condition(&mut pod, json!({"type": "Ready", "status": "False"}));
+        assert_eq!(
+            pod["status"]["conditions"],
+            json!([{"type": "Ready", "status": "False"}])
+        );
+        put_condition(&mut pod, json!({"type": "PodScheduled", "status": "True"}));
+        put_condition(&mut pod, json!({"type": "Ready", "status": "True"}));
+        assert_eq!(
+            pod["status"]["conditions"],
+            json!([{"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": "True"}])
+        );
+    }
     use k8s_openapi::api::core::v1::{ConfigMap, Pod};
     use serde_json::json;
 

@@ -84,20 +84,30 @@ pub async fn delete_object(
     store: &Store,
     resource: &'static ResourceInfo,
     object: &ObjectRef,
-    mut options: DeleteOptions,
+    options: DeleteOptions,
 ) -> Result<(), StoreError> {
+    delete_this(store, resource, object, options, wall_clock())
+        .await
+        .map(drop)
+}
+
+/// Deletes `object` under `options` with its uid as a precondition;
+/// answers whether this call deleted it (false: gone already, or another
+/// of its name now).
+async fn delete_this(
+    store: &Store,
+    resource: &'static ResourceInfo,
+    object: &ObjectRef,
+    mut options: DeleteOptions,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
     options.uid = Some(object.uid.clone());
     let deleted = store
-        .delete_as_planned(
-            resource,
-            &object.namespace,
-            &object.name,
-            &options,
-            wall_clock(),
-        )
+        .delete_as_planned(resource, &object.namespace, &object.name, &options, now)
         .await;
     match deleted {
-        Ok(_) | Err(StoreError::NotFound { .. } | StoreError::Precondition(_)) => Ok(()),
+        Ok(_) => Ok(true),
+        Err(StoreError::NotFound { .. } | StoreError::Precondition(_)) => Ok(false),
         Err(error) => Err(error),
     }
 }
@@ -111,7 +121,7 @@ pub async fn mark_and_delete(
     store: &Store,
     pod: &ObjectRef,
     mark: impl Fn(&Value) -> Value,
-    mut options: DeleteOptions,
+    options: DeleteOptions,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
     let pods = of::<Pod>();
@@ -136,15 +146,7 @@ pub async fn mark_and_delete(
         Err(StoreError::NotFound { .. }) => return Ok(false),
         Err(error) => return Err(error),
     }
-    options.uid = Some(pod.uid.clone());
-    let deleted = store
-        .delete_as_planned(pods, &pod.namespace, &pod.name, &options, now)
-        .await;
-    match deleted {
-        Ok(_) => Ok(true),
-        Err(StoreError::NotFound { .. } | StoreError::Precondition(_)) => Ok(false),
-        Err(error) => Err(error),
-    }
+    delete_this(store, pods, pod, options, now).await
 }
 
 /// Deletes `victims` at once; records SuccessfulDelete or FailedDelete on

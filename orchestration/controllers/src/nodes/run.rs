@@ -27,6 +27,7 @@ use keel_api::deletion::DeleteOptions;
 use keel_api::k8s_openapi::api::coordination::v1::Lease;
 use keel_api::k8s_openapi::api::core::v1::{Node, Pod};
 use keel_api::k8s_openapi::jiff::{SignedDuration, Timestamp};
+use keel_api::object::put_condition;
 use keel_api::resources::of;
 use keel_runtime::{Action, Controller, Index, ObjectKey, Part, Recorder, StoreError};
 use serde_json::Value;
@@ -307,19 +308,14 @@ impl Evictor {
 
 /// Sets the DisruptionTarget condition on a pod (replacing one there).
 fn add_disruption_condition(pod: &mut Value, now: Timestamp) {
-    let condition = encode(&disruption_condition(now));
-    let conditions = &mut pod["status"]["conditions"];
-    if !conditions.is_array() {
-        *conditions = Value::Array(Vec::new());
-    }
-    if let Some(list) = conditions.as_array_mut() {
-        if list
-            .iter()
-            .any(|c| c["type"] == "DisruptionTarget" && c["status"] == "True")
-        {
-            return;
-        }
-        list.retain(|c| c["type"] != "DisruptionTarget");
-        list.push(condition);
+    let marked = pod
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|list| {
+            list.iter()
+                .any(|c| c["type"] == "DisruptionTarget" && c["status"] == "True")
+        });
+    if !marked {
+        put_condition(pod, encode(&disruption_condition(now)));
     }
 }

@@ -29,8 +29,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use keel_api::k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde_json::{json, Value};
 
+use keel_api::object::put_condition;
+
 use crate::pods::{
-    created_at, format_time, is_being_deleted, name_of, namespace_of, str_at, uid_of,
+    created_at, format_time, is_being_deleted, is_terminal, name_of, str_at, uid_of, ObjectRef,
 };
 
 /// The taint that says a node is out of service, so its terminating pods
@@ -57,31 +59,18 @@ pub enum Why {
 /// A pod to collect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Collect {
-    /// Its namespace.
-    pub namespace: String,
-    /// Its name.
-    pub name: String,
-    /// Its uid (the writes are of this pod only).
-    pub uid: String,
+    /// The pod (the writes are of this uid only).
+    pub pod: ObjectRef,
     /// Why.
     pub why: Why,
 }
 
 impl Collect {
-    fn of(pod: &Value, why: Why) -> Self {
-        Self {
-            namespace: namespace_of(pod).to_owned(),
-            name: name_of(pod).to_owned(),
-            uid: uid_of(pod).to_owned(),
-            why,
-        }
-    }
-
     /// The pod as it is to be before its delete: Failed, with the
     /// DisruptionTarget condition if it is orphaned; `None` if it
     /// finished already (kept as it is).
     pub fn failed(&self, pod: &Value, now: Timestamp) -> Option<Value> {
-        if is_finished(pod) {
+        if is_terminal(pod) {
             return None;
         }
         let mut failed = pod.clone();
@@ -94,14 +83,7 @@ impl Collect {
                 "message": ORPHANED_MESSAGE,
                 "lastTransitionTime": format_time(now),
             });
-            let conditions = &mut failed["status"]["conditions"];
-            if !conditions.is_array() {
-                *conditions = Value::Array(Vec::new());
-            }
-            if let Some(list) = conditions.as_array_mut() {
-                list.retain(|c| c["type"] != "DisruptionTarget");
-                list.push(condition);
-            }
+            put_condition(&mut failed, condition);
         }
         Some(failed)
     }
@@ -153,7 +135,8 @@ impl Quarantine {
 }
 
 /// What one pass collects: finished pods beyond `threshold` (0: none),
-/// terminating pods on out-of-service nodes, pods on the `deleted` nodes
+/// terminating pods on out-of-service nodes (`nodes`: at least the nodes
+/// terminating pods are bound to), pods on the `deleted` nodes
 /// (confirmed gone), terminating pods never bound. A pod is collected
 /// once, for the first of these reasons.
 pub fn plan(
@@ -166,12 +149,15 @@ pub fn plan(
     let mut taken = BTreeSet::new();
     let mut take = |pod: &Value, why: Why, collect: &mut Vec<Collect>| {
         if taken.insert(uid_of(pod).to_owned()) {
-            collect.push(Collect::of(pod, why));
+            collect.push(Collect {
+                pod: ObjectRef::to(pod),
+                why,
+            });
         }
     };
 
     if threshold > 0 {
-        let mut finished: Vec<&Value> = pods.iter().filter(|p| is_finished(p)).collect();
+        let mut finished: Vec<&Value> = pods.iter().filter(|p| is_terminal(*p)).collect();
         if finished.len() > threshold {
             finished
                 .sort_by_key(|pod| (!is_evicted(pod), created_at(pod), name_of(pod).to_owned()));
@@ -198,13 +184,6 @@ pub fn plan(
         }
     }
     collect
-}
-
-/// Succeeded or Failed (`isPodTerminated`: neither Pending, Running nor
-/// Unknown; a pod without a phase yet counts as finished there too, but
-/// the API always gives one).
-fn is_finished(pod: &Value) -> bool {
-    matches!(str_at(pod, "/status/phase"), "Succeeded" | "Failed")
 }
 
 /// Evicted by a kubelet (`eviction.PodIsEvicted`).

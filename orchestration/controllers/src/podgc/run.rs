@@ -26,7 +26,7 @@ use super::{plan, Collect, Quarantine};
 use crate::adapter::wall_clock;
 use crate::adapter::writes::mark_and_delete;
 use crate::manager::{Context, Stop};
-use crate::pods::{name_of, ObjectRef};
+use crate::pods::{is_being_deleted, name_of, str_at};
 
 /// The pod garbage collector's entry in the manager's table.
 pub fn start(context: Arc<Context>, stop: Stop) -> Pin<Box<dyn Future<Output = ()> + Send>> {
@@ -51,15 +51,16 @@ pub async fn pod_gc(context: Arc<Context>, stop: Stop) {
 /// One pass; what fails is tried again on the next.
 async fn pass(context: &Context, quarantine: &mut Quarantine) {
     let pods = context.informers.pods.cache().list();
-    let nodes: BTreeMap<String, Value> = context
-        .informers
-        .nodes
-        .cache()
-        .list()
-        .into_iter()
+    let node_cache = context.informers.nodes.cache();
+    let names: BTreeSet<String> = node_cache.keys().into_iter().map(|key| key.name).collect();
+    // Only the nodes of terminating pods are read (for their readiness and
+    // taints), not a copy of every node on every pass.
+    let nodes: BTreeMap<String, Value> = pods
+        .iter()
+        .filter(|pod| is_being_deleted(pod))
+        .filter_map(|pod| node_cache.get("", str_at(pod, "/spec/nodeName")))
         .map(|node| (name_of(&node).to_owned(), node))
         .collect();
-    let names: BTreeSet<String> = nodes.keys().cloned().collect();
     let now = wall_clock();
     let wait =
         SignedDuration::try_from(context.options.pod_gc_quarantine).unwrap_or(SignedDuration::MAX);
@@ -77,7 +78,7 @@ async fn pass(context: &Context, quarantine: &mut Quarantine) {
     for collect in plan(&pods, &nodes, &deleted, threshold) {
         if let Err(error) = collect_pod(context, &collect, now).await {
             tracing::warn!(
-                pod = %format!("{}/{}", collect.namespace, collect.name),
+                pod = %collect.pod.key(),
                 %error,
                 "could not collect a pod; trying again on the next pass"
             );
@@ -93,15 +94,10 @@ async fn collect_pod(
     now: Timestamp,
 ) -> Result<(), StoreError> {
     tracing::info!(
-        pod = %format!("{}/{}", collect.namespace, collect.name),
+        pod = %collect.pod.key(),
         why = ?collect.why,
         "force deleting"
     );
-    let pod = ObjectRef {
-        namespace: collect.namespace.clone(),
-        name: collect.name.clone(),
-        uid: collect.uid.clone(),
-    };
     let options = DeleteOptions {
         grace_period_seconds: Some(0),
         ..DeleteOptions::default()
@@ -111,7 +107,7 @@ async fn collect_pod(
             .failed(current, now)
             .unwrap_or_else(|| current.clone())
     };
-    mark_and_delete(&context.store, &pod, fail, options, now)
+    mark_and_delete(&context.store, &collect.pod, fail, options, now)
         .await
         .map(drop)
 }

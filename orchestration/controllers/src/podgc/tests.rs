@@ -43,7 +43,7 @@ fn node(name: &str, ready: &str, taints: &[&str]) -> (String, Value) {
 }
 
 fn collected(plan: &[Collect]) -> Vec<(&str, Why)> {
-    plan.iter().map(|c| (c.name.as_str(), c.why)).collect()
+    plan.iter().map(|c| (c.pod.name.as_str(), c.why)).collect()
 }
 
 fn names(nodes: &[&str]) -> BTreeSet<String> {

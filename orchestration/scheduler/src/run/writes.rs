@@ -18,6 +18,7 @@
 
 use keel_api::binding::BindError;
 use keel_api::k8s_openapi::api::core::v1::Pod;
+use keel_api::object::put_condition;
 use keel_api::resources;
 use keel_runtime::{Part, Store, StoreError};
 use serde_json::Value;
@@ -150,13 +151,7 @@ pub fn with_unschedulable_condition(pod: &Value, message: &str, now: &str) -> Op
         return None;
     }
     let mut updated = pod.clone();
-    let mut kept: Vec<Value> = conditions
-        .iter()
-        .filter(|c| c["type"] != "PodScheduled")
-        .cloned()
-        .collect();
-    kept.push(condition);
-    updated["status"]["conditions"] = kept.into();
+    put_condition(&mut updated, condition);
     Some(updated)
 }
 
