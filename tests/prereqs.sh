@@ -6,6 +6,8 @@
 #   etcd-server, etcd-client the reference etcd 3.4 and etcdctl the
 #                            compatibility suite runs against
 #   python3, python3-venv    the virtualenv of the Python client below
+#   busybox-static           the busybox the kubelet's test image is built from
+#   iproute2                 `ip`: the kubelet's pod network namespaces and bridge
 #
 # and, outside the system's directories, under $KEEL_TOOLS_DIR
 # (default ~/.cache/keel-tools; tests/src/binaries.rs looks there):
@@ -17,7 +19,8 @@
 #                            Debian's kubernetes-client (kubectl 1.20),
 #                            unpacked beside, not over, the installed one
 keel_install_prereqs() {
-    keel_install_apt_packages libclang-dev g++ etcd-server etcd-client python3 python3-venv
+    keel_install_apt_packages libclang-dev g++ etcd-server etcd-client python3 python3-venv \
+        busybox-static iproute2
     keel_install_python_client
     keel_install_kubectl_1_20
 }
