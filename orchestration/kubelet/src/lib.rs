@@ -24,4 +24,5 @@
 
 pub mod images;
 pub mod network;
+pub mod pods;
 pub mod runtime;
