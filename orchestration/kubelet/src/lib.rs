@@ -24,5 +24,6 @@
 
 pub mod images;
 pub mod network;
+pub mod node;
 pub mod pods;
 pub mod runtime;
