@@ -27,3 +27,4 @@ pub mod network;
 pub mod node;
 pub mod pods;
 pub mod runtime;
+pub mod worker;

@@ -16,6 +16,7 @@
 
 pub mod backoff;
 pub mod plan;
+pub mod probe;
 pub mod status;
 #[cfg(test)]
 mod tests;

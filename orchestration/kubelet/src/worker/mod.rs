@@ -1,0 +1,3 @@
+//! The kubelet at work against keel and the runtime.
+
+pub mod containers;
