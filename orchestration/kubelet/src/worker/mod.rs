@@ -1,3 +1,482 @@
 //! The kubelet at work against keel and the runtime.
+//!
+//! ```text
+//!   run: register the Node and its Lease ─► heartbeat task (Lease every
+//!        renew interval, the Node's conditions when they change or every minute)
+//!        runtime.recover() ─► runs by pod uid
+//!        informer of pods ─► one PodWorker per pod bound to this node (pod.rs)
+//! ```
+//!
+//! - [`containers`]: the container's argv, environment, mounts and limits (pure).
+//! - [`volumes`]: the pod's volumes made on the node.
+//! - [`probes`]: one probe or hook run (exec, httpGet, tcpSocket).
+//! - `pod`: a pod's worker.
 
 pub mod containers;
+mod pod;
+pub mod probes;
+pub mod volumes;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use keel_api::k8s_openapi::api::coordination::v1::Lease;
+use keel_api::k8s_openapi::api::core::v1::{Node, Pod};
+use keel_api::resources;
+use keel_client::Client;
+use keel_runtime::events::{Notice, Source};
+use keel_runtime::{Event, Informer, Part, Recorder, Store, StoreError};
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::node::{self, Machine, Pressure};
+use crate::pods::{BackoffPolicy, Run};
+use crate::runtime::{ContainerRuntime, Mount, State};
+use containers::ImageInfo;
+use pod::PodWorker;
+
+/// Where the kubelet finds images (the node's image store).
+pub trait Images: Send + Sync {
+    /// The image `reference` names; `Err` says why there is none, as the
+    /// pod's `ErrImagePull` shows it.
+    fn resolve(&self, reference: &str) -> Result<ImageInfo, String>;
+}
+
+/// How pods get their network.
+#[async_trait]
+pub trait Networks: Send + Sync {
+    /// The pod's network namespace and address (made once, the same
+    /// after a restart).
+    async fn attach(&self, pod_uid: &str) -> Result<(PathBuf, String), String>;
+    /// Frees the pod's network (no error if it has none).
+    async fn detach(&self, pod_uid: &str) -> Result<(), String>;
+}
+
+/// How the kubelet runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The Node's name.
+    pub node_name: String,
+    /// The node's address (its InternalIP, and the pods' hostIP).
+    pub node_ip: String,
+    /// The port of the kubelet's own endpoint (logs, exec).
+    pub port: u16,
+    /// Where the kubelet keeps pods' volumes and logs.
+    pub root_dir: PathBuf,
+    /// The containers' restart back-off.
+    pub backoff: BackoffPolicy,
+    /// The back-off of an image that is not there.
+    pub image_backoff: BackoffPolicy,
+    /// The node Lease's `leaseDurationSeconds`.
+    pub lease_duration_secs: i64,
+    /// How often the Lease is renewed.
+    pub renew_interval: Duration,
+    /// How often the Node's status is written when nothing changed.
+    pub status_report_interval: Duration,
+    /// Processes per container at most.
+    pub pod_pids_max: Option<u64>,
+    /// Stop every container when the kubelet stops (`keel up`).
+    pub stop_pods_on_exit: bool,
+}
+
+impl Options {
+    /// Kubernetes' defaults for node `node_name` at `node_ip`.
+    pub fn new(node_name: &str, node_ip: &str, root_dir: PathBuf) -> Self {
+        Self {
+            node_name: node_name.to_owned(),
+            node_ip: node_ip.to_owned(),
+            port: 10250,
+            root_dir,
+            backoff: BackoffPolicy::default(),
+            image_backoff: BackoffPolicy::default(),
+            lease_duration_secs: keel_sim_nodes::node::LEASE_DURATION_SECS_DEFAULT,
+            renew_interval: Duration::from_secs(10),
+            status_report_interval: Duration::from_secs(60),
+            pod_pids_max: Some(4096),
+            stop_pods_on_exit: false,
+        }
+    }
+}
+
+/// Why the kubelet stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum KubeletError {
+    /// A read or write of an object failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The pods could not be listed.
+    #[error(transparent)]
+    Informer(#[from] keel_runtime::InformerError),
+    /// The runtime failed.
+    #[error(transparent)]
+    Runtime(#[from] crate::runtime::RuntimeError),
+}
+
+/// What every pod worker shares.
+pub(crate) struct Kubelet {
+    pub(crate) store: Store,
+    pub(crate) runtime: Arc<dyn ContainerRuntime>,
+    pub(crate) images: Arc<dyn Images>,
+    pub(crate) networks: Arc<dyn Networks>,
+    pub(crate) options: Options,
+    recorder: Recorder,
+}
+
+impl Kubelet {
+    /// Records an event about `pod`.
+    pub(crate) fn record(&self, pod: &Value, notice: Notice) {
+        self.recorder.record(pod, notice);
+    }
+
+    /// Where pod `uid`'s volumes and files live.
+    pub(crate) fn pod_dir(&self, uid: &str) -> PathBuf {
+        self.options.root_dir.join("pods").join(uid)
+    }
+
+    /// Where a pod's logs live (`<ns>_<name>_<uid>`, as /var/log/pods).
+    pub(crate) fn pod_logs_dir(&self, namespace: &str, name: &str, uid: &str) -> PathBuf {
+        self.options
+            .root_dir
+            .join("logs")
+            .join(format!("{namespace}_{name}_{uid}"))
+    }
+
+    /// The log file of run `attempt` of a container.
+    pub(crate) fn log_path(
+        &self,
+        namespace: &str,
+        name: &str,
+        uid: &str,
+        container: &str,
+        attempt: u32,
+    ) -> PathBuf {
+        self.pod_logs_dir(namespace, name, uid)
+            .join(container)
+            .join(format!("{attempt}.log"))
+    }
+
+    /// The pod's /etc/hosts, as the kubelet writes it, mounted into each
+    /// container.
+    pub(crate) fn hosts_file(
+        &self,
+        pod_dir: &Path,
+        hostname: &str,
+        pod_ip: &str,
+    ) -> Result<Mount, String> {
+        let path = pod_dir.join("etc-hosts");
+        let mut text = String::from(
+            "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+        );
+        if !pod_ip.is_empty() {
+            text.push_str(&format!("{pod_ip}\t{hostname}\n"));
+        }
+        std::fs::create_dir_all(pod_dir)
+            .and_then(|()| std::fs::write(&path, text))
+            .map_err(|e| format!("writing {}: {e}", path.display()))?;
+        Ok(Mount {
+            source: path,
+            destination: "/etc/hosts".into(),
+            read_only: false,
+        })
+    }
+}
+
+/// A pod worker's handle: its pod channel.
+struct WorkerHandle {
+    pod: watch::Sender<Option<Value>>,
+}
+
+/// Registers the node, then runs the pods bound to it until `stop`
+/// resolves. Call it within a Tokio runtime.
+pub async fn run(
+    client: &Client,
+    runtime: Arc<dyn ContainerRuntime>,
+    images: Arc<dyn Images>,
+    networks: Arc<dyn Networks>,
+    options: Options,
+    stop: impl Future<Output = ()> + Send,
+) -> Result<(), KubeletError> {
+    let store = Store::new(client.clone());
+    std::fs::create_dir_all(&options.root_dir).map_err(|source| {
+        crate::runtime::RuntimeError::Io {
+            what: format!("creating {}", options.root_dir.display()),
+            source,
+        }
+    })?;
+    let machine = Machine::read(&options.root_dir);
+    register(&store, &options, &machine).await?;
+    tracing::info!(node = %options.node_name, address = %options.node_ip, "node registered");
+    let heartbeat = tokio::spawn(heartbeat(store.clone(), options.clone()));
+    let recorder = Recorder::new(
+        store.clone(),
+        Source {
+            component: "kubelet".into(),
+            host: options.node_name.clone(),
+        },
+    );
+    let stop_pods = options.stop_pods_on_exit;
+    let kubelet = Arc::new(Kubelet {
+        store,
+        runtime,
+        images,
+        networks,
+        options,
+        recorder,
+    });
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut workers = Workers {
+        kubelet: Arc::clone(&kubelet),
+        handles: HashMap::new(),
+        tasks: tokio::task::JoinSet::new(),
+        shutdown: shutdown_rx,
+    };
+    let mut recovered = recovered_runs(&kubelet).await?;
+    let mut informer = Informer::start(client, resources::of::<Pod>(), "").await?;
+    for pod in informer.cache().list() {
+        workers.dispatch(&pod, &mut recovered);
+    }
+    // Containers of pods keel no longer has: stopped and removed.
+    for (uid, runs) in recovered.drain() {
+        workers.spawn(uid, None, runs);
+    }
+    tokio::pin!(stop);
+    let result = loop {
+        tokio::select! {
+            () = &mut stop => break Ok(()),
+            event = informer.next() => match event {
+                Ok(Event::Added(pod) | Event::Modified { new: pod, .. }) => {
+                    workers.dispatch(&pod, &mut HashMap::new());
+                }
+                Ok(Event::Deleted(pod)) => workers.gone(&pod),
+                Ok(Event::Listed { .. }) => {
+                    let cache = informer.cache();
+                    let present: Vec<String> = cache.list().iter().filter_map(uid_of).map(str::to_owned).collect();
+                    workers.forget_absent(&present);
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "following the pods failed; listing again");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            },
+            Some(_) = workers.tasks.join_next() => {}
+        }
+    };
+    heartbeat.abort();
+    if stop_pods {
+        tracing::info!("stopping the pods");
+        shutdown.send_replace(true);
+        while workers.tasks.join_next().await.is_some() {}
+    }
+    result
+}
+
+/// The runs the runtime has, by pod uid.
+async fn recovered_runs(kubelet: &Kubelet) -> Result<HashMap<String, Vec<Run>>, KubeletError> {
+    let mut by_pod: HashMap<String, Vec<Run>> = HashMap::new();
+    for known in kubelet.runtime.recover().await? {
+        let image_id = kubelet
+            .images
+            .resolve(&known.spec.image)
+            .map(|image| image.id)
+            .unwrap_or_default();
+        let running = matches!(known.state, State::Running { .. });
+        tracing::info!(container = %known.spec.id, running, "adopting a container");
+        by_pod
+            .entry(known.spec.pod.uid.clone())
+            .or_default()
+            .push(Run {
+                id: known.spec.id,
+                attempt: known.spec.attempt,
+                state: known.state,
+                image_id,
+            });
+    }
+    Ok(by_pod)
+}
+
+fn uid_of(pod: &Value) -> Option<&str> {
+    pod.pointer("/metadata/uid").and_then(Value::as_str)
+}
+
+/// The pod workers, by pod uid.
+struct Workers {
+    kubelet: Arc<Kubelet>,
+    handles: HashMap<String, WorkerHandle>,
+    tasks: tokio::task::JoinSet<()>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Workers {
+    /// Hands `pod` to its worker, starting one for a pod newly bound here.
+    fn dispatch(&mut self, pod: &Value, recovered: &mut HashMap<String, Vec<Run>>) {
+        let ours = pod.pointer("/spec/nodeName").and_then(Value::as_str)
+            == Some(self.kubelet.options.node_name.as_str());
+        let Some(uid) = uid_of(pod) else {
+            return;
+        };
+        if !ours {
+            return;
+        }
+        if let Some(handle) = self.handles.get(uid) {
+            drop(handle.pod.send(Some(pod.clone())));
+            return;
+        }
+        let runs = recovered.remove(uid).unwrap_or_default();
+        self.spawn(uid.to_owned(), Some(pod.clone()), runs);
+    }
+
+    fn spawn(&mut self, uid: String, pod: Option<Value>, runs: Vec<Run>) {
+        let (sender, receiver) = watch::channel(pod);
+        let worker = PodWorker::new(
+            Arc::clone(&self.kubelet),
+            uid.clone(),
+            receiver,
+            self.shutdown.clone(),
+            runs,
+        );
+        self.tasks.spawn(worker.run());
+        self.handles.insert(uid, WorkerHandle { pod: sender });
+    }
+
+    /// The pod is gone from keel: its worker stops what is left.
+    fn gone(&mut self, pod: &Value) {
+        if let Some(handle) = uid_of(pod).and_then(|uid| self.handles.remove(uid)) {
+            drop(handle.pod.send(None));
+        }
+    }
+
+    /// After a list: workers whose pods are absent stop.
+    fn forget_absent(&mut self, present: &[String]) {
+        let absent: Vec<String> = self
+            .handles
+            .keys()
+            .filter(|uid| !present.contains(uid))
+            .cloned()
+            .collect();
+        for uid in absent {
+            if let Some(handle) = self.handles.remove(&uid) {
+                drop(handle.pod.send(None));
+            }
+        }
+    }
+}
+
+/// Creates the Node (or refreshes a Node left from before) and its Lease.
+async fn register(store: &Store, options: &Options, machine: &Machine) -> Result<(), KubeletError> {
+    let now = Timestamp::now();
+    let pressure = Pressure::read(&options.root_dir);
+    let fresh = node::node_object(
+        &options.node_name,
+        &options.node_ip,
+        options.port,
+        machine,
+        &pressure,
+        now,
+    );
+    let nodes = resources::of::<Node>();
+    match store.create(nodes, "", fresh.clone()).await {
+        Ok(_) => {}
+        Err(StoreError::AlreadyExists { .. }) => {
+            store
+                .update_part_with(nodes, "", &options.node_name, Part::Status, |current, _| {
+                    let mut refreshed = current.clone();
+                    refreshed["status"] = fresh["status"].clone();
+                    Ok::<_, StoreError>(refreshed)
+                })
+                .await?;
+        }
+        Err(error) => return Err(error.into()),
+    }
+    let lease =
+        keel_sim_nodes::node::lease_object(&options.node_name, options.lease_duration_secs, now);
+    match store
+        .create(
+            resources::of::<Lease>(),
+            keel_sim_nodes::node::LEASE_NAMESPACE,
+            lease,
+        )
+        .await
+    {
+        Ok(_) | Err(StoreError::AlreadyExists { .. }) => Ok(()),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Renews the Lease every interval, and writes the Node's conditions
+/// when they change (or every report interval). Failures are logged and
+/// tried again next time, as a kubelet does.
+async fn heartbeat(store: Store, options: Options) {
+    let mut ticks = tokio::time::interval(options.renew_interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_report = std::time::Instant::now();
+    let mut last_conditions: Option<Vec<(String, String)>> = None;
+    loop {
+        ticks.tick().await;
+        let now = Timestamp::now();
+        let renewed = store
+            .update_with(
+                resources::of::<Lease>(),
+                keel_sim_nodes::node::LEASE_NAMESPACE,
+                &options.node_name,
+                |lease, _| Ok::<_, StoreError>(keel_sim_nodes::node::renewed(lease, now)),
+            )
+            .await;
+        if let Err(error) = renewed {
+            tracing::warn!(%error, "renewing the node's Lease failed");
+            if matches!(error, StoreError::NotFound { .. }) {
+                let lease = keel_sim_nodes::node::lease_object(
+                    &options.node_name,
+                    options.lease_duration_secs,
+                    now,
+                );
+                drop(
+                    store
+                        .create(
+                            resources::of::<Lease>(),
+                            keel_sim_nodes::node::LEASE_NAMESPACE,
+                            lease,
+                        )
+                        .await,
+                );
+            }
+        }
+        let fresh = node::conditions(&Pressure::read(&options.root_dir), now);
+        let summary: Vec<(String, String)> = fresh
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| (c["type"].to_string(), c["status"].to_string()))
+            .collect();
+        if last_conditions.as_ref() == Some(&summary)
+            && last_report.elapsed() < options.status_report_interval
+        {
+            continue;
+        }
+        let written = store
+            .update_part_with(
+                resources::of::<Node>(),
+                "",
+                &options.node_name,
+                Part::Status,
+                |current, _| {
+                    let mut node = current.clone();
+                    node["status"]["conditions"] =
+                        node::refreshed_conditions(&current["status"]["conditions"], &fresh);
+                    Ok::<_, StoreError>(node)
+                },
+            )
+            .await;
+        match written {
+            Ok(_) => {
+                last_conditions = Some(summary);
+                last_report = std::time::Instant::now();
+            }
+            Err(error) => tracing::warn!(%error, "writing the node's status failed"),
+        }
+    }
+}
