@@ -21,10 +21,13 @@
 //!   [`runtime::linux`], the default one (Linux and root only).
 //! - [`images`]: the image store `keel image import | ls | rm` manage.
 //! - [`network`]: pod network namespaces, veths and the node's bridge.
+//! - [`server`]: the kubelet's endpoint: container logs and exec, what
+//!   the front proxies `kubectl logs` and `kubectl exec` to.
 
 pub mod images;
 pub mod network;
 pub mod node;
 pub mod pods;
 pub mod runtime;
+pub mod server;
 pub mod worker;
