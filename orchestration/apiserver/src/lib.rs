@@ -31,15 +31,18 @@
 //!   bookmarks, timeouts and 410 Gone after compaction.
 //! - `output`: objects, lists, or kubectl's Tables, as `Accept` asks.
 //! - `failure`: errors as `metav1.Status`, with Kubernetes' reasons.
+//! - `kubelet_proxy`: `pods/log` streamed from the pod's kubelet, and
+//!   `pods/exec` upgrades relayed to it byte for byte.
 //! - [`server`]: the router.
 //!
-//! Not yet served: pod logs (with the kubelet), server-side apply. It
+//! Not yet served: attach, port-forward, server-side apply. It
 //! listens on loopback unless told otherwise: TLS and authentication come
 //! with a later issue.
 
 mod body;
 pub mod discovery;
 mod failure;
+mod kubelet_proxy;
 pub mod namespaces;
 mod objects;
 pub mod openapi;

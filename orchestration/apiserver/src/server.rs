@@ -4,6 +4,7 @@
 //! ```text
 //!   /version, /api, /api/v1, /apis, /apis/<group>/<version> ─► discovery
 //!   /openapi/v2, /openapi/v3, /openapi/v3/<group version> ─► openapi
+//!   /api/v1/namespaces/<ns>/pods/<name>/log, .../exec ─► kubelet_proxy ─► the kubelet
 //!   /api/v1/..., /apis/<group>/<version>/... (paths) ─► objects ─► store
 //!   anything else ─► 404, a metav1.Status "NotFound"
 //! ```
@@ -11,17 +12,17 @@
 use std::collections::HashMap;
 
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::{Json, Router};
 use serde_json::json;
 
 use keel_runtime::Store;
 
 use crate::failure::Failure;
-use crate::{discovery, objects, openapi, paths};
+use crate::{discovery, kubelet_proxy, objects, openapi, paths};
 
 /// The largest request body read: kube-apiserver's 3 MiB (an object keel
 /// cannot store, over its 1.5 MiB request limit, is refused by keel).
@@ -70,6 +71,8 @@ pub fn router(address: String, store: Store) -> Router {
             "/openapi/v3/{*group_version}",
             get(openapi::serve_v3_group_version),
         )
+        .route("/api/v1/namespaces/{namespace}/pods/{name}/log", any(pod_log))
+        .route("/api/v1/namespaces/{namespace}/pods/{name}/exec", any(pod_exec))
         .fallback(resource_path)
         // Bodies are read up to BODY_MAX by the handler, which refuses
         // larger ones with kube-apiserver's Status rather than axum's.
@@ -101,6 +104,25 @@ async fn no_custom_resources(State(front): State<Front>) -> Response {
         "items": [],
     }))
     .into_response()
+}
+
+/// `pods/log`, from the pod's kubelet.
+async fn pod_log(
+    State(front): State<Front>,
+    Path((namespace, name)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+) -> Response {
+    kubelet_proxy::log(&front.store, &namespace, &name, &method, &uri).await
+}
+
+/// `pods/exec`, an upgrade relayed to the pod's kubelet.
+async fn pod_exec(
+    State(front): State<Front>,
+    Path((namespace, name)): Path<(String, String)>,
+    request: Request,
+) -> Response {
+    kubelet_proxy::exec(&front.store, &namespace, &name, request).await
 }
 
 async fn core_resources(Path(version): Path<String>) -> Response {

@@ -7,7 +7,8 @@
 //!   pods/binding       POST              spec.nodeName + PodScheduled, once
 //!   pods/eviction      POST              a delete (no disruption budgets yet)
 //!   namespaces/finalize PUT              spec.finalizers
-//!   pods/log           GET               not served until the kubelet exists
+//!
+//! (`pods/log` and `pods/exec` are the kubelet's: kubelet_proxy.rs.)
 //! ```
 
 use axum::http::StatusCode;
@@ -53,11 +54,6 @@ pub(crate) async fn handle(store: &Store, request: &Request) -> Result<Answer, F
         ("binding", "POST") => bind(store, request, name).await,
         ("eviction", "POST") => evict(store, request, name).await,
         ("finalize", "PUT") => finalize(store, request, name).await,
-        ("log", _) => Err(Failure::new(
-            StatusCode::NOT_FOUND,
-            "NotFound",
-            "the server could not find the requested resource (logs are served once the kubelet exists)",
-        )),
         (_, method) => Err(Failure::method_not_allowed(method)),
     }
 }
