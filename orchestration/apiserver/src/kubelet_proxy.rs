@@ -41,7 +41,13 @@ const KUBELET_PORT_DEFAULT: u64 = 10250;
 const DEFAULT_CONTAINER_ANNOTATION: &str = "kubectl.kubernetes.io/default-container";
 
 /// `GET pods/<name>/log`.
-pub(crate) async fn log(store: &Store, namespace: &str, name: &str, method: &Method, uri: &Uri) -> Response {
+pub(crate) async fn log(
+    store: &Store,
+    namespace: &str,
+    name: &str,
+    method: &Method,
+    uri: &Uri,
+) -> Response {
     match answer_log(store, namespace, name, method, uri).await {
         Ok(response) => response,
         Err(failure) => failure.into_response(),
@@ -66,9 +72,7 @@ async fn answer_log(
     if method != Method::GET {
         return Err(Failure::method_not_allowed(method.as_str()));
     }
-    let pod = store
-        .get(resources::of::<Pod>(), namespace, name)
-        .await?;
+    let pod = store.get(resources::of::<Pod>(), namespace, name).await?;
     let container = container_of(&pod, query_param(uri, "container").as_deref())?;
     let Some(node) = node_of(&pod) else {
         // kube-apiserver's LogLocation: a pod not yet on a node has no
@@ -100,13 +104,10 @@ async fn answer_exec(
     if request.method() != Method::GET && request.method() != Method::POST {
         return Err(Failure::method_not_allowed(request.method().as_str()));
     }
-    let pod = store
-        .get(resources::of::<Pod>(), namespace, name)
-        .await?;
+    let pod = store.get(resources::of::<Pod>(), namespace, name).await?;
     let container = container_of(&pod, query_param(request.uri(), "container").as_deref())?;
-    let node = node_of(&pod).ok_or_else(|| {
-        Failure::bad_request(format!("pod {name} does not have a host assigned"))
-    })?;
+    let node = node_of(&pod)
+        .ok_or_else(|| Failure::bad_request(format!("pod {name} does not have a host assigned")))?;
     let kubelet = kubelet_address(store, node).await?;
     let path = format!(
         "/exec/{namespace}/{name}/{container}{}",
@@ -136,8 +137,9 @@ async fn answer_exec(
         let (Ok(client), Ok(kubelet)) = tokio::join!(from_client, to_kubelet) else {
             return;
         };
-        let _ = tokio::io::copy_bidirectional(&mut TokioIo::new(client), &mut TokioIo::new(kubelet))
-            .await;
+        let _ =
+            tokio::io::copy_bidirectional(&mut TokioIo::new(client), &mut TokioIo::new(kubelet))
+                .await;
     });
     let (parts, _) = response.into_parts();
     Ok(Response::from_parts(parts, Body::empty()))
@@ -210,7 +212,9 @@ fn query_param(uri: &Uri, name: &str) -> Option<String> {
 /// `?<query>` as the client sent it, or nothing (the kubelet ignores what
 /// it does not read, `container` included).
 fn query_suffix(uri: &Uri) -> String {
-    uri.query().map(|query| format!("?{query}")).unwrap_or_default()
+    uri.query()
+        .map(|query| format!("?{query}"))
+        .unwrap_or_default()
 }
 
 /// The node the pod is bound to.
@@ -237,7 +241,10 @@ fn names<'a>(pod: &'a Value, path: &str) -> Vec<&'a str> {
 /// the pod's), else the only one, else kubectl's default-container
 /// annotation; refused as kube-apiserver's `validateContainer` refuses.
 pub(crate) fn container_of(pod: &Value, asked: Option<&str>) -> Result<String, Failure> {
-    let pod_name = pod.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let pod_name = pod
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let containers = names(pod, "/spec/containers");
     // As podutil.VisitContainers: init containers, containers, ephemeral.
     let mut all = names(pod, "/spec/initContainers");
@@ -290,7 +297,9 @@ async fn kubelet_address(store: &Store, node: &str) -> Result<String, Failure> {
                 "InternalError",
                 format!(
                     "Internal error occurred: node {:?} has no address",
-                    node.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("")
+                    node.pointer("/metadata/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
                 ),
             )
         })?;

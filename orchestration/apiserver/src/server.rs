@@ -71,8 +71,14 @@ pub fn router(address: String, store: Store) -> Router {
             "/openapi/v3/{*group_version}",
             get(openapi::serve_v3_group_version),
         )
-        .route("/api/v1/namespaces/{namespace}/pods/{name}/log", any(pod_log))
-        .route("/api/v1/namespaces/{namespace}/pods/{name}/exec", any(pod_exec))
+        .route(
+            "/api/v1/namespaces/{namespace}/pods/{name}/log",
+            any(pod_log),
+        )
+        .route(
+            "/api/v1/namespaces/{namespace}/pods/{name}/exec",
+            any(pod_exec),
+        )
         .fallback(resource_path)
         // Bodies are read up to BODY_MAX by the handler, which refuses
         // larger ones with kube-apiserver's Status rather than axum's.

@@ -33,7 +33,11 @@ pub(crate) async fn handle(store: &Store, request: &Request) -> Result<Answer, F
     match (subresource, request.method.as_str()) {
         ("status", "GET") => {
             let object = store.get(target.resource, &target.namespace, name).await?;
-            Ok(Answer::ok(output::one(target.resource, object, request.form()?)?))
+            Ok(Answer::ok(output::one(
+                target.resource,
+                object,
+                request.form()?,
+            )?))
         }
         ("status", "PUT") => {
             let (object, warnings) = request.object()?;

@@ -68,11 +68,14 @@ struct TerminalSize {
 pub fn inbound(message: &[u8], v5: bool) -> Inbound<'_> {
     match message {
         [STDIN, data @ ..] => Inbound::Stdin(data),
-        [RESIZE, data @ ..] => serde_json::from_slice::<TerminalSize>(data)
-            .map_or(Inbound::Ignored, |size| Inbound::Resize {
-                width: size.width,
-                height: size.height,
-            }),
+        [RESIZE, data @ ..] => {
+            serde_json::from_slice::<TerminalSize>(data).map_or(Inbound::Ignored, |size| {
+                Inbound::Resize {
+                    width: size.width,
+                    height: size.height,
+                }
+            })
+        }
         [CLOSE, stream, ..] if v5 => Inbound::Close(*stream),
         _ => Inbound::Ignored,
     }

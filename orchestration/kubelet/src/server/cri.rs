@@ -113,11 +113,9 @@ impl LogOptions {
                 "limitBytes" => options.limit_bytes = Some(parse_number(name, value, 1)?),
                 "sinceSeconds" => since_seconds = Some(parse_number(name, value, 1)?),
                 "sinceTime" => {
-                    since_time = Some(
-                        value
-                            .parse::<Timestamp>()
-                            .map_err(|_| format!("sinceTime: Invalid value: {value:?}: must be RFC 3339"))?,
-                    );
+                    since_time = Some(value.parse::<Timestamp>().map_err(|_| {
+                        format!("sinceTime: Invalid value: {value:?}: must be RFC 3339")
+                    })?);
                 }
                 _ => {}
             }
@@ -144,7 +142,9 @@ fn parse_bool(name: &str, value: &str) -> Result<bool, String> {
     match value {
         "" | "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
         "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
-        _ => Err(format!("{name}: Invalid value: {value:?}: must be a boolean")),
+        _ => Err(format!(
+            "{name}: Invalid value: {value:?}: must be a boolean"
+        )),
     }
 }
 

@@ -15,8 +15,8 @@ use std::os::fd::OwnedFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 
-use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use futures::stream::{SplitSink, SplitStream};
@@ -38,6 +38,10 @@ const OUTPUT_READ_MAX: usize = 32 * 1024;
 
 /// What the query asks to run, and with which streams.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "the query's own flags, one each"
+)]
 pub(super) struct ExecOptions {
     /// The program and its arguments (`command`, repeated).
     pub argv: Vec<String>,
@@ -56,9 +60,9 @@ impl ExecOptions {
     /// kubectl the second). `Err` is a 400's message.
     pub(super) fn from_query(query: &[(String, String)]) -> Result<Self, String> {
         let flag = |name: &str| {
-            query
-                .iter()
-                .any(|(key, value)| key == name && matches!(value.as_str(), "1" | "true" | "True" | "TRUE" | "t" | "T"))
+            query.iter().any(|(key, value)| {
+                key == name && matches!(value.as_str(), "1" | "true" | "True" | "TRUE" | "t" | "T")
+            })
         };
         let argv: Vec<String> = query
             .iter()
@@ -116,7 +120,10 @@ async fn answer(
         .requested_protocols()
         .filter_map(|protocol| protocol.to_str().ok().map(str::to_owned))
         .collect();
-    if !requested.iter().any(|protocol| PROTOCOLS.contains(&protocol.as_str())) {
+    if !requested
+        .iter()
+        .any(|protocol| PROTOCOLS.contains(&protocol.as_str()))
+    {
         return Err(Refusal::bad_request(format!(
             "requested protocol(s) are not supported: [{}]; supports [{}]",
             requested.join(" "),
@@ -172,7 +179,10 @@ fn binary(channel: u8, data: &[u8]) -> Message {
 
 /// Sends the queued messages, in order, until the queue is closed or the
 /// client is gone.
-async fn write_messages(mut sink: SplitSink<WebSocket, Message>, mut queued: mpsc::Receiver<Message>) {
+async fn write_messages(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut queued: mpsc::Receiver<Message>,
+) {
     while let Some(message) = queued.recv().await {
         if sink.send(message).await.is_err() {
             return;
@@ -190,7 +200,11 @@ async fn pump(
 ) {
     let mut buffer = vec![0; OUTPUT_READ_MAX];
     while let Ok(read @ 1..) = output.read(&mut buffer).await {
-        if outbound.send(binary(channel, &buffer[..read])).await.is_err() {
+        if outbound
+            .send(binary(channel, &buffer[..read]))
+            .await
+            .is_err()
+        {
             return;
         }
     }
@@ -213,7 +227,13 @@ impl Process {
         if options.tty {
             return Self::spawn_on_terminal(command, options);
         }
-        let piped = |wanted: bool| if wanted { Stdio::piped() } else { Stdio::null() };
+        let piped = |wanted: bool| {
+            if wanted {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            }
+        };
         command
             .stdin(piped(options.stdin))
             .stdout(piped(options.stdout))
@@ -253,7 +273,9 @@ impl Process {
         drop(command);
         let master = terminal.master;
         let open = |fd: &OwnedFd| -> std::io::Result<tokio::fs::File> {
-            Ok(tokio::fs::File::from_std(std::fs::File::from(fd.try_clone()?)))
+            Ok(tokio::fs::File::from_std(std::fs::File::from(
+                fd.try_clone()?,
+            )))
         };
         let stdin: Option<Box<dyn AsyncWrite + Send + Unpin>> = if options.stdin {
             Some(Box::new(open(&master)?))
@@ -314,7 +336,6 @@ impl Process {
             Err(error) => channel::failure_status(&error.to_string()),
         })
     }
-
 }
 
 /// Does what a message from the client asks; `terminal` is the pty's

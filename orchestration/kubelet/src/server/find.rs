@@ -69,7 +69,11 @@ impl LogFiles {
 
 /// The pod's uid: the one of its latest run the runtime knows, else the
 /// newest logs directory of a pod of that namespace and name.
-async fn pod_uid(state: &ServerState, namespace: &str, pod: &str) -> Result<Option<String>, Refusal> {
+async fn pod_uid(
+    state: &ServerState,
+    namespace: &str,
+    pod: &str,
+) -> Result<Option<String>, Refusal> {
     let runs = runs_of(state, namespace, pod).await?;
     if let Some(latest) = runs.iter().max_by_key(|known| started_at(known)) {
         return Ok(Some(latest.spec.pod.uid.clone()));

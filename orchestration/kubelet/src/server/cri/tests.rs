@@ -45,8 +45,17 @@ fn entries_are_parsed() {
     assert_eq!(entry.stream, Stream::Stderr);
     assert!(entry.partial);
     // Tags after the first are ignored; an empty line may end at its tag.
-    assert!(!parse_entry(b"2016-10-06T00:17:09Z stdout F:x ").unwrap().partial);
-    assert_eq!(parse_entry(b"2016-10-06T00:17:09Z stdout F").unwrap().content, b"");
+    assert!(
+        !parse_entry(b"2016-10-06T00:17:09Z stdout F:x ")
+            .unwrap()
+            .partial
+    );
+    assert_eq!(
+        parse_entry(b"2016-10-06T00:17:09Z stdout F")
+            .unwrap()
+            .content,
+        b""
+    );
 
     assert_eq!(parse_entry(b""), Err(EntryError::Missing("time")));
     assert_eq!(
@@ -65,7 +74,10 @@ fn entries_are_parsed() {
 
 #[test]
 fn partial_entries_are_joined() {
-    assert_eq!(printed(LOG, &LogOptions::default()), "one\ntwo\nthree\nfour\n");
+    assert_eq!(
+        printed(LOG, &LogOptions::default()),
+        "one\ntwo\nthree\nfour\n"
+    );
 }
 
 #[test]
@@ -99,7 +111,8 @@ fn tail_counts_joined_lines() {
     assert_eq!(tail_start(b"", 3), 0);
     // A line still being written (partial, or not yet ended by `\n`) is
     // the last one; bytes after the last `\n` are never a line start.
-    let writing = "2026-01-01T00:00:01Z stdout F a\n2026-01-01T00:00:02Z stdout P b\n2026-01-01T00:00:0";
+    let writing =
+        "2026-01-01T00:00:01Z stdout F a\n2026-01-01T00:00:02Z stdout P b\n2026-01-01T00:00:0";
     assert_eq!(tail_start(writing.as_bytes(), 1), 32);
     assert_eq!(tail_start(writing.as_bytes(), 0), 64);
 }
