@@ -110,6 +110,9 @@ async fn answer(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, Refusal> {
     let options = ExecOptions::from_query(query).map_err(Refusal::bad_request)?;
+    // Before the upgrade's checks: kubectl retries a failed WebSocket
+    // upgrade with SPDY, and both should tell what is missing.
+    let id = find::running_container(state, namespace, pod, container).await?;
     let upgrade = upgrade.map_err(|rejection| {
         Refusal::bad_request(format!(
             "Upgrade request required: exec is served over WebSocket ({}) only: {rejection}",
@@ -130,7 +133,6 @@ async fn answer(
             PROTOCOLS.join(" ")
         )));
     }
-    let id = find::running_container(state, namespace, pod, container).await?;
     let command = state
         .runtime
         .exec(&id, &options.argv, options.tty)
