@@ -72,6 +72,22 @@ impl Drop for Cleanup {
     }
 }
 
+/// Deletes a network namespace made by a test itself.
+struct NamespaceGuard(String);
+
+impl NamespaceGuard {
+    fn add(name: String) -> Self {
+        assert!(ip_succeeds(&["netns", "add", &name]), "ip netns add {name}");
+        Self(name)
+    }
+}
+
+impl Drop for NamespaceGuard {
+    fn drop(&mut self) {
+        ip_output(&["netns", "del", &self.0]);
+    }
+}
+
 /// Runs `ip <args>` and answers its stdout, whatever its exit status.
 fn ip_output(args: &[&str]) -> String {
     let output = StdCommand::new("ip").args(args).output().expect("ip runs");
@@ -158,6 +174,19 @@ async fn pings(pod: &PodNetwork, to: Ipv4Addr) -> bool {
         }
     }
     false
+}
+
+/// Whether a single ping from the pod's namespace to `to` is answered
+/// within a second: for addresses that must not answer.
+async fn pings_once(pod: &PodNetwork, to: Ipv4Addr) -> bool {
+    Command::new("ip")
+        .args(["netns", "exec", &namespace_name(pod), BUSYBOX, "ping"])
+        .args(["-c1", "-W1", &to.to_string()])
+        .output()
+        .await
+        .unwrap()
+        .status
+        .success()
 }
 
 /// From inside the pod, connects to a TCP server listening on `to` in
@@ -470,14 +499,14 @@ async fn a_failed_command_names_itself_and_its_stderr() {
 async fn works_inside_a_network_namespace_of_its_own() {
     let tag = 7;
     let names = Names::new(tag);
-    let machine = format!("{}m", names.prefix);
+    // Not under the prefix: the child's guard removes those.
+    let machine = NamespaceGuard::add(format!("{}m", names.bridge));
     let _cleanup = Cleanup {
         bridge: names.bridge.clone(),
         prefix: names.prefix.clone(),
     };
-    assert!(ip_succeeds(&["netns", "add", &machine]));
     let output = Command::new("ip")
-        .args(["netns", "exec", &machine])
+        .args(["netns", "exec", &machine.0])
         .arg(std::env::current_exe().unwrap())
         .args([
             "machine_child",
@@ -510,7 +539,7 @@ async fn works_inside_a_network_namespace_of_its_own() {
         .unwrap()
         .flatten()
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .filter(|name| name.starts_with(&names.prefix) && *name != machine)
+        .filter(|name| name.starts_with(&names.prefix))
         .collect();
     assert!(
         left.is_empty(),
@@ -538,4 +567,78 @@ async fn machine_child() {
     names.prefix = format!("{}-", names.bridge);
     let fixture = Fixture::with_names(names);
     two_pods_reach_each_other_and_the_node(&fixture, tag).await;
+    pods_get_no_route_off_the_node(&fixture).await;
+}
+
+/// In the child's own network namespace, where it may turn forwarding on
+/// without touching the machine: an "outside" namespace on another
+/// interface of the node, with a route back to the pods. A pod reaches
+/// the node's address there, but not the outside, however the node
+/// forwards.
+async fn pods_get_no_route_off_the_node(fixture: &Fixture) {
+    let prefix = &fixture.names.prefix;
+    let outside = format!("{prefix}out");
+    let node_side = format!("{prefix}o");
+    let _outside = NamespaceGuard::add(outside.clone());
+    assert!(ip_succeeds(&[
+        "link", "add", &node_side, "type", "veth", "peer", "name", "eth0", "netns", &outside,
+    ]));
+    assert!(ip_succeeds(&[
+        "addr",
+        "add",
+        "192.0.2.1/24",
+        "dev",
+        &node_side
+    ]));
+    assert!(ip_succeeds(&["link", "set", &node_side, "up"]));
+    assert!(ip_succeeds(&[
+        "-n",
+        &outside,
+        "addr",
+        "add",
+        "192.0.2.2/24",
+        "dev",
+        "eth0"
+    ]));
+    assert!(ip_succeeds(&["-n", &outside, "link", "set", "eth0", "up"]));
+    assert!(ip_succeeds(&[
+        "-n",
+        &outside,
+        "route",
+        "add",
+        &fixture.names.cidr,
+        "via",
+        "192.0.2.1",
+    ]));
+    std::fs::write("/proc/sys/net/ipv4/ip_forward", "1").unwrap();
+
+    let network = &fixture.network;
+    network.ensure_bridge().await.unwrap();
+    let pod = network.attach("pod-out").await.unwrap();
+    let outside_address = Ipv4Addr::new(192, 0, 2, 2);
+    assert!(
+        pings(&pod, Ipv4Addr::new(192, 0, 2, 1)).await,
+        "the node's other address"
+    );
+    assert!(
+        !pings_once(&pod, outside_address).await,
+        "no route off the node"
+    );
+
+    // The check can fail: with forwarding on for the bridge, the ping
+    // goes through; ensure_bridge turns it off again.
+    let forwarding = format!(
+        "/proc/sys/net/ipv4/conf/{}/forwarding",
+        fixture.names.bridge
+    );
+    std::fs::write(&forwarding, "1").unwrap();
+    assert!(pings(&pod, outside_address).await, "forwarded when allowed");
+    network.ensure_bridge().await.unwrap();
+    assert!(
+        !pings_once(&pod, outside_address).await,
+        "not forwarded again"
+    );
+
+    ip_output(&["link", "del", &node_side]);
+    network.teardown_all().await.unwrap();
 }

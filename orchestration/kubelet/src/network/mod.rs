@@ -192,12 +192,28 @@ impl NodeNetwork {
 
     /// Creates the bridge if missing, gives it the gateway address, sets
     /// it up, and turns IPv4 forwarding off for what arrives on it (pods
-    /// reach the node and each other, never beyond). Idempotent.
+    /// reach the node and each other, never beyond). Idempotent. A later
+    /// write to `net.ipv4.ip_forward` or `conf/all/forwarding` (a Docker
+    /// daemon starting, say) turns forwarding on for every interface
+    /// again; calling this again turns it off.
     pub async fn ensure_bridge(&self) -> Result<(), NetworkError> {
         if !ip::link_exists(None, &self.bridge).await? {
+            // A MAC address of its own: a bridge without one takes the
+            // lowest of its ports', which changes as pods come and go and
+            // leaves stale gateway entries in the pods' ARP caches.
+            let mac = bridge_mac(&self.bridge, self.cidr);
             // A concurrent call may have made it meanwhile: that is fine.
             ip::run_unless_gone(
-                &["link", "add", &self.bridge, "type", "bridge"],
+                &[
+                    "link",
+                    "add",
+                    "name",
+                    &self.bridge,
+                    "address",
+                    &mac,
+                    "type",
+                    "bridge",
+                ],
                 &["File exists"],
             )
             .await?;
@@ -217,7 +233,8 @@ impl NodeNetwork {
     }
 
     /// Gives the pod `pod_uid` its network namespace, veth and address
-    /// (the lowest free one), recording the address first. Idempotent: a
+    /// (the lowest free one), recording the address first; the bridge
+    /// must be there ([`NodeNetwork::ensure_bridge`]). Idempotent: a
     /// second call, also from a restarted kubelet, answers the same
     /// namespace and address and repairs what is missing. When the
     /// plumbing fails the address stays recorded for the pod; a retry
@@ -327,7 +344,10 @@ impl NodeNetwork {
         if !namespace_usable(namespace).await? {
             // A file left without its mount (its mount namespace gone)
             // would make `ip netns add` fail: clear it first.
-            ip::run_unless_gone(&["netns", "del", namespace], &["No such file"]).await?;
+            let path = Path::new(NETNS_DIR).join(namespace);
+            if tokio::fs::try_exists(&path).await.unwrap_or(true) {
+                ip::run_unless_gone(&["netns", "del", namespace], &["No such file"]).await?;
+            }
             ip::run(&["netns", "add", namespace]).await?;
         }
         let pod_end = ip::link_exists(Some(namespace), POD_INTERFACE).await?;
@@ -459,6 +479,20 @@ impl PodNames {
     }
 }
 
+/// A locally administered unicast MAC address for the bridge, stable for
+/// a bridge name and range: `02:` and 5 bytes of SHA-256 over both.
+fn bridge_mac(bridge: &str, cidr: PodCidr) -> String {
+    let digest = Sha256::new()
+        .chain_update(bridge.as_bytes())
+        .chain_update([0])
+        .chain_update(cidr.to_string().as_bytes())
+        .finalize();
+    format!(
+        "02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        digest[0], digest[1], digest[2], digest[3], digest[4]
+    )
+}
+
 /// Checks the records read at start against the range they were made in.
 fn check_records(
     dir: &Path,
@@ -535,6 +569,16 @@ mod tests {
         let other = PodNames::new("node2-", uid);
         assert_ne!(names.veth, other.veth);
         assert_ne!(names.namespace, other.namespace);
+    }
+
+    #[test]
+    fn the_bridge_mac_is_local_unicast_and_stable() {
+        let cidr = PodCidr::parse("10.244.0.0/24").unwrap();
+        let mac = bridge_mac("keel0", cidr);
+        assert_eq!(mac, bridge_mac("keel0", cidr));
+        assert_eq!(mac.len(), 17);
+        assert!(mac.starts_with("02:"));
+        assert_ne!(mac, bridge_mac("keel1", cidr));
     }
 
     #[test]
