@@ -244,6 +244,11 @@ impl NodeNetwork {
         let pod_lock = self.pod_lock(pod_uid);
         let _plumbing = pod_lock.lock().await;
         let (record, is_new) = self.reserve(pod_uid)?;
+        assert_eq!(record.uid, pod_uid, "a pod's record is its own");
+        assert!(
+            self.cidr.holds_pod_address(record.ip),
+            "a pod's address is in the range"
+        );
         if is_new {
             if let Err(error) = state::save(&self.state_dir, &record).await {
                 self.lock_records().remove(pod_uid);
