@@ -3,11 +3,454 @@
 //!
 //! ```text
 //!   kubelet ──spawn──► keel container-init monitor <state dir>   (one per container;
-//!                        │ joins the cgroups, unshares pid/mnt/uts/ipc,   survives the
-//!                        │ joins the pod's netns, mounts the rootfs,       kubelet)
-//!                        │ writes state.json, copies output to the log
-//!                        └─spawn──► keel container-init start ... (pid 1 of the
-//!                                     container: mounts /proc, chroots, execs argv)
+//!                        │ unshares pid/mnt/uts/ipc, joins the pod's     survives the
+//!                        │ netns, mounts the rootfs (overlay), /dev,      kubelet)
+//!                        │ writes state.json, copies output to the log,
+//!                        │ writes exit.json
+//!                        └─spawn──► keel container-init start <state dir>  (pid 1 of the
+//!                                     container: joins the cgroups, mounts /proc,
+//!                                     chroots, execs argv)
+//!   exec    ──────────► keel container-init exec <state dir> -- argv  (setns, chroot, spawn)
 //! ```
+//!
+//! Everything is on disk under `<state_dir>/<id>/` (see [`files`]), so a
+//! restarted kubelet finds its containers with [`ContainerRuntime::recover`]
+//! and waits for them through a pidfd on their monitor, which is then no
+//! longer its child. The cgroups are `<hierarchy>/<cgroup_parent>/pod<uid>/<id>`
+//! in each usable cgroup v1 hierarchy (see [`cgroups`]).
+//!
+//! Two behaviours of the kernel worth knowing:
+//! - argv is pid 1 of its pid namespace, and the kernel delivers to a pid 1
+//!   only the signals it handles: a `sleep` as pid 1 ignores SIGTERM and
+//!   [`ContainerRuntime::stop`] ends it with SIGKILL once the grace has
+//!   passed (exit code 137), as Docker and Kubernetes do without an init.
+//! - pid 1 ending ends every process of its pid namespace.
 
+pub mod cgroups;
+mod exec;
+mod files;
 pub mod helper;
+pub mod log;
+mod monitor;
+mod start;
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tokio::io::unix::AsyncFd;
+
+pub use self::cgroups::{Cgroups, Controller};
+use self::cgroups::io_error;
+use self::files::{ContainerDir, Launch, Started, write_json};
+use super::{ContainerId, ContainerRuntime, ContainerSpec, Exit, Known, RuntimeError, State, Stats};
+
+/// How long `start` waits for the monitor to run argv or to fail: setting
+/// up mounts takes milliseconds, but a loaded machine may be slow.
+const START_PATIENCE: Duration = Duration::from_secs(60);
+/// How often `start` looks for the monitor's answer.
+const START_POLL: Duration = Duration::from_millis(5);
+/// The exit code reported for a container whose monitor died without
+/// telling how the container ended (as if killed by SIGKILL).
+const EXIT_CODE_UNKNOWN: i32 = 137;
+
+/// How a [`LinuxRuntime`] is set up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinuxOptions {
+    /// Where each container's state directory goes (`/run/keel/containers`).
+    pub state_dir: PathBuf,
+    /// The program and leading arguments that run [`helper::main`]:
+    /// `["/proc/self/exe", "container-init"]` from keel.
+    pub helper: Vec<OsString>,
+    /// The cgroup every pod's cgroup goes under, in each hierarchy (`keel`).
+    pub cgroup_parent: String,
+}
+
+/// The Linux container runtime (see the module's documentation).
+#[derive(Debug)]
+pub struct LinuxRuntime {
+    options: LinuxOptions,
+    cgroups: Cgroups,
+}
+
+impl LinuxRuntime {
+    /// A runtime with `options`; fails unless it runs as root with at
+    /// least one usable cgroup hierarchy.
+    pub fn new(options: LinuxOptions) -> Result<Self, RuntimeError> {
+        if !nix::unistd::geteuid().is_root() {
+            return Err(RuntimeError::Unsupported(
+                "the kubelet must run as root to make namespaces, mounts and cgroups".to_owned(),
+            ));
+        }
+        if options.helper.is_empty() {
+            return Err(RuntimeError::Unsupported("no helper program to run containers with".to_owned()));
+        }
+        if !is_file_name(&options.cgroup_parent) {
+            return Err(RuntimeError::Unsupported(format!("bad cgroup parent {:?}", options.cgroup_parent)));
+        }
+        let cgroups = Cgroups::detect()?;
+        if cgroups.v1.is_empty() {
+            return Err(RuntimeError::Unsupported(format!(
+                "no usable cgroup v1 hierarchy (cgroup v2 is not supported yet): {cgroups}"
+            )));
+        }
+        std::fs::create_dir_all(&options.state_dir)
+            .map_err(|source| io_error(format!("creating {}", options.state_dir.display()), source))?;
+        Ok(Self { options, cgroups })
+    }
+
+    /// The cgroup hierarchies found at start.
+    pub fn cgroups(&self) -> &Cgroups {
+        &self.cgroups
+    }
+
+    /// What the runtime was set up with.
+    pub fn options(&self) -> &LinuxOptions {
+        &self.options
+    }
+
+    /// Removes the cgroup directories of pod `pod_uid` once no container
+    /// of it has one (`remove` does it already after the pod's last one).
+    pub fn remove_pod_cgroup(&self, pod_uid: &str) -> Result<(), RuntimeError> {
+        for root in self.cgroups.v1.values() {
+            let dir = root.join(&self.options.cgroup_parent).join(format!("pod{pod_uid}"));
+            match std::fs::remove_dir(&dir) {
+                Err(error) if error.kind() != io::ErrorKind::NotFound => {
+                    return Err(io_error(format!("removing cgroup {}", dir.display()), error));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn dir(&self, id: &ContainerId) -> Result<ContainerDir, RuntimeError> {
+        if !is_file_name(&id.0) {
+            return Err(RuntimeError::NotFound(id.clone()));
+        }
+        Ok(ContainerDir::new(self.options.state_dir.join(&id.0)))
+    }
+
+    /// The state directory of a container that exists.
+    fn existing(&self, id: &ContainerId) -> Result<ContainerDir, RuntimeError> {
+        let dir = self.dir(id)?;
+        if dir.spec().exists() { Ok(dir) } else { Err(RuntimeError::NotFound(id.clone())) }
+    }
+
+    fn create(&self, dir: &ContainerDir, spec: &ContainerSpec) -> Result<Launch, RuntimeError> {
+        std::fs::create_dir_all(&self.options.state_dir)
+            .map_err(|source| io_error(format!("creating {}", self.options.state_dir.display()), source))?;
+        match std::fs::create_dir(dir.path()) {
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(RuntimeError::Start(format!("container {} exists already", spec.id)));
+            }
+            other => other.map_err(|source| io_error(format!("creating {}", dir.path().display()), source))?,
+        }
+        let launch = Launch {
+            helper: self.options.helper.clone(),
+            cgroups: self.cgroups.container_dirs(&self.options.cgroup_parent, &spec.pod.uid, &spec.id.0),
+        };
+        write_json(&dir.spec(), spec).map_err(|source| io_error("writing spec.json", source))?;
+        write_json(&dir.launch(), &launch).map_err(|source| io_error("writing launch.json", source))?;
+        cgroups::create(&launch.cgroups, &spec.limits)?;
+        Ok(launch)
+    }
+
+    fn spawn_monitor(&self, dir: &ContainerDir) -> Result<tokio::process::Child, RuntimeError> {
+        let log = std::fs::File::create(dir.monitor_log()).map_err(|source| io_error("creating monitor.log", source))?;
+        let (program, leading) = self.options.helper.split_first().expect("new() refuses an empty helper");
+        tokio::process::Command::new(program)
+            .args(leading)
+            .arg("monitor")
+            .arg(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|source| io_error(format!("running the monitor {}", program.display()), source))
+    }
+}
+
+/// A name usable as one path component.
+fn is_file_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0'])
+}
+
+/// Waits until the monitor has run argv (`state.json`) or failed to.
+async fn wait_started(dir: &ContainerDir, monitor: &mut tokio::process::Child) -> Result<Started, RuntimeError> {
+    let deadline = tokio::time::Instant::now() + START_PATIENCE;
+    loop {
+        let monitor_ended = monitor.try_wait().map_err(|source| io_error("waiting for the monitor", source))?;
+        if let Some(started) = dir.read_started().map_err(|source| io_error("reading state.json", source))? {
+            return Ok(started);
+        }
+        if let Some(message) = dir.read_start_error().map_err(|source| io_error("reading start-error", source))? {
+            return Err(RuntimeError::Start(message));
+        }
+        if let Some(status) = monitor_ended {
+            let log = std::fs::read_to_string(dir.monitor_log()).unwrap_or_default();
+            return Err(RuntimeError::Start(format!(
+                "the container's monitor ended ({status}) before starting it: {}",
+                log.trim()
+            )));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(RuntimeError::Start(format!("the container did not start within {START_PATIENCE:?}")));
+        }
+        tokio::time::sleep(START_POLL).await;
+    }
+}
+
+/// Whether `pid` is the monitor of the container in `dir` (and not a
+/// process that took a dead monitor's pid).
+fn is_monitor(pid: i32, dir: &ContainerDir) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let args: Vec<&[u8]> = cmdline.split(|byte| *byte == 0).collect();
+    let dir_bytes = dir.path().as_os_str().as_encoded_bytes();
+    args.windows(2).any(|pair| pair[0] == b"monitor" && pair[1] == dir_bytes)
+}
+
+/// Returns once the monitor `pid` of `dir` has ended (at once if it has).
+async fn monitor_ended(pid: i32, dir: &ContainerDir) -> Result<(), RuntimeError> {
+    let Some(pid) = rustix::process::Pid::from_raw(pid) else {
+        return Ok(());
+    };
+    let pidfd = match rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
+        Ok(pidfd) => pidfd,
+        Err(rustix::io::Errno::SRCH) => return Ok(()),
+        Err(error) => return Err(io_error("pidfd_open on the monitor", error.into())),
+    };
+    // Checked after opening: the pidfd is the process the check saw, or
+    // the monitor ended between the two (and wrote exit.json first).
+    if !is_monitor(pid.as_raw_nonzero().get(), dir) {
+        return Ok(());
+    }
+    // Deprecated as unsound for a type whose fd may change or close while
+    // registered; an OwnedFd moved in cannot, and the only other way is
+    // the `unsafe` `register` the workspace forbids.
+    #[expect(deprecated, reason = "sound for an OwnedFd, and register() is unsafe")]
+    let pidfd = AsyncFd::new(pidfd).map_err(|source| io_error("polling the monitor's pidfd", source))?;
+    let _ready = pidfd.readable().await.map_err(|source| io_error("polling the monitor's pidfd", source))?;
+    Ok(())
+}
+
+/// What is known of a container's end, writing a stand-in `exit.json` for
+/// one whose monitor died without writing one (so every later answer is
+/// the same).
+fn exit_of(dir: &ContainerDir, launch: Option<&Launch>) -> Result<Exit, RuntimeError> {
+    if let Some(exit) = dir.read_exit().map_err(|source| io_error("reading exit.json", source))? {
+        return Ok(exit);
+    }
+    tracing::warn!(dir = %dir.path().display(), "the container's monitor ended without telling how it did; reporting exit code {EXIT_CODE_UNKNOWN}");
+    let exit = Exit {
+        code: EXIT_CODE_UNKNOWN,
+        signal: None,
+        oom_killed: launch.is_some_and(|launch| cgroups::oom_killed(&launch.cgroups)),
+        finished_at: Timestamp::now(),
+    };
+    write_json(&dir.exit(), &exit).map_err(|source| io_error("writing exit.json", source))?;
+    Ok(exit)
+}
+
+/// Kills every process left in a container's cgroups, then removes them
+/// and its state directory.
+fn forget(dir: &ContainerDir, cgroup_dirs: &BTreeMap<Controller, PathBuf>) -> Result<(), RuntimeError> {
+    for pid in cgroups::pids(cgroup_dirs) {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+    cgroups::remove(cgroup_dirs)?;
+    remove_state_dir(dir.path())
+}
+
+fn remove_state_dir(path: &Path) -> Result<(), RuntimeError> {
+    match std::fs::remove_dir_all(path) {
+        Err(error) if error.kind() != io::ErrorKind::NotFound => {
+            Err(io_error(format!("removing {}", path.display()), error))
+        }
+        _ => Ok(()),
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, RuntimeError> + Send + 'static,
+) -> Result<T, RuntimeError> {
+    tokio::task::spawn_blocking(work).await.map_err(|error| io_error("a blocking task", io::Error::other(error)))?
+}
+
+impl LinuxRuntime {
+    /// Sends `signal` to the container's pid 1; `false` if it had ended.
+    fn send(&self, dir: &ContainerDir, signal: Signal) -> Result<bool, RuntimeError> {
+        if dir.exit().exists() {
+            return Ok(false);
+        }
+        let Some(started) = dir.read_started().map_err(|source| io_error("reading state.json", source))? else {
+            return Ok(false);
+        };
+        if !is_monitor(started.monitor_pid, dir) {
+            return Ok(false);
+        }
+        match kill(Pid::from_raw(started.pid), signal) {
+            Ok(()) => Ok(true),
+            Err(nix::errno::Errno::ESRCH) => Ok(false),
+            Err(error) => Err(io_error(format!("sending {signal} to {}", started.pid), error.into())),
+        }
+    }
+
+    fn known(&self, dir: &ContainerDir) -> Result<Option<Known>, RuntimeError> {
+        let Ok(spec) = dir.read_spec() else {
+            return Ok(None);
+        };
+        let launch = dir.read_launch().ok();
+        let started = dir.read_started().map_err(|source| io_error("reading state.json", source))?;
+        let exit = dir.read_exit().map_err(|source| io_error("reading exit.json", source))?;
+        let state = match (started, exit) {
+            (Some(started), None) if is_monitor(started.monitor_pid, dir) => {
+                State::Running { started_at: started.started_at }
+            }
+            (Some(started), _) => State::Exited { started_at: started.started_at, exit: exit_of(dir, launch.as_ref())? },
+            (None, Some(exit)) => State::Exited { started_at: exit.finished_at, exit },
+            (None, None) => {
+                tracing::warn!(id = %spec.id, "removing a container whose start never completed");
+                forget(dir, &launch.map(|launch| launch.cgroups).unwrap_or_default())?;
+                return Ok(None);
+            }
+        };
+        Ok(Some(Known { spec, state }))
+    }
+}
+
+#[async_trait]
+impl ContainerRuntime for LinuxRuntime {
+    async fn start(&self, spec: &ContainerSpec) -> Result<Timestamp, RuntimeError> {
+        if spec.argv.is_empty() {
+            return Err(RuntimeError::Start("the container has no command".to_owned()));
+        }
+        let dir = self.dir(&spec.id).map_err(|_| RuntimeError::Start(format!("bad container id {:?}", spec.id.0)))?;
+        let launch = match self.create(&dir, spec) {
+            Ok(launch) => launch,
+            Err(error) => {
+                if !matches!(&error, RuntimeError::Start(message) if message.ends_with("exists already")) {
+                    let cgroup_dirs = self.cgroups.container_dirs(&self.options.cgroup_parent, &spec.pod.uid, &spec.id.0);
+                    let _ = forget(&dir, &cgroup_dirs);
+                }
+                return Err(error);
+            }
+        };
+        let mut monitor = match self.spawn_monitor(&dir) {
+            Ok(monitor) => monitor,
+            Err(error) => {
+                let _ = forget(&dir, &launch.cgroups);
+                return Err(error);
+            }
+        };
+        match wait_started(&dir, &mut monitor).await {
+            Ok(started) => {
+                // Reaps the monitor when it ends, so it is never a zombie.
+                tokio::spawn(async move {
+                    let _ = monitor.wait().await;
+                });
+                Ok(started.started_at)
+            }
+            Err(error) => {
+                let _ = monitor.start_kill();
+                let _ = monitor.wait().await;
+                let cleanup = blocking(move || forget(&dir, &launch.cgroups)).await;
+                if let Err(cleanup) = cleanup {
+                    tracing::warn!(id = %spec.id, "cleaning up after a failed start: {cleanup}");
+                }
+                Err(error)
+            }
+        }
+    }
+
+    async fn wait(&self, id: &ContainerId) -> Result<Exit, RuntimeError> {
+        let dir = self.existing(id)?;
+        if let Some(exit) = dir.read_exit().map_err(|source| io_error("reading exit.json", source))? {
+            return Ok(exit);
+        }
+        let Some(started) = dir.read_started().map_err(|source| io_error("reading state.json", source))? else {
+            return Err(RuntimeError::Start(format!("container {id} has not started")));
+        };
+        monitor_ended(started.monitor_pid, &dir).await?;
+        exit_of(&dir, dir.read_launch().ok().as_ref())
+    }
+
+    async fn signal(&self, id: &ContainerId, signal: i32) -> Result<(), RuntimeError> {
+        let dir = self.existing(id)?;
+        let signal = Signal::try_from(signal)
+            .map_err(|error| io_error(format!("signal {signal}"), io::Error::new(io::ErrorKind::InvalidInput, error)))?;
+        // A container that has ended takes no signal, and that is no error.
+        self.send(&dir, signal).map(|_| ())
+    }
+
+    async fn stop(&self, id: &ContainerId, grace: Duration) -> Result<Exit, RuntimeError> {
+        let dir = self.existing(id)?;
+        let first = if grace.is_zero() { Signal::SIGKILL } else { Signal::SIGTERM };
+        if self.send(&dir, first)? && first != Signal::SIGKILL {
+            if let Ok(exit) = tokio::time::timeout(grace, self.wait(id)).await {
+                return exit;
+            }
+            self.send(&dir, Signal::SIGKILL)?;
+        }
+        self.wait(id).await
+    }
+
+    fn exec(&self, id: &ContainerId, argv: &[String], tty: bool) -> Result<tokio::process::Command, RuntimeError> {
+        let dir = self.existing(id)?;
+        if argv.is_empty() {
+            return Err(RuntimeError::Start("exec: no command".to_owned()));
+        }
+        let (program, leading) = self.options.helper.split_first().expect("new() refuses an empty helper");
+        let mut command = tokio::process::Command::new(program);
+        command.args(leading).arg("exec").arg(dir.path());
+        if tty {
+            command.arg("--tty");
+        }
+        command.arg("--").args(argv);
+        Ok(command)
+    }
+
+    async fn recover(&self) -> Result<Vec<Known>, RuntimeError> {
+        let state_dir = self.options.state_dir.clone();
+        let entries = match std::fs::read_dir(&state_dir) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(error) => return Err(io_error(format!("reading {}", state_dir.display()), error)),
+        };
+        let mut known = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|source| io_error(format!("reading {}", state_dir.display()), source))?;
+            if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+                let dir = ContainerDir::new(entry.path());
+                known.extend(self.known(&dir)?);
+            }
+        }
+        known.sort_by(|a, b| a.spec.id.cmp(&b.spec.id));
+        Ok(known)
+    }
+
+    async fn stats(&self, id: &ContainerId) -> Result<Stats, RuntimeError> {
+        let dir = self.existing(id)?;
+        let launch = dir.read_launch().map_err(|source| io_error("reading launch.json", source))?;
+        cgroups::stats(&launch.cgroups)
+    }
+
+    async fn remove(&self, id: &ContainerId) -> Result<(), RuntimeError> {
+        let dir = self.existing(id)?;
+        // A container still running is killed first.
+        if self.send(&dir, Signal::SIGKILL)? {
+            self.wait(id).await?;
+        }
+        let cgroup_dirs = dir.read_launch().map(|launch| launch.cgroups).unwrap_or_default();
+        blocking(move || forget(&dir, &cgroup_dirs)).await
+    }
+}

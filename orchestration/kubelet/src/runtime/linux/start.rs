@@ -1,0 +1,72 @@
+//! The start stage: pid 1 of the container's pid namespace, run by the
+//! monitor in the container's (already prepared) mount namespace. It
+//! joins the container's cgroups, mounts `/proc` for the new pid
+//! namespace, chroots into the rootfs, moves to the working directory and
+//! executes argv with the spec's environment as the whole environment.
+//!
+//! Its stdin is the monitor's start pipe: it keeps that open,
+//! close-on-exec, until argv is executed, and writes there why it could
+//! not be (`exec: "foo": executable file not found in $PATH`). Argv's own
+//! stdin is `/dev/null`.
+
+use std::convert::Infallible;
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Command;
+
+use nix::mount::{MsFlags, mount};
+
+use super::cgroups;
+use super::files::ContainerDir;
+use super::helper::{Context, path_of, resolve_program};
+
+/// The exit code of a start stage that could not execute argv (a shell's
+/// "command not found").
+const EXIT_NOT_STARTED: i32 = 127;
+
+/// Runs the start stage of the container whose state directory is `dir`.
+pub(super) fn main(dir: &Path) -> i32 {
+    // fd 0 is the start pipe: a close-on-exec copy of it reports errors.
+    let sync = match rustix::io::fcntl_dupfd_cloexec(std::io::stdin(), 3) {
+        Ok(fd) => File::from(fd),
+        Err(error) => {
+            eprintln!("keel container-init start: no start pipe: {error}");
+            return EXIT_NOT_STARTED;
+        }
+    };
+    let Err(message) = run(&ContainerDir::new(dir.to_path_buf()));
+    let mut sync = sync;
+    let _ = sync.write_all(message.as_bytes());
+    EXIT_NOT_STARTED
+}
+
+fn run(dir: &ContainerDir) -> Result<Infallible, String> {
+    let spec = dir.read_spec().context(|| "reading spec.json".to_owned())?;
+    let launch = dir.read_launch().context(|| "reading launch.json".to_owned())?;
+    cgroups::join(&launch.cgroups, std::process::id()).context(|| "joining the cgroups".to_owned())?;
+    let rootfs = dir.rootfs();
+    let proc = rootfs.join("proc");
+    std::fs::create_dir_all(&proc).context(|| "creating /proc".to_owned())?;
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    mount(Some("proc"), &proc, Some("proc"), flags, None::<&str>).context(|| "mounting /proc".to_owned())?;
+    nix::unistd::chroot(&rootfs).context(|| format!("chroot {}", rootfs.display()))?;
+    let working_dir = if spec.working_dir.is_empty() { "/" } else { spec.working_dir.as_str() };
+    // Docker and containerd make a missing working directory.
+    std::fs::create_dir_all(working_dir).context(|| format!("creating the working directory {working_dir}"))?;
+    nix::unistd::chdir(working_dir).context(|| format!("chdir {working_dir}"))?;
+    let null = File::open("/dev/null").context(|| "opening /dev/null".to_owned())?;
+    nix::unistd::dup2_stdin(&null).context(|| "giving the container /dev/null as stdin".to_owned())?;
+    drop(null);
+
+    let (name, args) = spec.argv.split_first().ok_or("the container's argv is empty")?;
+    let program = resolve_program(name, path_of(&spec.env))?;
+    let error = Command::new(&program)
+        .arg0(name)
+        .args(args)
+        .env_clear()
+        .envs(spec.env.iter().map(|(key, value)| (key, value)))
+        .exec();
+    Err(format!("exec: \"{name}\": {error}"))
+}
