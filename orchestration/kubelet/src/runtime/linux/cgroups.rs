@@ -78,7 +78,15 @@ pub struct Cgroups {
 impl fmt::Display for Cgroups {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<&str> = self.v1.keys().map(|controller| controller.name()).collect();
-        write!(f, "cgroup v1: {}", if names.is_empty() { "none".to_owned() } else { names.join(" ") })?;
+        write!(
+            f,
+            "cgroup v1: {}",
+            if names.is_empty() {
+                "none".to_owned()
+            } else {
+                names.join(" ")
+            }
+        )?;
         match &self.unified {
             Some((path, controllers)) => write!(
                 f,
@@ -114,7 +122,12 @@ pub fn parse_mountinfo(text: &str) -> Vec<CgroupMount> {
             if filesystem != "cgroup" && filesystem != "cgroup2" {
                 return None;
             }
-            let options = after.nth(1).unwrap_or("").split(',').map(str::to_owned).collect();
+            let options = after
+                .nth(1)
+                .unwrap_or("")
+                .split(',')
+                .map(str::to_owned)
+                .collect();
             Some(CgroupMount {
                 mount_point: PathBuf::from(unescape_octal(mount_point)),
                 filesystem: filesystem.to_owned(),
@@ -134,7 +147,9 @@ fn unescape_octal(text: &str) -> String {
             bytes[index] == b'\\' && digits.iter().all(|digit| (b'0'..=b'7').contains(digit))
         });
         if let Some(digits) = escaped {
-            out.push(digits.iter().fold(0u8, |value, digit| value.wrapping_mul(8).wrapping_add(digit - b'0')));
+            out.push(digits.iter().fold(0u8, |value, digit| {
+                value.wrapping_mul(8).wrapping_add(digit - b'0')
+            }));
             index += 4;
         } else {
             out.push(bytes[index]);
@@ -153,13 +168,17 @@ impl Cgroups {
         let mut cgroups = Cgroups::default();
         for mount in parse_mountinfo(&mountinfo) {
             if mount.filesystem == "cgroup2" {
-                let listed = std::fs::read_to_string(mount.mount_point.join("cgroup.controllers")).unwrap_or_default();
+                let listed = std::fs::read_to_string(mount.mount_point.join("cgroup.controllers"))
+                    .unwrap_or_default();
                 let controllers = listed.split_whitespace().map(str::to_owned).collect();
                 cgroups.unified = Some((mount.mount_point, controllers));
                 continue;
             }
             for controller in Controller::ALL {
-                if mount.options.iter().any(|option| option == controller.name())
+                if mount
+                    .options
+                    .iter()
+                    .any(|option| option == controller.name())
                     && !cgroups.v1.contains_key(&controller)
                     && can_make_child(&mount.mount_point)
                 {
@@ -172,10 +191,20 @@ impl Cgroups {
 
     /// The directories of container `id` of pod `pod_uid` under `parent`,
     /// one per usable controller.
-    pub fn container_dirs(&self, parent: &str, pod_uid: &str, id: &str) -> BTreeMap<Controller, PathBuf> {
+    pub fn container_dirs(
+        &self,
+        parent: &str,
+        pod_uid: &str,
+        id: &str,
+    ) -> BTreeMap<Controller, PathBuf> {
         self.v1
             .iter()
-            .map(|(controller, root)| (*controller, root.join(parent).join(format!("pod{pod_uid}")).join(id)))
+            .map(|(controller, root)| {
+                (
+                    *controller,
+                    root.join(parent).join(format!("pod{pod_uid}")).join(id),
+                )
+            })
             .collect()
     }
 }
@@ -194,11 +223,19 @@ fn can_make_child(root: &Path) -> bool {
 pub fn limit_writes(limits: &Limits) -> Vec<(Controller, &'static str, String)> {
     let mut writes = Vec::new();
     if let Some(bytes) = limits.memory_bytes {
-        writes.push((Controller::Memory, "memory.limit_in_bytes", bytes.to_string()));
+        writes.push((
+            Controller::Memory,
+            "memory.limit_in_bytes",
+            bytes.to_string(),
+        ));
     }
     if let Some(millis) = limits.cpu_millis {
         let quota = (millis * CPU_PERIOD_MICROS / 1000).max(CPU_QUOTA_MICROS_MIN);
-        writes.push((Controller::Cpu, "cpu.cfs_period_us", CPU_PERIOD_MICROS.to_string()));
+        writes.push((
+            Controller::Cpu,
+            "cpu.cfs_period_us",
+            CPU_PERIOD_MICROS.to_string(),
+        ));
         writes.push((Controller::Cpu, "cpu.cfs_quota_us", quota.to_string()));
     }
     if let Some(millis) = limits.cpu_request_millis {
@@ -216,7 +253,8 @@ pub fn limit_writes(limits: &Limits) -> Vec<(Controller, &'static str, String)> 
 /// unconfined.
 pub fn create(dirs: &BTreeMap<Controller, PathBuf>, limits: &Limits) -> Result<(), RuntimeError> {
     for dir in dirs.values() {
-        std::fs::create_dir_all(dir).map_err(|source| io_error(format!("creating cgroup {}", dir.display()), source))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|source| io_error(format!("creating cgroup {}", dir.display()), source))?;
     }
     for (controller, file, value) in limit_writes(limits) {
         let Some(dir) = dirs.get(&controller) else {
@@ -240,15 +278,17 @@ pub fn create(dirs: &BTreeMap<Controller, PathBuf>, limits: &Limits) -> Result<(
 }
 
 fn write_file(path: &Path, value: &str) -> Result<(), RuntimeError> {
-    std::fs::write(path, value).map_err(|source| io_error(format!("writing {value} to {}", path.display()), source))
+    std::fs::write(path, value)
+        .map_err(|source| io_error(format!("writing {value} to {}", path.display()), source))
 }
 
 /// Moves the process `pid` (as the writer's pid namespace numbers it) into
 /// every one of `dirs`.
 pub fn join(dirs: &BTreeMap<Controller, PathBuf>, pid: u32) -> io::Result<()> {
     for dir in dirs.values() {
-        std::fs::write(dir.join("cgroup.procs"), pid.to_string())
-            .map_err(|error| io::Error::new(error.kind(), format!("joining {}: {error}", dir.display())))?;
+        std::fs::write(dir.join("cgroup.procs"), pid.to_string()).map_err(|error| {
+            io::Error::new(error.kind(), format!("joining {}: {error}", dir.display()))
+        })?;
     }
     Ok(())
 }
@@ -258,7 +298,11 @@ pub fn pids(dirs: &BTreeMap<Controller, PathBuf>) -> Vec<i32> {
     let mut pids: Vec<i32> = dirs
         .values()
         .filter_map(|dir| std::fs::read_to_string(dir.join("cgroup.procs")).ok())
-        .flat_map(|text| text.lines().filter_map(|line| line.trim().parse().ok()).collect::<Vec<i32>>())
+        .flat_map(|text| {
+            text.lines()
+                .filter_map(|line| line.trim().parse().ok())
+                .collect::<Vec<i32>>()
+        })
         .collect();
     pids.sort_unstable();
     pids.dedup();
@@ -282,8 +326,12 @@ pub fn stats(dirs: &BTreeMap<Controller, PathBuf>) -> Result<Stats, RuntimeError
     let mut stats = Stats::default();
     if let Some(dir) = dirs.get(&Controller::Memory) {
         let usage = read_number(&dir.join("memory.usage_in_bytes"))?;
-        let memory_stat = std::fs::read_to_string(dir.join("memory.stat"))
-            .map_err(|source| io_error(format!("reading {}", dir.join("memory.stat").display()), source))?;
+        let memory_stat = std::fs::read_to_string(dir.join("memory.stat")).map_err(|source| {
+            io_error(
+                format!("reading {}", dir.join("memory.stat").display()),
+                source,
+            )
+        })?;
         let inactive_file = memory_stat
             .lines()
             .find_map(|line| line.strip_prefix("total_inactive_file "))
@@ -301,9 +349,13 @@ pub fn stats(dirs: &BTreeMap<Controller, PathBuf>) -> Result<Stats, RuntimeError
 }
 
 fn read_number(path: &Path) -> Result<u64, RuntimeError> {
-    let text = std::fs::read_to_string(path).map_err(|source| io_error(format!("reading {}", path.display()), source))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| io_error(format!("reading {}", path.display()), source))?;
     text.trim().parse().map_err(|error| {
-        io_error(format!("reading {}", path.display()), io::Error::new(io::ErrorKind::InvalidData, format!("{error}")))
+        io_error(
+            format!("reading {}", path.display()),
+            io::Error::new(io::ErrorKind::InvalidData, format!("{error}")),
+        )
     })
 }
 
@@ -328,7 +380,10 @@ fn remove_dir_patiently(dir: &Path) -> Result<(), RuntimeError> {
             Ok(()) => return Ok(()),
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(error) if started.elapsed() >= REMOVE_PATIENCE => {
-                return Err(io_error(format!("removing cgroup {}", dir.display()), error));
+                return Err(io_error(
+                    format!("removing cgroup {}", dir.display()),
+                    error,
+                ));
             }
             Err(_) => std::thread::sleep(Duration::from_millis(20)),
         }
@@ -336,7 +391,10 @@ fn remove_dir_patiently(dir: &Path) -> Result<(), RuntimeError> {
 }
 
 pub(crate) fn io_error(what: impl Into<String>, source: io::Error) -> RuntimeError {
-    RuntimeError::Io { what: what.into(), source }
+    RuntimeError::Io {
+        what: what.into(),
+        source,
+    }
 }
 
 #[cfg(test)]
@@ -355,7 +413,10 @@ mod tests {
         assert_eq!(mounts[0].options, vec!["rw", "cpu"]);
         assert_eq!(mounts[1].options, vec!["rw", "cpu", "cpuacct"]);
         assert_eq!(mounts[2].filesystem, "cgroup2");
-        assert_eq!(mounts[2].mount_point, PathBuf::from("/sys/fs/cgroup/my dir"));
+        assert_eq!(
+            mounts[2].mount_point,
+            PathBuf::from("/sys/fs/cgroup/my dir")
+        );
     }
 
     #[test]
@@ -367,7 +428,12 @@ mod tests {
             pids: Some(64),
         };
         let writes = limit_writes(&limits);
-        let value = |file: &str| writes.iter().find(|write| write.1 == file).map(|write| write.2.clone());
+        let value = |file: &str| {
+            writes
+                .iter()
+                .find(|write| write.1 == file)
+                .map(|write| write.2.clone())
+        };
         assert_eq!(value("memory.limit_in_bytes").as_deref(), Some("20971520"));
         assert_eq!(value("cpu.cfs_period_us").as_deref(), Some("100000"));
         assert_eq!(value("cpu.cfs_quota_us").as_deref(), Some("25000"));

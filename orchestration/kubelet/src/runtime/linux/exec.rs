@@ -17,11 +17,11 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
-use nix::sched::{CloneFlags, setns};
+use nix::sched::{setns, CloneFlags};
 
 use super::cgroups;
 use super::files::ContainerDir;
-use super::helper::{Context, exit_code, path_of, resolve_program};
+use super::helper::{exit_code, path_of, resolve_program, Context};
 
 /// The namespaces entered, in order.
 const NAMESPACES: [(&str, CloneFlags); 5] = [
@@ -47,8 +47,12 @@ pub(super) fn main(dir: &Path, tty: bool, argv: &[String]) -> i32 {
 
 fn run(dir: &ContainerDir, tty: bool, argv: &[String]) -> Result<i32, String> {
     let spec = dir.read_spec().context(|| "reading spec.json".to_owned())?;
-    let launch = dir.read_launch().context(|| "reading launch.json".to_owned())?;
-    let started = dir.read_started().context(|| "reading state.json".to_owned())?;
+    let launch = dir
+        .read_launch()
+        .context(|| "reading launch.json".to_owned())?;
+    let started = dir
+        .read_started()
+        .context(|| "reading state.json".to_owned())?;
     let exited = dir.read_exit().context(|| "reading exit.json".to_owned())?;
     let (Some(started), None) = (started, exited) else {
         return Err(format!("container {} is not running", spec.id));
@@ -57,16 +61,25 @@ fn run(dir: &ContainerDir, tty: bool, argv: &[String]) -> Result<i32, String> {
     let mut namespaces = Vec::with_capacity(NAMESPACES.len());
     for (name, flag) in NAMESPACES {
         let path = proc.join("ns").join(name);
-        namespaces.push((File::open(&path).context(|| format!("opening {}", path.display()))?, flag));
+        namespaces.push((
+            File::open(&path).context(|| format!("opening {}", path.display()))?,
+            flag,
+        ));
     }
-    let root = File::open(proc.join("root")).context(|| format!("opening {}/root", proc.display()))?;
-    cgroups::join(&launch.cgroups, std::process::id()).context(|| "joining the cgroups".to_owned())?;
+    let root =
+        File::open(proc.join("root")).context(|| format!("opening {}/root", proc.display()))?;
+    cgroups::join(&launch.cgroups, std::process::id())
+        .context(|| "joining the cgroups".to_owned())?;
     for (file, flag) in &namespaces {
         setns(file, *flag).context(|| format!("entering the namespace {flag:?}"))?;
     }
     nix::unistd::fchdir(&root).context(|| "entering the container's root".to_owned())?;
     nix::unistd::chroot(".").context(|| "chroot into the container's root".to_owned())?;
-    let working_dir = if spec.working_dir.is_empty() { "/" } else { spec.working_dir.as_str() };
+    let working_dir = if spec.working_dir.is_empty() {
+        "/"
+    } else {
+        spec.working_dir.as_str()
+    };
     if nix::unistd::chdir(working_dir).is_err() {
         nix::unistd::chdir("/").context(|| "chdir /".to_owned())?;
     }

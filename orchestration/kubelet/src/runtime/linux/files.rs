@@ -20,8 +20,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use super::cgroups::Controller;
 use crate::runtime::{ContainerSpec, Exit};
@@ -37,7 +37,7 @@ pub(crate) struct Launch {
 
 /// What the monitor writes once the container's argv runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Started {
+pub(crate) struct StartRecord {
     /// When argv was executed.
     pub started_at: Timestamp,
     /// The container's pid 1, as the host sees it.
@@ -106,7 +106,7 @@ impl ContainerDir {
     }
 
     /// `None` while the container has not started (or never will).
-    pub fn read_started(&self) -> io::Result<Option<Started>> {
+    pub fn read_started(&self) -> io::Result<Option<StartRecord>> {
         optional(read_json(&self.started()))
     }
 
@@ -137,8 +137,12 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 
 fn read_json<T: DeserializeOwned>(path: &Path) -> io::Result<T> {
     let bytes = std::fs::read(path)?;
-    serde_json::from_slice(&bytes)
-        .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {error}", path.display())))
+    serde_json::from_slice(&bytes).map_err(|error| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{}: {error}", path.display()),
+        )
+    })
 }
 
 fn optional<T>(result: io::Result<T>) -> io::Result<Option<T>> {

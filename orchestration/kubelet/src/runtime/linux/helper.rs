@@ -42,7 +42,10 @@ pub fn main(args: Vec<OsString>) -> i32 {
             if rest.first().is_none_or(|arg| arg != "--") || rest.len() < 2 {
                 return usage();
             }
-            let argv: Vec<String> = rest[1..].iter().map(|arg| arg.to_string_lossy().into_owned()).collect();
+            let argv: Vec<String> = rest[1..]
+                .iter()
+                .map(|arg| arg.to_string_lossy().into_owned())
+                .collect();
             super::exec::main(&dir, tty, &argv)
         }
         _ => usage(),
@@ -77,12 +80,16 @@ pub fn resolve_program(program: &str, path: Option<&str>) -> Result<PathBuf, Str
 }
 
 fn is_executable(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+    std::fs::metadata(path)
+        .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
 }
 
 /// The `PATH` of an environment, the last one winning.
 pub fn path_of(env: &[(String, String)]) -> Option<&str> {
-    env.iter().rev().find(|(name, _)| name == "PATH").map(|(_, value)| value.as_str())
+    env.iter()
+        .rev()
+        .find(|(name, _)| name == "PATH")
+        .map(|(_, value)| value.as_str())
 }
 
 /// An exit status as Kubernetes reports it: the code, or 128 + the signal.
@@ -126,8 +133,14 @@ mod tests {
             resolve_program("plain", Some(&path)).unwrap_err(),
             "exec: \"plain\": executable file not found in $PATH"
         );
-        assert_eq!(resolve_program("./x", Some(&path)).unwrap(), PathBuf::from("./x"));
-        let env = vec![("PATH".to_owned(), "/a".to_owned()), ("PATH".to_owned(), "/b".to_owned())];
+        assert_eq!(
+            resolve_program("./x", Some(&path)).unwrap(),
+            PathBuf::from("./x")
+        );
+        let env = vec![
+            ("PATH".to_owned(), "/a".to_owned()),
+            ("PATH".to_owned(), "/b".to_owned()),
+        ];
         assert_eq!(path_of(&env), Some("/b"));
     }
 }

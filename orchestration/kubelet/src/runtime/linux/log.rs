@@ -45,13 +45,19 @@ impl LineSplitter {
             let window = &bytes[..bytes.len().min(room)];
             if let Some(newline) = window.iter().position(|byte| *byte == b'\n') {
                 self.pending.extend_from_slice(&window[..newline]);
-                pieces.push(Piece { bytes: std::mem::take(&mut self.pending), full: true });
+                pieces.push(Piece {
+                    bytes: std::mem::take(&mut self.pending),
+                    full: true,
+                });
                 bytes = &bytes[newline + 1..];
             } else {
                 self.pending.extend_from_slice(window);
                 bytes = &bytes[window.len()..];
                 if self.pending.len() == LINE_BYTES_MAX {
-                    pieces.push(Piece { bytes: std::mem::take(&mut self.pending), full: false });
+                    pieces.push(Piece {
+                        bytes: std::mem::take(&mut self.pending),
+                        full: false,
+                    });
                 }
             }
         }
@@ -61,7 +67,10 @@ impl LineSplitter {
 
     /// The stream ended: what is left, a part of a line.
     pub fn finish(&mut self) -> Option<Piece> {
-        (!self.pending.is_empty()).then(|| Piece { bytes: std::mem::take(&mut self.pending), full: false })
+        (!self.pending.is_empty()).then(|| Piece {
+            bytes: std::mem::take(&mut self.pending),
+            full: false,
+        })
     }
 }
 
@@ -100,7 +109,9 @@ pub fn copy<R: Read, W: Write>(mut input: R, stream: &str, log: &Mutex<W>) -> st
 fn write_record<W: Write>(log: &Mutex<W>, stream: &str, piece: &Piece) -> std::io::Result<()> {
     let bytes = record(Timestamp::now(), stream, piece);
     // A poisoned lock is a writer that panicked mid-record: keep logging.
-    let mut log = log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut log = log
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     log.write_all(&bytes)
 }
 
@@ -109,15 +120,27 @@ mod tests {
     use super::*;
 
     fn full(text: &str) -> Piece {
-        Piece { bytes: text.as_bytes().to_vec(), full: true }
+        Piece {
+            bytes: text.as_bytes().to_vec(),
+            full: true,
+        }
     }
 
     #[test]
     fn lines_split_across_reads_are_joined() {
         let mut splitter = LineSplitter::default();
         assert_eq!(splitter.push(b"hel"), vec![]);
-        assert_eq!(splitter.push(b"lo\nworld\n\nx"), vec![full("hello"), full("world"), full("")]);
-        assert_eq!(splitter.finish(), Some(Piece { bytes: b"x".to_vec(), full: false }));
+        assert_eq!(
+            splitter.push(b"lo\nworld\n\nx"),
+            vec![full("hello"), full("world"), full("")]
+        );
+        assert_eq!(
+            splitter.finish(),
+            Some(Piece {
+                bytes: b"x".to_vec(),
+                full: false
+            })
+        );
         assert_eq!(splitter.finish(), None);
     }
 
@@ -140,7 +163,14 @@ mod tests {
         let line = record(at, "stdout", &full("the line"));
         assert_eq!(line, b"2016-10-06T00:17:09.669794202Z stdout F the line\n");
         let at: Timestamp = "2016-10-06T00:17:09Z".parse().unwrap();
-        let line = record(at, "stderr", &Piece { bytes: b"part".to_vec(), full: false });
+        let line = record(
+            at,
+            "stderr",
+            &Piece {
+                bytes: b"part".to_vec(),
+                full: false,
+            },
+        );
         assert_eq!(line, b"2016-10-06T00:17:09.000000000Z stderr P part\n");
     }
 }

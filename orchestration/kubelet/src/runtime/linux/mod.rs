@@ -26,6 +26,11 @@
 //!   passed (exit code 137), as Docker and Kubernetes do without an init.
 //! - pid 1 ending ends every process of its pid namespace.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "this module is the seam to the OS itself: real files, cgroups, processes and threads"
+)]
+
 pub mod cgroups;
 mod exec;
 mod files;
@@ -43,14 +48,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use nix::sys::signal::{Signal, kill};
+use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use tokio::io::unix::AsyncFd;
 
-pub use self::cgroups::{Cgroups, Controller};
 use self::cgroups::io_error;
-use self::files::{ContainerDir, Launch, Started, write_json};
-use super::{ContainerId, ContainerRuntime, ContainerSpec, Exit, Known, RuntimeError, State, Stats};
+pub use self::cgroups::{Cgroups, Controller};
+use self::files::{write_json, ContainerDir, Launch, StartRecord};
+use super::{
+    ContainerId, ContainerRuntime, ContainerSpec, Exit, Known, RuntimeError, State, Stats,
+};
 
 /// How long `start` waits for the monitor to run argv or to fail: setting
 /// up mounts takes milliseconds, but a loaded machine may be slow.
@@ -90,10 +97,15 @@ impl LinuxRuntime {
             ));
         }
         if options.helper.is_empty() {
-            return Err(RuntimeError::Unsupported("no helper program to run containers with".to_owned()));
+            return Err(RuntimeError::Unsupported(
+                "no helper program to run containers with".to_owned(),
+            ));
         }
         if !is_file_name(&options.cgroup_parent) {
-            return Err(RuntimeError::Unsupported(format!("bad cgroup parent {:?}", options.cgroup_parent)));
+            return Err(RuntimeError::Unsupported(format!(
+                "bad cgroup parent {:?}",
+                options.cgroup_parent
+            )));
         }
         let cgroups = Cgroups::detect()?;
         if cgroups.v1.is_empty() {
@@ -101,8 +113,9 @@ impl LinuxRuntime {
                 "no usable cgroup v1 hierarchy (cgroup v2 is not supported yet): {cgroups}"
             )));
         }
-        std::fs::create_dir_all(&options.state_dir)
-            .map_err(|source| io_error(format!("creating {}", options.state_dir.display()), source))?;
+        std::fs::create_dir_all(&options.state_dir).map_err(|source| {
+            io_error(format!("creating {}", options.state_dir.display()), source)
+        })?;
         Ok(Self { options, cgroups })
     }
 
@@ -120,10 +133,15 @@ impl LinuxRuntime {
     /// of it has one (`remove` does it already after the pod's last one).
     pub fn remove_pod_cgroup(&self, pod_uid: &str) -> Result<(), RuntimeError> {
         for root in self.cgroups.v1.values() {
-            let dir = root.join(&self.options.cgroup_parent).join(format!("pod{pod_uid}"));
+            let dir = root
+                .join(&self.options.cgroup_parent)
+                .join(format!("pod{pod_uid}"));
             match std::fs::remove_dir(&dir) {
                 Err(error) if error.kind() != io::ErrorKind::NotFound => {
-                    return Err(io_error(format!("removing cgroup {}", dir.display()), error));
+                    return Err(io_error(
+                        format!("removing cgroup {}", dir.display()),
+                        error,
+                    ));
                 }
                 _ => {}
             }
@@ -141,31 +159,53 @@ impl LinuxRuntime {
     /// The state directory of a container that exists.
     fn existing(&self, id: &ContainerId) -> Result<ContainerDir, RuntimeError> {
         let dir = self.dir(id)?;
-        if dir.spec().exists() { Ok(dir) } else { Err(RuntimeError::NotFound(id.clone())) }
+        if dir.spec().exists() {
+            Ok(dir)
+        } else {
+            Err(RuntimeError::NotFound(id.clone()))
+        }
     }
 
     fn create(&self, dir: &ContainerDir, spec: &ContainerSpec) -> Result<Launch, RuntimeError> {
-        std::fs::create_dir_all(&self.options.state_dir)
-            .map_err(|source| io_error(format!("creating {}", self.options.state_dir.display()), source))?;
+        std::fs::create_dir_all(&self.options.state_dir).map_err(|source| {
+            io_error(
+                format!("creating {}", self.options.state_dir.display()),
+                source,
+            )
+        })?;
         match std::fs::create_dir(dir.path()) {
             Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
-                return Err(RuntimeError::Start(format!("container {} exists already", spec.id)));
+                return Err(RuntimeError::Start(format!(
+                    "container {} exists already",
+                    spec.id
+                )));
             }
-            other => other.map_err(|source| io_error(format!("creating {}", dir.path().display()), source))?,
+            other => other
+                .map_err(|source| io_error(format!("creating {}", dir.path().display()), source))?,
         }
         let launch = Launch {
             helper: self.options.helper.clone(),
-            cgroups: self.cgroups.container_dirs(&self.options.cgroup_parent, &spec.pod.uid, &spec.id.0),
+            cgroups: self.cgroups.container_dirs(
+                &self.options.cgroup_parent,
+                &spec.pod.uid,
+                &spec.id.0,
+            ),
         };
         write_json(&dir.spec(), spec).map_err(|source| io_error("writing spec.json", source))?;
-        write_json(&dir.launch(), &launch).map_err(|source| io_error("writing launch.json", source))?;
+        write_json(&dir.launch(), &launch)
+            .map_err(|source| io_error("writing launch.json", source))?;
         cgroups::create(&launch.cgroups, &spec.limits)?;
         Ok(launch)
     }
 
     fn spawn_monitor(&self, dir: &ContainerDir) -> Result<tokio::process::Child, RuntimeError> {
-        let log = std::fs::File::create(dir.monitor_log()).map_err(|source| io_error("creating monitor.log", source))?;
-        let (program, leading) = self.options.helper.split_first().expect("new() refuses an empty helper");
+        let log = std::fs::File::create(dir.monitor_log())
+            .map_err(|source| io_error("creating monitor.log", source))?;
+        let (program, leading) = self
+            .options
+            .helper
+            .split_first()
+            .expect("new() refuses an empty helper");
         tokio::process::Command::new(program)
             .args(leading)
             .arg("monitor")
@@ -174,7 +214,9 @@ impl LinuxRuntime {
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .map_err(|source| io_error(format!("running the monitor {}", program.display()), source))
+            .map_err(|source| {
+                io_error(format!("running the monitor {}", program.display()), source)
+            })
     }
 }
 
@@ -184,14 +226,25 @@ fn is_file_name(name: &str) -> bool {
 }
 
 /// Waits until the monitor has run argv (`state.json`) or failed to.
-async fn wait_started(dir: &ContainerDir, monitor: &mut tokio::process::Child) -> Result<Started, RuntimeError> {
+async fn wait_started(
+    dir: &ContainerDir,
+    monitor: &mut tokio::process::Child,
+) -> Result<StartRecord, RuntimeError> {
     let deadline = tokio::time::Instant::now() + START_PATIENCE;
     loop {
-        let monitor_ended = monitor.try_wait().map_err(|source| io_error("waiting for the monitor", source))?;
-        if let Some(started) = dir.read_started().map_err(|source| io_error("reading state.json", source))? {
+        let monitor_ended = monitor
+            .try_wait()
+            .map_err(|source| io_error("waiting for the monitor", source))?;
+        if let Some(started) = dir
+            .read_started()
+            .map_err(|source| io_error("reading state.json", source))?
+        {
             return Ok(started);
         }
-        if let Some(message) = dir.read_start_error().map_err(|source| io_error("reading start-error", source))? {
+        if let Some(message) = dir
+            .read_start_error()
+            .map_err(|source| io_error("reading start-error", source))?
+        {
             return Err(RuntimeError::Start(message));
         }
         if let Some(status) = monitor_ended {
@@ -202,7 +255,9 @@ async fn wait_started(dir: &ContainerDir, monitor: &mut tokio::process::Child) -
             )));
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(RuntimeError::Start(format!("the container did not start within {START_PATIENCE:?}")));
+            return Err(RuntimeError::Start(format!(
+                "the container did not start within {START_PATIENCE:?}"
+            )));
         }
         tokio::time::sleep(START_POLL).await;
     }
@@ -216,7 +271,8 @@ fn is_monitor(pid: i32, dir: &ContainerDir) -> bool {
     };
     let args: Vec<&[u8]> = cmdline.split(|byte| *byte == 0).collect();
     let dir_bytes = dir.path().as_os_str().as_encoded_bytes();
-    args.windows(2).any(|pair| pair[0] == b"monitor" && pair[1] == dir_bytes)
+    args.windows(2)
+        .any(|pair| pair[0] == b"monitor" && pair[1] == dir_bytes)
 }
 
 /// Returns once the monitor `pid` of `dir` has ended (at once if it has).
@@ -238,8 +294,12 @@ async fn monitor_ended(pid: i32, dir: &ContainerDir) -> Result<(), RuntimeError>
     // registered; an OwnedFd moved in cannot, and the only other way is
     // the `unsafe` `register` the workspace forbids.
     #[expect(deprecated, reason = "sound for an OwnedFd, and register() is unsafe")]
-    let pidfd = AsyncFd::new(pidfd).map_err(|source| io_error("polling the monitor's pidfd", source))?;
-    let _ready = pidfd.readable().await.map_err(|source| io_error("polling the monitor's pidfd", source))?;
+    let pidfd =
+        AsyncFd::new(pidfd).map_err(|source| io_error("polling the monitor's pidfd", source))?;
+    let _ready = pidfd
+        .readable()
+        .await
+        .map_err(|source| io_error("polling the monitor's pidfd", source))?;
     Ok(())
 }
 
@@ -247,7 +307,10 @@ async fn monitor_ended(pid: i32, dir: &ContainerDir) -> Result<(), RuntimeError>
 /// one whose monitor died without writing one (so every later answer is
 /// the same).
 fn exit_of(dir: &ContainerDir, launch: Option<&Launch>) -> Result<Exit, RuntimeError> {
-    if let Some(exit) = dir.read_exit().map_err(|source| io_error("reading exit.json", source))? {
+    if let Some(exit) = dir
+        .read_exit()
+        .map_err(|source| io_error("reading exit.json", source))?
+    {
         return Ok(exit);
     }
     tracing::warn!(dir = %dir.path().display(), "the container's monitor ended without telling how it did; reporting exit code {EXIT_CODE_UNKNOWN}");
@@ -263,7 +326,10 @@ fn exit_of(dir: &ContainerDir, launch: Option<&Launch>) -> Result<Exit, RuntimeE
 
 /// Kills every process left in a container's cgroups, then removes them
 /// and its state directory.
-fn forget(dir: &ContainerDir, cgroup_dirs: &BTreeMap<Controller, PathBuf>) -> Result<(), RuntimeError> {
+fn forget(
+    dir: &ContainerDir,
+    cgroup_dirs: &BTreeMap<Controller, PathBuf>,
+) -> Result<(), RuntimeError> {
     for pid in cgroups::pids(cgroup_dirs) {
         let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
     }
@@ -283,63 +349,91 @@ fn remove_state_dir(path: &Path) -> Result<(), RuntimeError> {
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, RuntimeError> + Send + 'static,
 ) -> Result<T, RuntimeError> {
-    tokio::task::spawn_blocking(work).await.map_err(|error| io_error("a blocking task", io::Error::other(error)))?
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| io_error("a blocking task", io::Error::other(error)))?
 }
 
-impl LinuxRuntime {
-    /// Sends `signal` to the container's pid 1; `false` if it had ended.
-    fn send(&self, dir: &ContainerDir, signal: Signal) -> Result<bool, RuntimeError> {
-        if dir.exit().exists() {
-            return Ok(false);
-        }
-        let Some(started) = dir.read_started().map_err(|source| io_error("reading state.json", source))? else {
-            return Ok(false);
-        };
-        if !is_monitor(started.monitor_pid, dir) {
-            return Ok(false);
-        }
-        match kill(Pid::from_raw(started.pid), signal) {
-            Ok(()) => Ok(true),
-            Err(nix::errno::Errno::ESRCH) => Ok(false),
-            Err(error) => Err(io_error(format!("sending {signal} to {}", started.pid), error.into())),
-        }
+/// Sends `signal` to the container's pid 1; `false` if it had ended.
+fn send(dir: &ContainerDir, signal: Signal) -> Result<bool, RuntimeError> {
+    if dir.exit().exists() {
+        return Ok(false);
     }
+    let Some(started) = dir
+        .read_started()
+        .map_err(|source| io_error("reading state.json", source))?
+    else {
+        return Ok(false);
+    };
+    if !is_monitor(started.monitor_pid, dir) {
+        return Ok(false);
+    }
+    match kill(Pid::from_raw(started.pid), signal) {
+        Ok(()) => Ok(true),
+        Err(nix::errno::Errno::ESRCH) => Ok(false),
+        Err(error) => Err(io_error(
+            format!("sending {signal} to {}", started.pid),
+            error.into(),
+        )),
+    }
+}
 
-    fn known(&self, dir: &ContainerDir) -> Result<Option<Known>, RuntimeError> {
-        let Ok(spec) = dir.read_spec() else {
+fn known_of(dir: &ContainerDir) -> Result<Option<Known>, RuntimeError> {
+    let Ok(spec) = dir.read_spec() else {
+        return Ok(None);
+    };
+    let launch = dir.read_launch().ok();
+    let started = dir
+        .read_started()
+        .map_err(|source| io_error("reading state.json", source))?;
+    let exit = dir
+        .read_exit()
+        .map_err(|source| io_error("reading exit.json", source))?;
+    let state = match (started, exit) {
+        (Some(started), None) if is_monitor(started.monitor_pid, dir) => State::Running {
+            started_at: started.started_at,
+        },
+        (Some(started), _) => State::Exited {
+            started_at: started.started_at,
+            exit: exit_of(dir, launch.as_ref())?,
+        },
+        (None, Some(exit)) => State::Exited {
+            started_at: exit.finished_at,
+            exit,
+        },
+        (None, None) => {
+            tracing::warn!(id = %spec.id, "removing a container whose start never completed");
+            forget(
+                dir,
+                &launch.map(|launch| launch.cgroups).unwrap_or_default(),
+            )?;
             return Ok(None);
-        };
-        let launch = dir.read_launch().ok();
-        let started = dir.read_started().map_err(|source| io_error("reading state.json", source))?;
-        let exit = dir.read_exit().map_err(|source| io_error("reading exit.json", source))?;
-        let state = match (started, exit) {
-            (Some(started), None) if is_monitor(started.monitor_pid, dir) => {
-                State::Running { started_at: started.started_at }
-            }
-            (Some(started), _) => State::Exited { started_at: started.started_at, exit: exit_of(dir, launch.as_ref())? },
-            (None, Some(exit)) => State::Exited { started_at: exit.finished_at, exit },
-            (None, None) => {
-                tracing::warn!(id = %spec.id, "removing a container whose start never completed");
-                forget(dir, &launch.map(|launch| launch.cgroups).unwrap_or_default())?;
-                return Ok(None);
-            }
-        };
-        Ok(Some(Known { spec, state }))
-    }
+        }
+    };
+    Ok(Some(Known { spec, state }))
 }
 
 #[async_trait]
 impl ContainerRuntime for LinuxRuntime {
     async fn start(&self, spec: &ContainerSpec) -> Result<Timestamp, RuntimeError> {
         if spec.argv.is_empty() {
-            return Err(RuntimeError::Start("the container has no command".to_owned()));
+            return Err(RuntimeError::Start(
+                "the container has no command".to_owned(),
+            ));
         }
-        let dir = self.dir(&spec.id).map_err(|_| RuntimeError::Start(format!("bad container id {:?}", spec.id.0)))?;
+        let dir = self
+            .dir(&spec.id)
+            .map_err(|_| RuntimeError::Start(format!("bad container id {:?}", spec.id.0)))?;
         let launch = match self.create(&dir, spec) {
             Ok(launch) => launch,
             Err(error) => {
-                if !matches!(&error, RuntimeError::Start(message) if message.ends_with("exists already")) {
-                    let cgroup_dirs = self.cgroups.container_dirs(&self.options.cgroup_parent, &spec.pod.uid, &spec.id.0);
+                if !matches!(&error, RuntimeError::Start(message) if message.ends_with("exists already"))
+                {
+                    let cgroup_dirs = self.cgroups.container_dirs(
+                        &self.options.cgroup_parent,
+                        &spec.pod.uid,
+                        &spec.id.0,
+                    );
                     let _ = forget(&dir, &cgroup_dirs);
                 }
                 return Err(error);
@@ -374,11 +468,19 @@ impl ContainerRuntime for LinuxRuntime {
 
     async fn wait(&self, id: &ContainerId) -> Result<Exit, RuntimeError> {
         let dir = self.existing(id)?;
-        if let Some(exit) = dir.read_exit().map_err(|source| io_error("reading exit.json", source))? {
+        if let Some(exit) = dir
+            .read_exit()
+            .map_err(|source| io_error("reading exit.json", source))?
+        {
             return Ok(exit);
         }
-        let Some(started) = dir.read_started().map_err(|source| io_error("reading state.json", source))? else {
-            return Err(RuntimeError::Start(format!("container {id} has not started")));
+        let Some(started) = dir
+            .read_started()
+            .map_err(|source| io_error("reading state.json", source))?
+        else {
+            return Err(RuntimeError::Start(format!(
+                "container {id} has not started"
+            )));
         };
         monitor_ended(started.monitor_pid, &dir).await?;
         exit_of(&dir, dir.read_launch().ok().as_ref())
@@ -386,30 +488,47 @@ impl ContainerRuntime for LinuxRuntime {
 
     async fn signal(&self, id: &ContainerId, signal: i32) -> Result<(), RuntimeError> {
         let dir = self.existing(id)?;
-        let signal = Signal::try_from(signal)
-            .map_err(|error| io_error(format!("signal {signal}"), io::Error::new(io::ErrorKind::InvalidInput, error)))?;
+        let signal = Signal::try_from(signal).map_err(|error| {
+            io_error(
+                format!("signal {signal}"),
+                io::Error::new(io::ErrorKind::InvalidInput, error),
+            )
+        })?;
         // A container that has ended takes no signal, and that is no error.
-        self.send(&dir, signal).map(|_| ())
+        send(&dir, signal).map(|_| ())
     }
 
     async fn stop(&self, id: &ContainerId, grace: Duration) -> Result<Exit, RuntimeError> {
         let dir = self.existing(id)?;
-        let first = if grace.is_zero() { Signal::SIGKILL } else { Signal::SIGTERM };
-        if self.send(&dir, first)? && first != Signal::SIGKILL {
+        let first = if grace.is_zero() {
+            Signal::SIGKILL
+        } else {
+            Signal::SIGTERM
+        };
+        if send(&dir, first)? && first != Signal::SIGKILL {
             if let Ok(exit) = tokio::time::timeout(grace, self.wait(id)).await {
                 return exit;
             }
-            self.send(&dir, Signal::SIGKILL)?;
+            send(&dir, Signal::SIGKILL)?;
         }
         self.wait(id).await
     }
 
-    fn exec(&self, id: &ContainerId, argv: &[String], tty: bool) -> Result<tokio::process::Command, RuntimeError> {
+    fn exec(
+        &self,
+        id: &ContainerId,
+        argv: &[String],
+        tty: bool,
+    ) -> Result<tokio::process::Command, RuntimeError> {
         let dir = self.existing(id)?;
         if argv.is_empty() {
             return Err(RuntimeError::Start("exec: no command".to_owned()));
         }
-        let (program, leading) = self.options.helper.split_first().expect("new() refuses an empty helper");
+        let (program, leading) = self
+            .options
+            .helper
+            .split_first()
+            .expect("new() refuses an empty helper");
         let mut command = tokio::process::Command::new(program);
         command.args(leading).arg("exec").arg(dir.path());
         if tty {
@@ -428,10 +547,11 @@ impl ContainerRuntime for LinuxRuntime {
         };
         let mut known = Vec::new();
         for entry in entries {
-            let entry = entry.map_err(|source| io_error(format!("reading {}", state_dir.display()), source))?;
+            let entry = entry
+                .map_err(|source| io_error(format!("reading {}", state_dir.display()), source))?;
             if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
                 let dir = ContainerDir::new(entry.path());
-                known.extend(self.known(&dir)?);
+                known.extend(known_of(&dir)?);
             }
         }
         known.sort_by(|a, b| a.spec.id.cmp(&b.spec.id));
@@ -440,17 +560,22 @@ impl ContainerRuntime for LinuxRuntime {
 
     async fn stats(&self, id: &ContainerId) -> Result<Stats, RuntimeError> {
         let dir = self.existing(id)?;
-        let launch = dir.read_launch().map_err(|source| io_error("reading launch.json", source))?;
+        let launch = dir
+            .read_launch()
+            .map_err(|source| io_error("reading launch.json", source))?;
         cgroups::stats(&launch.cgroups)
     }
 
     async fn remove(&self, id: &ContainerId) -> Result<(), RuntimeError> {
         let dir = self.existing(id)?;
         // A container still running is killed first.
-        if self.send(&dir, Signal::SIGKILL)? {
+        if send(&dir, Signal::SIGKILL)? {
             self.wait(id).await?;
         }
-        let cgroup_dirs = dir.read_launch().map(|launch| launch.cgroups).unwrap_or_default();
+        let cgroup_dirs = dir
+            .read_launch()
+            .map(|launch| launch.cgroups)
+            .unwrap_or_default();
         blocking(move || forget(&dir, &cgroup_dirs)).await
     }
 }

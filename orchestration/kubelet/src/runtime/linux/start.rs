@@ -16,11 +16,11 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
-use nix::mount::{MsFlags, mount};
+use nix::mount::{mount, MsFlags};
 
 use super::cgroups;
 use super::files::ContainerDir;
-use super::helper::{Context, path_of, resolve_program};
+use super::helper::{path_of, resolve_program, Context};
 
 /// The exit code of a start stage that could not execute argv (a shell's
 /// "command not found").
@@ -44,23 +44,36 @@ pub(super) fn main(dir: &Path) -> i32 {
 
 fn run(dir: &ContainerDir) -> Result<Infallible, String> {
     let spec = dir.read_spec().context(|| "reading spec.json".to_owned())?;
-    let launch = dir.read_launch().context(|| "reading launch.json".to_owned())?;
-    cgroups::join(&launch.cgroups, std::process::id()).context(|| "joining the cgroups".to_owned())?;
+    let launch = dir
+        .read_launch()
+        .context(|| "reading launch.json".to_owned())?;
+    cgroups::join(&launch.cgroups, std::process::id())
+        .context(|| "joining the cgroups".to_owned())?;
     let rootfs = dir.rootfs();
     let proc = rootfs.join("proc");
     std::fs::create_dir_all(&proc).context(|| "creating /proc".to_owned())?;
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    mount(Some("proc"), &proc, Some("proc"), flags, None::<&str>).context(|| "mounting /proc".to_owned())?;
+    mount(Some("proc"), &proc, Some("proc"), flags, None::<&str>)
+        .context(|| "mounting /proc".to_owned())?;
     nix::unistd::chroot(&rootfs).context(|| format!("chroot {}", rootfs.display()))?;
-    let working_dir = if spec.working_dir.is_empty() { "/" } else { spec.working_dir.as_str() };
+    let working_dir = if spec.working_dir.is_empty() {
+        "/"
+    } else {
+        spec.working_dir.as_str()
+    };
     // Docker and containerd make a missing working directory.
-    std::fs::create_dir_all(working_dir).context(|| format!("creating the working directory {working_dir}"))?;
+    std::fs::create_dir_all(working_dir)
+        .context(|| format!("creating the working directory {working_dir}"))?;
     nix::unistd::chdir(working_dir).context(|| format!("chdir {working_dir}"))?;
     let null = File::open("/dev/null").context(|| "opening /dev/null".to_owned())?;
-    nix::unistd::dup2_stdin(&null).context(|| "giving the container /dev/null as stdin".to_owned())?;
+    nix::unistd::dup2_stdin(&null)
+        .context(|| "giving the container /dev/null as stdin".to_owned())?;
     drop(null);
 
-    let (name, args) = spec.argv.split_first().ok_or("the container's argv is empty")?;
+    let (name, args) = spec
+        .argv
+        .split_first()
+        .ok_or("the container's argv is empty")?;
     let program = resolve_program(name, path_of(&spec.env))?;
     let error = Command::new(&program)
         .arg0(name)
