@@ -22,9 +22,9 @@ use keel_kubelet::runtime::{
 };
 
 const BUSYBOX: &str = "/usr/bin/busybox";
-const APPLETS: [&str; 20] = [
+const APPLETS: [&str; 21] = [
     "sh", "echo", "sleep", "cat", "ls", "hostname", "ps", "head", "tail", "dd", "true", "false",
-    "env", "pwd", "printf", "wc", "grep", "kill", "mkdir", "id",
+    "env", "pwd", "printf", "wc", "grep", "kill", "mkdir", "id", "readlink",
 ];
 /// How long cleaning up waits for the kernel to let go of a cgroup.
 const CLEANUP_PATIENCE: Duration = Duration::from_secs(10);
@@ -224,6 +224,15 @@ fn stdout_lines(path: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Waits (up to 20 s) until the log has the stdout line `line`.
+async fn wait_for_output(log: &Path, line: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !(log.exists() && stdout_lines(log).iter().any(|logged| logged == line)) {
+        assert!(Instant::now() < deadline, "{line:?} never came");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 #[tokio::test]
 async fn detects_the_cgroup_v1_controllers_of_this_machine() {
     let fixture = Fixture::new();
@@ -378,6 +387,8 @@ async fn stop_sends_sigterm_to_a_process_that_handles_it() {
         "trap 'exit 143' TERM; echo ready; while true; do sleep 0.1; done",
     ]);
     fixture.runtime.start(&spec).await.unwrap();
+    // Before its trap, a pid 1 shrugs SIGTERM off.
+    wait_for_output(&spec.log_path, "ready").await;
     let began = Instant::now();
     let exit = fixture
         .runtime
@@ -587,16 +598,22 @@ async fn stats_come_from_the_cgroup() {
         "i=0; while [ $i -lt 2000 ]; do i=$((i+1)); done; echo busy; sleep 100; echo never",
     ]);
     fixture.runtime.start(&spec).await.unwrap();
+    // Once the loop is done, sh forks its sleep.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !stdout_lines(&spec.log_path).contains(&"busy".to_owned()) {
-        assert!(Instant::now() < deadline, "the loop never ended");
+    let stats = loop {
+        let stats = fixture.runtime.stats(&spec.id).await.unwrap();
+        if stats.pids == 2 && stdout_lines(&spec.log_path) == ["busy"] {
+            break stats;
+        }
+        assert!(stats.pids <= 2, "{stats:?}");
+        assert!(
+            Instant::now() < deadline,
+            "sh never started its sleep: {stats:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let stats = fixture.runtime.stats(&spec.id).await.unwrap();
+    };
     assert!(stats.memory_bytes > 0, "{stats:?}");
     assert!(stats.cpu_nanos > 0, "{stats:?}");
-    // sh and its sleep.
-    assert_eq!(stats.pids, 2, "{stats:?}");
     fixture
         .runtime
         .stop(&spec.id, Duration::ZERO)
@@ -646,4 +663,145 @@ async fn remove_cleans_cgroups_and_state_but_keeps_the_log() {
         );
     }
     assert!(fixture.runtime.recover().await.unwrap().is_empty());
+}
+
+/// A network namespace made with `ip netns add`, deleted on drop.
+struct NetworkNamespace(String);
+
+impl NetworkNamespace {
+    fn new() -> Self {
+        let name = unique("keel-test-netns");
+        let status = std::process::Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .expect("ip");
+        assert!(status.success(), "ip netns add {name}");
+        Self(name)
+    }
+
+    fn path(&self) -> PathBuf {
+        Path::new("/run/netns").join(&self.0)
+    }
+}
+
+impl Drop for NetworkNamespace {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "delete", &self.0])
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn the_container_joins_the_pod_network_namespace() {
+    use std::os::unix::fs::MetadataExt;
+    let fixture = Fixture::new();
+    let netns = NetworkNamespace::new();
+    let mut spec = fixture.spec(&["readlink", "/proc/self/ns/net"]);
+    spec.network_namespace = Some(netns.path());
+    fixture.runtime.start(&spec).await.unwrap();
+    assert_eq!(fixture.runtime.wait(&spec.id).await.unwrap().code, 0);
+    let inode = std::fs::metadata(netns.path()).unwrap().ino();
+    assert_eq!(stdout_lines(&spec.log_path), [format!("net:[{inode}]")]);
+    fixture.runtime.remove(&spec.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn exec_with_a_tty_gives_argv_the_terminal() {
+    use std::io::Read;
+    let fixture = Fixture::new();
+    let spec = fixture.spec(&["sleep", "100"]);
+    fixture.runtime.start(&spec).await.unwrap();
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let argv: Vec<String> = [
+        "sh",
+        "-c",
+        "test -t 0 && test -t 1 && echo is-a-tty; exit 4",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut command = fixture.runtime.exec(&spec.id, &argv, true).unwrap();
+    command
+        .stdin(std::process::Stdio::from(pty.slave.try_clone().unwrap()))
+        .stdout(std::process::Stdio::from(pty.slave.try_clone().unwrap()))
+        .stderr(std::process::Stdio::from(pty.slave));
+    let status = command.status().await.unwrap();
+    drop(command);
+    assert_eq!(status.code(), Some(4));
+    // Every end of the slave closed: the master reads what was written, then EIO.
+    let output = tokio::task::spawn_blocking(move || {
+        let mut master = std::fs::File::from(pty.master);
+        let mut output = Vec::new();
+        let mut buffer = [0u8; 4096];
+        while let Ok(read @ 1..) = master.read(&mut buffer) {
+            output.extend_from_slice(&buffer[..read]);
+        }
+        String::from_utf8_lossy(&output).into_owned()
+    })
+    .await
+    .unwrap();
+    assert!(output.contains("is-a-tty"), "{output:?}");
+    fixture
+        .runtime
+        .stop(&spec.id, Duration::ZERO)
+        .await
+        .unwrap();
+    fixture.runtime.remove(&spec.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_killed_monitor_takes_its_container_along_and_is_reported() {
+    let fixture = Fixture::new();
+    let spec = fixture.spec(&["sleep", "100"]);
+    fixture.runtime.start(&spec).await.unwrap();
+    let state = std::fs::read_to_string(
+        fixture
+            .options
+            .state_dir
+            .join(&spec.id.0)
+            .join("state.json"),
+    )
+    .unwrap();
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    let monitor = i32::try_from(state["monitor_pid"].as_i64().unwrap()).unwrap();
+    let pid = i32::try_from(state["pid"].as_i64().unwrap()).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(monitor),
+        nix::sys::signal::SIGKILL,
+    )
+    .unwrap();
+    let exit = fixture.runtime.wait(&spec.id).await.unwrap();
+    assert_eq!((exit.code, exit.signal), (137, None));
+    // The same answer later: it is written down.
+    assert_eq!(fixture.runtime.wait(&spec.id).await.unwrap(), exit);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the container outlived its monitor"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    fixture.runtime.remove(&spec.id).await.unwrap();
+    for dir in fixture.container_cgroups(&spec) {
+        assert!(!dir.exists(), "{} is left", dir.display());
+    }
+}
+
+#[tokio::test]
+async fn recover_removes_a_container_whose_start_never_completed() {
+    let fixture = Fixture::new();
+    let running = fixture.spec(&["sleep", "100"]);
+    fixture.runtime.start(&running).await.unwrap();
+    // A kubelet killed while starting one: its spec is written, nothing else.
+    let spec = fixture.spec(&["sleep", "100"]);
+    let dir = fixture.options.state_dir.join(&spec.id.0);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("spec.json"), serde_json::to_vec(&spec).unwrap()).unwrap();
+
+    let known = fixture.runtime.recover().await.unwrap();
+    let ids: Vec<&ContainerId> = known.iter().map(|known| &known.spec.id).collect();
+    assert_eq!(ids, [&running.id]);
+    assert!(!dir.exists());
+    fixture.runtime.remove(&running.id).await.unwrap();
 }

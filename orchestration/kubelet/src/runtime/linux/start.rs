@@ -1,6 +1,6 @@
 //! The start stage: pid 1 of the container's pid namespace, run by the
-//! monitor in the container's (already prepared) mount namespace. It
-//! joins the container's cgroups, mounts `/proc` for the new pid
+//! monitor in the container's (already prepared) mount namespace. It asks
+//! for SIGKILL should the monitor die, joins the container's cgroups, mounts `/proc` for the new pid
 //! namespace, chroots into the rootfs, moves to the working directory and
 //! executes argv with the spec's environment as the whole environment.
 //!
@@ -43,6 +43,11 @@ pub(super) fn main(dir: &Path) -> i32 {
 }
 
 fn run(dir: &ContainerDir) -> Result<Infallible, String> {
+    // The container must not outlive its monitor: nobody would log its
+    // output or tell how it ended. (The monitor waits on the start pipe
+    // now, so it cannot have died before this.)
+    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+        .context(|| "setting the parent-death signal".to_owned())?;
     let spec = dir.read_spec().context(|| "reading spec.json".to_owned())?;
     let launch = dir
         .read_launch()
