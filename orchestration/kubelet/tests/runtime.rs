@@ -805,3 +805,50 @@ async fn recover_removes_a_container_whose_start_never_completed() {
     assert!(!dir.exists());
     fixture.runtime.remove(&running.id).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_mount_through_a_symlink_out_of_the_image_is_refused() {
+    let fixture = Fixture::new();
+    let outside = fixture.temp.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    // An image whose /escape leads to a host directory.
+    std::os::unix::fs::symlink(&outside, fixture.rootfs.join("escape")).unwrap();
+    let volume = fixture.temp.path().join("volume");
+    std::fs::create_dir_all(&volume).unwrap();
+    let mut spec = fixture.spec(&["true"]);
+    spec.mounts = vec![Mount {
+        source: volume,
+        destination: "/escape/sub".into(),
+        read_only: false,
+    }];
+    let error = fixture.runtime.start(&spec).await.unwrap_err();
+    assert!(
+        matches!(&error, RuntimeError::Start(message) if message.contains("leads out of the container's root")),
+        "{error:?}"
+    );
+    assert!(!outside.join("sub").exists());
+}
+
+#[tokio::test]
+async fn a_second_start_of_an_id_is_refused_and_harms_nothing() {
+    let fixture = Fixture::new();
+    let spec = fixture.spec(&["sleep", "100"]);
+    fixture.runtime.start(&spec).await.unwrap();
+    let error = fixture.runtime.start(&spec).await.unwrap_err();
+    assert!(
+        matches!(&error, RuntimeError::Start(message) if message.ends_with("exists already")),
+        "{error:?}"
+    );
+    let known = fixture.runtime.recover().await.unwrap();
+    assert!(matches!(known[0].state, State::Running { .. }));
+    assert_eq!(
+        fixture
+            .runtime
+            .stop(&spec.id, Duration::ZERO)
+            .await
+            .unwrap()
+            .code,
+        137
+    );
+    fixture.runtime.remove(&spec.id).await.unwrap();
+}

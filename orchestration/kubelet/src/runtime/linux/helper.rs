@@ -4,11 +4,11 @@
 //! a fresh, single-threaded process happens in one:
 //!
 //! - `monitor <state dir>`: one per container, in its own session; see
-//!   [`super::monitor`].
+//!   `monitor.rs`.
 //! - `start <state dir>`: pid 1 of the container, run by the monitor; see
-//!   [`super::start`].
+//!   `start.rs`.
 //! - `exec <state dir> [--tty] -- argv...`: a command inside a running
-//!   container; see [`super::exec`].
+//!   container; see `exec.rs`.
 
 use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;

@@ -2,29 +2,46 @@
 //! root only, no daemon.
 //!
 //! ```text
-//!   kubelet ──spawn──► keel container-init monitor <state dir>   (one per container;
-//!                        │ unshares pid/mnt/uts/ipc, joins the pod's     survives the
-//!                        │ netns, mounts the rootfs (overlay), /dev,      kubelet)
-//!                        │ writes state.json, copies output to the log,
-//!                        │ writes exit.json
-//!                        └─spawn──► keel container-init start <state dir>  (pid 1 of the
-//!                                     container: joins the cgroups, mounts /proc,
-//!                                     chroots, execs argv)
-//!   exec    ──────────► keel container-init exec <state dir> -- argv  (setns, chroot, spawn)
+//!   kubelet ──spawn──► keel container-init monitor <state dir>     (one per container, in
+//!     │                  │ unshares mnt/uts/ipc, joins the pod's netns,  its own session:
+//!     │                  │ mounts the rootfs (overlay), /dev, /sys,     it survives the
+//!     │                  │ the volumes; unshares pid; writes state.json  kubelet)
+//!     │                  │ (or start-error), copies output to the CRI
+//!     │                  │ log, writes exit.json, exits
+//!     │                  └─spawn──► keel container-init start <state dir>   (pid 1: joins
+//!     │                               the cgroups, mounts /proc, chroots, execs argv)
+//!     └─ exec ─────────► keel container-init exec <state dir> -- argv   (setns ipc, uts,
+//!                          net, pid, mnt; chroot; argv as its child; its status)
 //! ```
 //!
-//! Everything is on disk under `<state_dir>/<id>/` (see [`files`]), so a
-//! restarted kubelet finds its containers with [`ContainerRuntime::recover`]
-//! and waits for them through a pidfd on their monitor, which is then no
-//! longer its child. The cgroups are `<hierarchy>/<cgroup_parent>/pod<uid>/<id>`
-//! in each usable cgroup v1 hierarchy (see [`cgroups`]).
+//! - State is on disk under `<state_dir>/<id>/` (spec.json, launch.json,
+//!   state.json, start-error, exit.json, monitor.log — the monitor's own
+//!   stderr —, and the writable layer `upper/` + `work/`), so a restarted
+//!   kubelet finds its containers with [`ContainerRuntime::recover`] and
+//!   waits for them through a pidfd on their monitor, which is then no
+//!   longer its child. The runtime keeps no state in memory.
+//! - The cgroups are `<hierarchy>/<cgroup_parent>/pod<uid>/<id>` in each
+//!   usable cgroup v1 hierarchy (see [`cgroups`]); the monitor is not in
+//!   them, only the container (and `exec`'s processes).
+//! - The mounts exist only in the container's mount namespace, and go with
+//!   its last process: nothing is left to unmount on the host.
+//! - `start` answers once argv has been executed (`state.json`), or with
+//!   [`RuntimeError::Start`] and nothing left behind when it could not be
+//!   (`exec: "foo": executable file not found in $PATH`).
+//! - `remove` kills a container that still runs, then removes its cgroups
+//!   (and its pod's when that is empty) and its state directory, not its
+//!   log.
 //!
-//! Two behaviours of the kernel worth knowing:
+//! Behaviours of the kernel worth knowing:
 //! - argv is pid 1 of its pid namespace, and the kernel delivers to a pid 1
 //!   only the signals it handles: a `sleep` as pid 1 ignores SIGTERM and
 //!   [`ContainerRuntime::stop`] ends it with SIGKILL once the grace has
 //!   passed (exit code 137), as Docker and Kubernetes do without an init.
-//! - pid 1 ending ends every process of its pid namespace.
+//! - pid 1 ending ends every process of its pid namespace; the monitor
+//!   dying ends pid 1 (its parent-death signal is SIGKILL), and `wait`
+//!   then reports exit code 137.
+//! - a process that has unshared its pid namespace may not start threads,
+//!   so the monitor starts its two log threads before.
 
 #![allow(
     clippy::disallowed_methods,
@@ -166,38 +183,6 @@ impl LinuxRuntime {
         }
     }
 
-    fn create(&self, dir: &ContainerDir, spec: &ContainerSpec) -> Result<Launch, RuntimeError> {
-        std::fs::create_dir_all(&self.options.state_dir).map_err(|source| {
-            io_error(
-                format!("creating {}", self.options.state_dir.display()),
-                source,
-            )
-        })?;
-        match std::fs::create_dir(dir.path()) {
-            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
-                return Err(RuntimeError::Start(format!(
-                    "container {} exists already",
-                    spec.id
-                )));
-            }
-            other => other
-                .map_err(|source| io_error(format!("creating {}", dir.path().display()), source))?,
-        }
-        let launch = Launch {
-            helper: self.options.helper.clone(),
-            cgroups: self.cgroups.container_dirs(
-                &self.options.cgroup_parent,
-                &spec.pod.uid,
-                &spec.id.0,
-            ),
-        };
-        write_json(&dir.spec(), spec).map_err(|source| io_error("writing spec.json", source))?;
-        write_json(&dir.launch(), &launch)
-            .map_err(|source| io_error("writing launch.json", source))?;
-        cgroups::create(&launch.cgroups, &spec.limits)?;
-        Ok(launch)
-    }
-
     fn spawn_monitor(&self, dir: &ContainerDir) -> Result<tokio::process::Child, RuntimeError> {
         let log = std::fs::File::create(dir.monitor_log())
             .map_err(|source| io_error("creating monitor.log", source))?;
@@ -218,6 +203,13 @@ impl LinuxRuntime {
                 io_error(format!("running the monitor {}", program.display()), source)
             })
     }
+}
+
+/// Writes a new container's files and makes its cgroups.
+fn prepare(dir: &ContainerDir, spec: &ContainerSpec, launch: &Launch) -> Result<(), RuntimeError> {
+    write_json(&dir.spec(), spec).map_err(|source| io_error("writing spec.json", source))?;
+    write_json(&dir.launch(), launch).map_err(|source| io_error("writing launch.json", source))?;
+    cgroups::create(&launch.cgroups, &spec.limits)
 }
 
 /// A name usable as one path component.
@@ -424,21 +416,36 @@ impl ContainerRuntime for LinuxRuntime {
         let dir = self
             .dir(&spec.id)
             .map_err(|_| RuntimeError::Start(format!("bad container id {:?}", spec.id.0)))?;
-        let launch = match self.create(&dir, spec) {
-            Ok(launch) => launch,
-            Err(error) => {
-                if !matches!(&error, RuntimeError::Start(message) if message.ends_with("exists already"))
-                {
-                    let cgroup_dirs = self.cgroups.container_dirs(
-                        &self.options.cgroup_parent,
-                        &spec.pod.uid,
-                        &spec.id.0,
-                    );
-                    let _ = forget(&dir, &cgroup_dirs);
-                }
-                return Err(error);
+        // Made here, atomically: a second start of the same id stops here
+        // and does not clean up what the first one made.
+        std::fs::create_dir_all(&self.options.state_dir).map_err(|source| {
+            io_error(
+                format!("creating {}", self.options.state_dir.display()),
+                source,
+            )
+        })?;
+        match std::fs::create_dir(dir.path()) {
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(RuntimeError::Start(format!(
+                    "container {} exists already",
+                    spec.id
+                )));
             }
+            other => other
+                .map_err(|source| io_error(format!("creating {}", dir.path().display()), source))?,
+        }
+        let launch = Launch {
+            helper: self.options.helper.clone(),
+            cgroups: self.cgroups.container_dirs(
+                &self.options.cgroup_parent,
+                &spec.pod.uid,
+                &spec.id.0,
+            ),
         };
+        if let Err(error) = prepare(&dir, spec, &launch) {
+            let _ = forget(&dir, &launch.cgroups);
+            return Err(error);
+        }
         let mut monitor = match self.spawn_monitor(&dir) {
             Ok(monitor) => monitor,
             Err(error) => {

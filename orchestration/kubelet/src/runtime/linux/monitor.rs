@@ -259,6 +259,16 @@ fn inside(rootfs: &Path, path: &Path, directory: bool) -> Result<PathBuf, String
         ));
     }
     let target = rootfs.join(path.strip_prefix("/").unwrap_or(path));
+    let real_root = rootfs
+        .canonicalize()
+        .context(|| format!("resolving {}", rootfs.display()))?;
+    // Checked before anything is made (a symlink of the image could have
+    // it made on the host), and again after.
+    let mut existing = target.as_path();
+    while std::fs::symlink_metadata(existing).is_err() {
+        existing = existing.parent().unwrap_or(rootfs);
+    }
+    within(&real_root, existing, path)?;
     if directory {
         std::fs::create_dir_all(&target).context(|| format!("creating {}", path.display()))?;
     } else if !target.exists() {
@@ -267,13 +277,16 @@ fn inside(rootfs: &Path, path: &Path, directory: bool) -> Result<PathBuf, String
         }
         File::create(&target).context(|| format!("creating {}", path.display()))?;
     }
-    let real = target
+    within(&real_root, &target, path)
+}
+
+/// `host_path` resolved, if that is inside `real_root` (a dangling
+/// symlink resolves to nothing, and is refused).
+fn within(real_root: &Path, host_path: &Path, path: &Path) -> Result<PathBuf, String> {
+    let real = host_path
         .canonicalize()
         .context(|| format!("resolving {}", path.display()))?;
-    let real_root = rootfs
-        .canonicalize()
-        .context(|| format!("resolving {}", rootfs.display()))?;
-    if !real.starts_with(&real_root) {
+    if !real.starts_with(real_root) {
         return Err(format!(
             "{}: leads out of the container's root",
             path.display()

@@ -61,6 +61,8 @@ fn run(dir: &ContainerDir) -> Result<Infallible, String> {
     mount(Some("proc"), &proc, Some("proc"), flags, None::<&str>)
         .context(|| "mounting /proc".to_owned())?;
     nix::unistd::chroot(&rootfs).context(|| format!("chroot {}", rootfs.display()))?;
+    // The working directory was the monitor's, outside the new root.
+    nix::unistd::chdir("/").context(|| "chdir /".to_owned())?;
     let working_dir = if spec.working_dir.is_empty() {
         "/"
     } else {
