@@ -852,3 +852,40 @@ async fn a_second_start_of_an_id_is_refused_and_harms_nothing() {
     );
     fixture.runtime.remove(&spec.id).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_containers_start_at_once() {
+    const CONTAINERS: usize = 20;
+    let fixture = std::sync::Arc::new(Fixture::new());
+    let specs: Vec<ContainerSpec> = (0..CONTAINERS)
+        .map(|index| fixture.spec(&["sh", "-c", &format!("echo container {index}; exit {index}")]))
+        .collect();
+    let began = Instant::now();
+    let runs: Vec<_> = specs
+        .iter()
+        .cloned()
+        .map(|spec| {
+            let fixture = std::sync::Arc::clone(&fixture);
+            tokio::spawn(async move {
+                fixture.runtime.start(&spec).await.unwrap();
+                fixture.runtime.wait(&spec.id).await.unwrap()
+            })
+        })
+        .collect();
+    for (index, run) in runs.into_iter().enumerate() {
+        let exit = run.await.unwrap();
+        assert_eq!(exit.code, i32::try_from(index).unwrap());
+        assert_eq!(
+            stdout_lines(&specs[index].log_path),
+            [format!("container {index}")]
+        );
+    }
+    eprintln!(
+        "{CONTAINERS} containers started and ended in {:?}",
+        began.elapsed()
+    );
+    for spec in &specs {
+        fixture.runtime.remove(&spec.id).await.unwrap();
+    }
+    assert!(fixture.runtime.recover().await.unwrap().is_empty());
+}

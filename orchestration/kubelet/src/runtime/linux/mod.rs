@@ -195,6 +195,8 @@ impl LinuxRuntime {
             .args(leading)
             .arg("monitor")
             .arg(dir.path())
+            // Not the kubelet's: the monitor outlives it.
+            .current_dir("/")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
