@@ -372,6 +372,40 @@ fn send(dir: &ContainerDir, signal: Signal) -> Result<bool, RuntimeError> {
     }
 }
 
+/// What a container's files say of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Found {
+    /// Its monitor runs: so does the container.
+    Running(StartRecord),
+    /// It ended, and its monitor wrote how (or never started, but
+    /// exit.json says how it ended).
+    Exited { started_at: Timestamp, exit: Exit },
+    /// It started, but its monitor is gone without writing exit.json.
+    MonitorGone(StartRecord),
+    /// Its start never completed (the kubelet died in the middle).
+    NeverStarted,
+}
+
+/// Reads a container's state from its files and whether its monitor runs.
+fn classify(started: Option<StartRecord>, exit: Option<Exit>, monitor_runs: bool) -> Found {
+    match (started, exit) {
+        (Some(started), None) if monitor_runs => Found::Running(started),
+        (Some(started), None) => Found::MonitorGone(started),
+        (Some(started), Some(exit)) => Found::Exited {
+            started_at: started.started_at,
+            exit,
+        },
+        (None, Some(exit)) => Found::Exited {
+            started_at: exit.finished_at,
+            exit,
+        },
+        (None, None) => Found::NeverStarted,
+    }
+}
+
+/// What `recover` tells of the container in `dir`; `None` for a
+/// directory that holds no container, or one whose start never completed
+/// (which is removed, cgroups and all).
 fn known_of(dir: &ContainerDir) -> Result<Option<Known>, RuntimeError> {
     let Ok(spec) = dir.read_spec() else {
         return Ok(None);
@@ -383,19 +417,17 @@ fn known_of(dir: &ContainerDir) -> Result<Option<Known>, RuntimeError> {
     let exit = dir
         .read_exit()
         .map_err(|source| io_error("reading exit.json", source))?;
-    let state = match (started, exit) {
-        (Some(started), None) if is_monitor(started.monitor_pid, dir) => State::Running {
+    let monitor_runs = started.is_some_and(|started| is_monitor(started.monitor_pid, dir));
+    let state = match classify(started, exit, monitor_runs) {
+        Found::Running(started) => State::Running {
             started_at: started.started_at,
         },
-        (Some(started), _) => State::Exited {
+        Found::Exited { started_at, exit } => State::Exited { started_at, exit },
+        Found::MonitorGone(started) => State::Exited {
             started_at: started.started_at,
             exit: exit_of(dir, launch.as_ref())?,
         },
-        (None, Some(exit)) => State::Exited {
-            started_at: exit.finished_at,
-            exit,
-        },
-        (None, None) => {
+        Found::NeverStarted => {
             tracing::warn!(id = %spec.id, "removing a container whose start never completed");
             forget(
                 dir,
@@ -547,6 +579,9 @@ impl ContainerRuntime for LinuxRuntime {
         Ok(command)
     }
 
+    /// Call it before starting containers: a container whose start is
+    /// under way looks like one whose start never completed, and is
+    /// removed.
     async fn recover(&self) -> Result<Vec<Known>, RuntimeError> {
         let state_dir = self.options.state_dir.clone();
         let entries = match std::fs::read_dir(&state_dir) {
@@ -586,5 +621,58 @@ impl ContainerRuntime for LinuxRuntime {
             .map(|launch| launch.cgroups)
             .unwrap_or_default();
         blocking(move || forget(&dir, &cgroup_dirs)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn files_and_a_live_monitor_tell_the_state() {
+        let started = StartRecord {
+            started_at: at("2026-01-01T00:00:00Z"),
+            pid: 10,
+            monitor_pid: 9,
+        };
+        let exit = Exit {
+            code: 3,
+            signal: None,
+            oom_killed: false,
+            finished_at: at("2026-01-01T00:01:00Z"),
+        };
+        assert_eq!(classify(Some(started), None, true), Found::Running(started));
+        assert_eq!(
+            classify(Some(started), None, false),
+            Found::MonitorGone(started)
+        );
+        // exit.json wins over a pid that some other process took.
+        assert_eq!(
+            classify(Some(started), Some(exit.clone()), true),
+            Found::Exited {
+                started_at: started.started_at,
+                exit: exit.clone()
+            }
+        );
+        assert_eq!(
+            classify(None, Some(exit.clone()), false),
+            Found::Exited {
+                started_at: exit.finished_at,
+                exit
+            }
+        );
+        assert_eq!(classify(None, None, false), Found::NeverStarted);
+    }
+
+    #[test]
+    fn only_plain_names_are_container_ids() {
+        assert!(is_file_name("uid_main_0"));
+        for bad in ["", ".", "..", "a/b", "a\0b"] {
+            assert!(!is_file_name(bad), "{bad:?}");
+        }
     }
 }
