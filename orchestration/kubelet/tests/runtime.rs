@@ -889,3 +889,48 @@ async fn many_containers_start_at_once() {
     }
     assert!(fixture.runtime.recover().await.unwrap().is_empty());
 }
+
+/// Set in the child run of [`refuses_to_run_without_root`].
+const NOT_ROOT_CHILD: &str = "KEEL_TEST_NOT_ROOT_CHILD";
+
+/// The test binary runs itself in a new user namespace, where it is not
+/// root (uid 65534), to make a runtime there.
+#[test]
+fn refuses_to_run_without_root() {
+    if std::env::var_os(NOT_ROOT_CHILD).is_some() {
+        assert_ne!(nix::unistd::geteuid().as_raw(), 0);
+        let options = LinuxOptions {
+            state_dir: PathBuf::from("/nonexistent/keel-test"),
+            helper: vec![env!("CARGO_BIN_EXE_keel-container-init").into()],
+            cgroup_parent: "keel-test-not-root".into(),
+        };
+        let error = LinuxRuntime::new(options).unwrap_err();
+        assert!(
+            matches!(&error, RuntimeError::Unsupported(message) if message.contains("must run as root")),
+            "{error:?}"
+        );
+        return;
+    }
+    let output = std::process::Command::new("unshare")
+        .arg("--user")
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "refuses_to_run_without_root",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(NOT_ROOT_CHILD, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("test refuses_to_run_without_root ... ok"),
+        "{stdout}"
+    );
+}
