@@ -934,3 +934,30 @@ fn refuses_to_run_without_root() {
         "{stdout}"
     );
 }
+
+#[tokio::test]
+async fn the_container_sees_its_own_mounts_and_none_of_the_host() {
+    let fixture = Fixture::new();
+    let spec = fixture.spec(&["cat", "/proc/self/mountinfo"]);
+    fixture.runtime.start(&spec).await.unwrap();
+    assert_eq!(fixture.runtime.wait(&spec.id).await.unwrap().code, 0);
+    let mount_points: BTreeSet<String> = stdout_lines(&spec.log_path)
+        .iter()
+        .filter_map(|line| line.split(' ').nth(4).map(str::to_owned))
+        .collect();
+    for expected in ["/", "/proc", "/dev", "/dev/null", "/dev/shm", "/sys"] {
+        assert!(
+            mount_points.contains(expected),
+            "{expected} missing from {mount_points:?}"
+        );
+    }
+    // The host's tree was unmounted from under the container's root.
+    let host = fixture.temp.path().to_string_lossy().into_owned();
+    assert!(
+        mount_points
+            .iter()
+            .all(|point| !point.starts_with("/sys/fs/cgroup") && !point.contains(&host)),
+        "{mount_points:?}"
+    );
+    fixture.runtime.remove(&spec.id).await.unwrap();
+}

@@ -1,4 +1,4 @@
-//! The default container runtime: Linux namespaces, cgroups and chroot,
+//! The default container runtime: Linux namespaces, cgroups and pivot_root,
 //! root only, no daemon.
 //!
 //! ```text
@@ -9,7 +9,7 @@
 //!     │                  │ (or start-error), copies output to the CRI
 //!     │                  │ log, writes exit.json, exits
 //!     │                  └─spawn──► keel container-init start <state dir>   (pid 1: joins
-//!     │                               the cgroups, mounts /proc, chroots, execs argv)
+//!     │                               the cgroups, own mount ns, /proc, pivot_root, exec)
 //!     └─ exec ─────────► keel container-init exec <state dir> -- argv   (setns ipc, uts,
 //!                          net, pid, mnt; chroot; argv as its child; its status)
 //! ```

@@ -23,8 +23,9 @@
 //!
 //! The monitor itself is not in the container's cgroups (pid 1 joins them
 //! before it executes argv), so the OOM killer never picks it and the
-//! cgroup counts only the container. The mounts live in the container's
-//! mount namespace only, and go when its last process (the monitor) does.
+//! cgroup counts only the container. The mounts live in the monitor's mount
+//! namespace (and pid 1's copy of it) only, and go with their last
+//! process.
 
 use std::fs::{File, OpenOptions};
 use std::io::Read;

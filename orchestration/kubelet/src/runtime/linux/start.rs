@@ -1,8 +1,12 @@
 //! The start stage: pid 1 of the container's pid namespace, run by the
-//! monitor in the container's (already prepared) mount namespace. It asks
-//! for SIGKILL should the monitor die, joins the container's cgroups, mounts `/proc` for the new pid
-//! namespace, chroots into the rootfs, moves to the working directory and
-//! executes argv with the spec's environment as the whole environment.
+//! monitor once it has mounted the container's rootfs. It asks for
+//! SIGKILL should the monitor die, joins the container's cgroups, takes a
+//! mount namespace of its own (a copy of the monitor's, so the container's
+//! mounts never reach the monitor), mounts `/proc` for the new pid
+//! namespace, makes the rootfs its root with `pivot_root` (the host's
+//! tree is then unmounted, so a chroot escape finds nothing), moves to the
+//! working directory and executes argv with the spec's environment as the
+//! whole environment.
 //!
 //! Its stdin is the monitor's start pipe: it keeps that open,
 //! close-on-exec, until argv is executed, and writes there why it could
@@ -16,7 +20,8 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
-use nix::mount::{mount, MsFlags};
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sched::{unshare, CloneFlags};
 
 use super::cgroups;
 use super::files::ContainerDir;
@@ -54,15 +59,14 @@ fn run(dir: &ContainerDir) -> Result<Infallible, String> {
         .context(|| "reading launch.json".to_owned())?;
     cgroups::join(&launch.cgroups, std::process::id())
         .context(|| "joining the cgroups".to_owned())?;
+    unshare(CloneFlags::CLONE_NEWNS).context(|| "unsharing the mount namespace".to_owned())?;
     let rootfs = dir.rootfs();
     let proc = rootfs.join("proc");
     std::fs::create_dir_all(&proc).context(|| "creating /proc".to_owned())?;
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     mount(Some("proc"), &proc, Some("proc"), flags, None::<&str>)
         .context(|| "mounting /proc".to_owned())?;
-    nix::unistd::chroot(&rootfs).context(|| format!("chroot {}", rootfs.display()))?;
-    // The working directory was the monitor's, outside the new root.
-    nix::unistd::chdir("/").context(|| "chdir /".to_owned())?;
+    enter_root(&rootfs)?;
     let working_dir = if spec.working_dir.is_empty() {
         "/"
     } else {
@@ -89,4 +93,15 @@ fn run(dir: &ContainerDir) -> Result<Infallible, String> {
         .envs(spec.env.iter().map(|(key, value)| (key, value)))
         .exec();
     Err(format!("exec: \"{name}\": {error}"))
+}
+
+/// Makes `rootfs` (a mount point: the overlay) the root of this mount
+/// namespace, and unmounts the old root from under it: `pivot_root(".",
+/// ".")` stacks the old root on the new one, and a lazy unmount of "."
+/// takes it off (pivot_root(2)'s notes).
+fn enter_root(rootfs: &Path) -> Result<(), String> {
+    nix::unistd::chdir(rootfs).context(|| format!("chdir {}", rootfs.display()))?;
+    nix::unistd::pivot_root(".", ".").context(|| format!("pivot_root to {}", rootfs.display()))?;
+    umount2(".", MntFlags::MNT_DETACH).context(|| "unmounting the host's root".to_owned())?;
+    nix::unistd::chdir("/").context(|| "chdir /".to_owned())
 }
