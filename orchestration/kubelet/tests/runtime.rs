@@ -22,9 +22,9 @@ use keel_kubelet::runtime::{
 };
 
 const BUSYBOX: &str = "/usr/bin/busybox";
-const APPLETS: [&str; 21] = [
+const APPLETS: [&str; 22] = [
     "sh", "echo", "sleep", "cat", "ls", "hostname", "ps", "head", "tail", "dd", "true", "false",
-    "env", "pwd", "printf", "wc", "grep", "kill", "mkdir", "id", "readlink",
+    "env", "pwd", "printf", "wc", "grep", "kill", "mkdir", "id", "readlink", "mount",
 ];
 /// How long cleaning up waits for the kernel to let go of a cgroup.
 const CLEANUP_PATIENCE: Duration = Duration::from_secs(10);
@@ -959,5 +959,55 @@ async fn the_container_sees_its_own_mounts_and_none_of_the_host() {
             .all(|point| !point.starts_with("/sys/fs/cgroup") && !point.contains(&host)),
         "{mount_points:?}"
     );
+    fixture.runtime.remove(&spec.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn root_in_the_container_has_docker_s_default_capabilities_only() {
+    let fixture = Fixture::new();
+    let spec = fixture.spec(&[
+        "sh",
+        "-c",
+        "grep -E '^Cap(Bnd|Eff)' /proc/self/status; mount -t tmpfs none /tmp 2>/dev/null && echo mounted || echo refused",
+    ]);
+    fixture.runtime.start(&spec).await.unwrap();
+    assert_eq!(fixture.runtime.wait(&spec.id).await.unwrap().code, 0);
+    let lines: Vec<Vec<String>> = stdout_lines(&spec.log_path)
+        .iter()
+        .map(|line| line.split_whitespace().map(str::to_owned).collect())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            vec!["CapEff:".to_owned(), "00000000a80425fb".to_owned()],
+            vec!["CapBnd:".to_owned(), "00000000a80425fb".to_owned()],
+            vec!["refused".to_owned()],
+        ]
+    );
+    // So does a command run by exec.
+    let argv: Vec<String> = ["grep", "CapEff", "/proc/self/status"]
+        .map(String::from)
+        .to_vec();
+    let running = fixture.spec(&["sleep", "100"]);
+    fixture.runtime.start(&running).await.unwrap();
+    let output = fixture
+        .runtime
+        .exec(&running.id, &argv, false)
+        .unwrap()
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout)
+            .split_whitespace()
+            .last(),
+        Some("00000000a80425fb")
+    );
+    fixture
+        .runtime
+        .stop(&running.id, Duration::ZERO)
+        .await
+        .unwrap();
+    fixture.runtime.remove(&running.id).await.unwrap();
     fixture.runtime.remove(&spec.id).await.unwrap();
 }

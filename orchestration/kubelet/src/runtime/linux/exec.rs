@@ -5,7 +5,9 @@
 //! the ipc, uts, net, pid and mount namespaces in that order (the pid one
 //! holds for children only, the mount one last as it changes what paths
 //! mean), chroots into the container's root through the opened
-//! directory, moves to the working directory, then runs argv as its child
+//! directory, moves to the working directory, cuts its capability
+//! bounding set as pid 1's was (see `capabilities.rs`), then runs argv as
+//! its child
 //! (so in the container's pid namespace) with the spec's environment, and
 //! exits with its status (128 + the signal if it was killed).
 //!
@@ -19,9 +21,9 @@ use std::process::Command;
 
 use nix::sched::{setns, CloneFlags};
 
-use super::cgroups;
 use super::files::ContainerDir;
 use super::helper::{exit_code, path_of, resolve_program, Context};
+use super::{capabilities, cgroups};
 
 /// The namespaces entered, in order.
 const NAMESPACES: [(&str, CloneFlags); 5] = [
@@ -88,6 +90,7 @@ fn run(dir: &ContainerDir, tty: bool, argv: &[String]) -> Result<i32, String> {
         let _ = nix::unistd::setsid();
         let _ = rustix::process::ioctl_tiocsctty(std::io::stdin());
     }
+    capabilities::restrict_bounding_set()?;
     let (name, args) = argv.split_first().ok_or("exec: no command")?;
     let program = resolve_program(name, path_of(&spec.env))?;
     let status = Command::new(&program)

@@ -48,6 +48,7 @@
     reason = "this module is the seam to the OS itself: real files, cgroups, processes and threads"
 )]
 
+mod capabilities;
 pub mod cgroups;
 mod exec;
 mod files;

@@ -5,8 +5,9 @@
 //! mounts never reach the monitor), mounts `/proc` for the new pid
 //! namespace, makes the rootfs its root with `pivot_root` (the host's
 //! tree is then unmounted, so a chroot escape finds nothing), moves to the
-//! working directory and executes argv with the spec's environment as the
-//! whole environment.
+//! working directory, cuts its capabilities to Docker's default set (see
+//! `capabilities.rs`) and executes argv with the spec's environment as
+//! the whole environment.
 //!
 //! Its stdin is the monitor's start pipe: it keeps that open,
 //! close-on-exec, until argv is executed, and writes there why it could
@@ -23,9 +24,9 @@ use std::process::Command;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 
-use super::cgroups;
 use super::files::ContainerDir;
 use super::helper::{path_of, resolve_program, Context};
+use super::{capabilities, cgroups};
 
 /// The exit code of a start stage that could not execute argv (a shell's
 /// "command not found").
@@ -81,6 +82,7 @@ fn run(dir: &ContainerDir) -> Result<Infallible, String> {
         .context(|| "giving the container /dev/null as stdin".to_owned())?;
     drop(null);
 
+    capabilities::restrict_bounding_set()?;
     let (name, args) = spec
         .argv
         .split_first()
