@@ -539,6 +539,11 @@ async fn exec_runs_inside_and_answers_its_status_and_output() {
         .await
         .unwrap();
     assert_eq!(exit.code, 137);
+    let ended = fixture.runtime.exec(&spec.id, &argv, false).unwrap_err();
+    assert!(
+        matches!(&ended, RuntimeError::Start(message) if message.ends_with("is not running")),
+        "{ended:?}"
+    );
     fixture.runtime.remove(&spec.id).await.unwrap();
 }
 

@@ -334,6 +334,12 @@ impl ContainerRuntime for LinuxRuntime {
         if argv.is_empty() {
             return Err(RuntimeError::Start("exec: no command".to_owned()));
         }
+        // The helper checks it again when it runs; this answers early.
+        if !dir.started().exists() || dir.exit().exists() {
+            return Err(RuntimeError::Start(format!(
+                "container {id} is not running"
+            )));
+        }
         let (program, leading) = self
             .options
             .helper
