@@ -77,7 +77,8 @@ use super::{ContainerId, ContainerRuntime, ContainerSpec, Exit, Known, RuntimeEr
 /// How a [`LinuxRuntime`] is set up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinuxOptions {
-    /// Where each container's state directory goes (`/run/keel/containers`).
+    /// Where each container's state directory goes (`/run/keel/containers`;
+    /// a relative path is taken from the current directory).
     pub state_dir: PathBuf,
     /// The program and leading arguments that run [`helper::main`]:
     /// `["/proc/self/exe", "container-init"]` from keel.
@@ -112,6 +113,20 @@ impl LinuxRuntime {
                 "bad cgroup parent {:?}",
                 options.cgroup_parent
             )));
+        }
+        let mut options = options;
+        // The monitors run in / and are recognized by their argv: paths
+        // they are given must not depend on the kubelet's directory.
+        options.state_dir = std::path::absolute(&options.state_dir).map_err(|source| {
+            io_error(format!("resolving {}", options.state_dir.display()), source)
+        })?;
+        if let Some(program) = options.helper.first_mut() {
+            let path = std::path::Path::new(program);
+            if path.is_relative() && path.components().count() > 1 {
+                *program = std::path::absolute(path)
+                    .map_err(|source| io_error(format!("resolving {}", path.display()), source))?
+                    .into_os_string();
+            }
         }
         let cgroups = Cgroups::detect()?;
         if cgroups.v1.is_empty() {
@@ -219,6 +234,13 @@ impl ContainerRuntime for LinuxRuntime {
         let dir = self
             .dir(&spec.id)
             .map_err(|_| RuntimeError::Start(format!("bad container id {:?}", spec.id.0)))?;
+        // It names the pod's cgroup directory.
+        if !is_file_name(&spec.pod.uid) {
+            return Err(RuntimeError::Start(format!(
+                "bad pod uid {:?}",
+                spec.pod.uid
+            )));
+        }
         // Made here, atomically: a second start of the same id stops here
         // and does not clean up what the first one made.
         std::fs::create_dir_all(&self.options.state_dir).map_err(|source| {
