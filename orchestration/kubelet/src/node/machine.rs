@@ -1,6 +1,11 @@
 //! What the machine is and has, read from /proc, /etc and the file
 //! system. The one place the node's facts touch the system.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "reading the machine's facts from /proc is what this module is for"
+)]
+
 use std::path::Path;
 
 use nix::sys::statvfs::statvfs;

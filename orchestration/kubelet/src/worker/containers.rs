@@ -62,7 +62,7 @@ pub fn expand(text: &str, vars: &BTreeMap<String, String>) -> String {
                     rest = &body[end + 1..];
                 }
                 Some(end) => {
-                    out.push_str(&rest[at..at + 2 + end + 1]);
+                    out.push_str(&rest[at..=(at + 2 + end)]);
                     rest = &body[end + 1..];
                 }
                 None => {

@@ -189,7 +189,7 @@ impl PodWorker {
         let finishing = pods::plan::is_deleting(pod) || pods::plan::is_terminal(pod);
         if self.network.is_none() && !finishing {
             if let Err(message) = self.attach(pod).await {
-                tracing::warn!(pod = %self.key(pod), %message, "the pod network could not be set up");
+                tracing::warn!(pod = %ObjectKey::of(pod), %message, "the pod network could not be set up");
                 self.kubelet
                     .record(pod, Notice::warning("FailedCreatePodSandBox", &message));
                 self.retry_in(RETRY_AFTER_ERROR);
@@ -213,7 +213,7 @@ impl PodWorker {
             }
         }
         if let Err(error) = self.write_status(pod).await {
-            tracing::warn!(pod = %self.key(pod), %error, "writing the pod's status failed");
+            tracing::warn!(pod = %ObjectKey::of(pod), %error, "writing the pod's status failed");
             self.retry_in(RETRY_AFTER_ERROR);
         }
         false
@@ -260,10 +260,6 @@ impl PodWorker {
         true
     }
 
-    fn key(&self, pod: &Value) -> ObjectKey {
-        ObjectKey::of(pod)
-    }
-
     fn retry_in(&mut self, after: Duration) {
         let at = Timestamp::now()
             .saturating_add(SignedDuration::try_from(after).unwrap_or_default())
@@ -301,7 +297,7 @@ impl PodWorker {
                 });
             match shown_until {
                 Some(until) if until > now => {
-                    next = Some(next.map_or(until, |n: Timestamp| n.min(until)))
+                    next = Some(next.map_or(until, |n: Timestamp| n.min(until)));
                 }
                 _ => {
                     waiting.reason = "ImagePullBackOff".into();
@@ -368,7 +364,7 @@ impl PodWorker {
                 attempt,
                 kind,
                 result,
-            } => self.on_probe(&name, attempt, kind, result),
+            } => self.on_probe(&name, attempt, kind, &result),
         }
     }
 
@@ -388,7 +384,7 @@ impl PodWorker {
         self.stop_probers(name);
     }
 
-    fn on_probe(&mut self, name: &str, attempt: u32, kind: ProbeKind, result: Result<(), String>) {
+    fn on_probe(&mut self, name: &str, attempt: u32, kind: ProbeKind, result: &Result<(), String>) {
         let Some(pod) = self.last_seen.clone() else {
             return;
         };
@@ -407,7 +403,7 @@ impl PodWorker {
             return;
         };
         let timing = Timing::of(&spec[kind.field()]);
-        if let Err(message) = &result {
+        if let Err(message) = result {
             let text = format!("{} probe failed: {message}", kind.title());
             self.kubelet
                 .record(&pod, Notice::warning("Unhealthy", &text));
@@ -596,7 +592,7 @@ impl PodWorker {
             containers::environment(pod, spec, image, &fetched, &hostname, &pod_ip, &host_ip)?;
         let argv = containers::argv(spec, image, &env)?;
         let mut mounts = containers::mounts(spec, self.volumes.as_ref().expect("prepared"))?;
-        mounts.push(self.kubelet.hosts_file(&pod_dir, &hostname, &pod_ip)?);
+        mounts.push(super::Kubelet::hosts_file(&pod_dir, &hostname, &pod_ip)?);
         let attempt = self
             .records
             .get(name)
@@ -682,7 +678,7 @@ impl PodWorker {
                     exit,
                 })),
                 Err(error) => {
-                    tracing::warn!(container = %id, %error, "waiting for a container failed")
+                    tracing::warn!(container = %id, %error, "waiting for a container failed");
                 }
             }
         });
@@ -790,7 +786,7 @@ impl PodWorker {
                     exit,
                 })),
                 Err(error) => {
-                    tracing::warn!(container = %target.id, %error, "stopping a container failed")
+                    tracing::warn!(container = %target.id, %error, "stopping a container failed");
                 }
             }
         });
@@ -807,7 +803,7 @@ impl PodWorker {
         if pod.get("status") == Some(&fresh) {
             return Ok(());
         }
-        let key = self.key(pod);
+        let key = ObjectKey::of(pod);
         let uid = self.uid.clone();
         let written = self
             .kubelet
@@ -870,7 +866,7 @@ impl PodWorker {
 
     /// The kubelet's final delete of a pod whose containers have stopped.
     async fn remove(&self, pod: &Value) {
-        let key = self.key(pod);
+        let key = ObjectKey::of(pod);
         let options = DeleteOptions {
             grace_period_seconds: Some(0),
             uid: Some(self.uid.clone()),

@@ -158,7 +158,10 @@ async fn http_get(http: &Value, target: &Target) -> Result<(), String> {
         let name = header.get("name").and_then(Value::as_str).unwrap_or("");
         let value = header.get("value").and_then(Value::as_str).unwrap_or("");
         if !name.is_empty() && !name.contains(['\r', '\n']) && !value.contains(['\r', '\n']) {
-            request.push_str(&format!("{name}: {value}\r\n"));
+            request.push_str(name);
+            request.push_str(": ");
+            request.push_str(value);
+            request.push_str("\r\n");
         }
     }
     request.push_str("\r\n");

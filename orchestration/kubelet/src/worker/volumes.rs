@@ -148,13 +148,11 @@ fn host_path(host: &Value) -> Result<PathBuf, ConfigError> {
     };
     match kind {
         "DirectoryOrCreate" => make_dir(&path)?,
-        "FileOrCreate" => {
-            if !path.exists() {
-                if let Some(parent) = path.parent() {
-                    make_dir(parent)?;
-                }
-                std::fs::write(&path, b"").map_err(|e| io("creating", &path, &e))?;
+        "FileOrCreate" if !path.exists() => {
+            if let Some(parent) = path.parent() {
+                make_dir(parent)?;
             }
+            std::fs::write(&path, b"").map_err(|e| io("creating", &path, &e))?;
         }
         "Directory" if !path.is_dir() => return wrong("directory"),
         "File" if !path.is_file() => return wrong("file"),
