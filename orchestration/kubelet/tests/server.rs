@@ -11,6 +11,7 @@
 
 mod server_support;
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use keel_kubelet::runtime::{ContainerId, ContainerRuntime};
@@ -276,6 +277,23 @@ async fn follow_streams_until_the_run_ends() {
     fixture.runtime.remove(&spec.id).await.unwrap();
 }
 
+/// Whether this process has `path` open.
+fn is_open(path: &Path) -> bool {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target == path))
+}
+
+/// Waits until `done` holds (checked every 20 ms), at most PATIENCE.
+async fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}: not within {PATIENCE:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn follow_ends_when_the_client_goes_away() {
     let fixture = Fixture::new().await;
@@ -306,8 +324,12 @@ async fn follow_ends_when_the_client_goes_away() {
         );
         read.extend_from_slice(&buffer[..count]);
     }
+    // The follower holds the log open while it follows...
+    wait_until("the follower opens the log", || is_open(&spec.log_path)).await;
     drop(stream);
-    // The container runs on; the endpoint still answers others.
+    // ...and lets go of it once its client has gone, though the container
+    // runs on.
+    wait_until("the follower closes the log", || !is_open(&spec.log_path)).await;
     let (status, _) = fixture.get("/containerLogs/default/web/main").await;
     assert_eq!(status, 200);
     fixture

@@ -146,6 +146,30 @@ impl Cluster {
         )
     }
 
+    /// `GET path` on the front, read until `text` has come (the answer
+    /// still open); answers the response's head.
+    async fn follow_until(&self, path: &str, text: &str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(&self.front).await.unwrap();
+        stream
+            .write_all(format!("GET {path} HTTP/1.1\r\nHost: front\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut read = Vec::new();
+        let mut buffer = [0u8; 4096];
+        while !String::from_utf8_lossy(&read).contains(text) {
+            let count = tokio::time::timeout(PATIENCE, stream.read(&mut buffer))
+                .await
+                .expect("the text comes")
+                .unwrap();
+            let so_far = String::from_utf8_lossy(&read).into_owned();
+            assert!(count > 0, "the answer ended early: {so_far:?}");
+            read.extend_from_slice(&buffer[..count]);
+        }
+        let read = String::from_utf8_lossy(&read).into_owned();
+        read.split_once("\r\n\r\n").unwrap().0.to_owned()
+    }
+
     /// kubectl with `args`: its exit code, stdout and stderr.
     async fn kubectl(&self, args: &[&str]) -> (Option<i32>, String, String) {
         let kubectl = self.kubectl.clone();
@@ -211,6 +235,19 @@ async fn kubectl_logs_and_exec_through_the_front() {
         err.contains("previous terminated container \"main\" in pod \"web\" not found"),
         "{err}"
     );
+
+    // Followed through the front, the lines come while the container
+    // runs: chunked text, as kube-apiserver streams it.
+    let head = cluster
+        .follow_until(
+            "/api/v1/namespaces/default/pods/web/log?follow=true",
+            "one\ntwo\n",
+        )
+        .await
+        .to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("content-type: text/plain"), "{head}");
+    assert!(head.contains("transfer-encoding: chunked"), "{head}");
 
     assert_eq!(
         cluster.kubectl(&["exec", "web", "--", "echo", "hi"]).await,
