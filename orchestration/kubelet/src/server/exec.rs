@@ -109,16 +109,11 @@ async fn answer(
     query: &[(String, String)],
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, Refusal> {
-    let options = ExecOptions::from_query(query).map_err(Refusal::bad_request)?;
+    let options = ExecOptions::from_query(query).map_err(Refusal::BadQuery)?;
     // Before the upgrade's checks: kubectl retries a failed WebSocket
     // upgrade with SPDY, and both should tell what is missing.
     let id = find::running_container(state, namespace, pod, container).await?;
-    let upgrade = upgrade.map_err(|rejection| {
-        Refusal::bad_request(format!(
-            "Upgrade request required: exec is served over WebSocket ({}) only: {rejection}",
-            PROTOCOLS.join(", ")
-        ))
-    })?;
+    let upgrade = upgrade.map_err(|rejection| Refusal::NotWebSocket(rejection.to_string()))?;
     let requested: Vec<String> = upgrade
         .requested_protocols()
         .filter_map(|protocol| protocol.to_str().ok().map(str::to_owned))
@@ -127,16 +122,12 @@ async fn answer(
         .iter()
         .any(|protocol| PROTOCOLS.contains(&protocol.as_str()))
     {
-        return Err(Refusal::bad_request(format!(
-            "requested protocol(s) are not supported: [{}]; supports [{}]",
-            requested.join(" "),
-            PROTOCOLS.join(" ")
-        )));
+        return Err(Refusal::Protocols(requested));
     }
     let command = state
         .runtime
         .exec(&id, &options.argv, options.tty)
-        .map_err(|error| Refusal::internal(error.to_string()))?;
+        .map_err(|error| Refusal::Internal(error.to_string()))?;
     Ok(upgrade
         .protocols(PROTOCOLS)
         .on_upgrade(move |socket| session(socket, command, options)))

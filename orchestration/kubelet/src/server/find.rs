@@ -22,7 +22,7 @@ async fn runs_of(state: &ServerState, namespace: &str, pod: &str) -> Result<Vec<
         .runtime
         .recover()
         .await
-        .map_err(|error| Refusal::internal(error.to_string()))?;
+        .map_err(|error| Refusal::Internal(error.to_string()))?;
     Ok(known
         .into_iter()
         .filter(|known| known.spec.pod.namespace == namespace && known.spec.pod.name == pod)
@@ -39,14 +39,14 @@ pub(super) async fn running_container(
 ) -> Result<ContainerId, Refusal> {
     let runs = runs_of(state, namespace, pod).await?;
     if runs.is_empty() {
-        return Err(Refusal::not_found("pod does not exist"));
+        return Err(Refusal::PodNotFound);
     }
     runs.iter()
         .filter(|known| known.spec.name == container)
         .filter(|known| matches!(known.state, State::Running { .. }))
         .max_by_key(|known| known.spec.attempt)
         .map(|known| known.spec.id.clone())
-        .ok_or_else(|| Refusal::not_found(format!("container not found ({container:?})")))
+        .ok_or_else(|| Refusal::ContainerNotRunning(container.to_owned()))
 }
 
 /// A container's log files: one per run, by attempt.
@@ -110,10 +110,9 @@ pub(super) async fn log_files(
     pod: &str,
     container: &str,
 ) -> Result<LogFiles, Refusal> {
-    let waiting = || {
-        Refusal::bad_request(format!(
-            "container {container:?} in pod {pod:?} is waiting to start: ContainerCreating"
-        ))
+    let waiting = || Refusal::WaitingToStart {
+        pod: pod.to_owned(),
+        container: container.to_owned(),
     };
     let uid = pod_uid(state, namespace, pod).await?.ok_or_else(waiting)?;
     let dir = state

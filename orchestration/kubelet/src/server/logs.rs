@@ -47,7 +47,7 @@ async fn answer(
     container: &str,
     query: &[(String, String)],
 ) -> Result<Response, Refusal> {
-    let options = LogOptions::from_query(query, Timestamp::now()).map_err(Refusal::bad_request)?;
+    let options = LogOptions::from_query(query, Timestamp::now()).map_err(Refusal::BadQuery)?;
     let files = find::log_files(state, namespace, pod, container).await?;
     // log_files answers at least one attempt.
     let current = files.attempts[files.attempts.len() - 1];
@@ -58,10 +58,9 @@ async fn answer(
             .rev()
             .find(|attempt| **attempt < current)
             .copied()
-            .ok_or_else(|| {
-                Refusal::bad_request(format!(
-                    "previous terminated container {container:?} in pod {pod:?} not found"
-                ))
+            .ok_or_else(|| Refusal::NoPrevious {
+                pod: pod.to_owned(),
+                container: container.to_owned(),
             })?
     } else {
         current
@@ -69,7 +68,7 @@ async fn answer(
     let path = files.path(attempt);
     let data = tokio::fs::read(&path)
         .await
-        .map_err(|error| Refusal::internal(format!("reading {}: {error}", path.display())))?;
+        .map_err(|error| Refusal::Internal(format!("reading {}: {error}", path.display())))?;
     let start = options
         .tail_lines
         .map_or(0, |lines| cri::tail_start(&data, lines));
