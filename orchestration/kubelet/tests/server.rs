@@ -339,3 +339,29 @@ async fn follow_ends_when_the_client_goes_away() {
         .unwrap();
     fixture.runtime.remove(&spec.id).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_log_larger_than_one_read_comes_whole() {
+    let fixture = Fixture::new().await;
+    let uid = unique("uid");
+    // About 1.7 MB of CRI log: more than one read of the file (1 MiB), so
+    // an entry is cut between two reads.
+    let script = "i=0; while [ $i -lt 40000 ]; do echo line-$i; i=$((i+1)); done";
+    fixture.run("web", &uid, 0, &["sh", "-c", script]).await;
+    let (status, body) = fixture.get("/containerLogs/default/web/main").await;
+    assert_eq!(status, 200);
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines.len(), 40000);
+    assert!(
+        lines
+            .iter()
+            .enumerate()
+            .all(|(index, line)| *line == format!("line-{index}")),
+        "lines out of order or cut"
+    );
+    fixture
+        .runtime
+        .remove(&ContainerId::new(&uid, "main", 0))
+        .await
+        .unwrap();
+}

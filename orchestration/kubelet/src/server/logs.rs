@@ -4,7 +4,6 @@
 //! the client has gone.
 
 use std::io::SeekFrom;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,9 +23,10 @@ use crate::runtime::{ContainerId, ContainerRuntime, State as RunState};
 /// the runtime's state) this often.
 const FOLLOW_POLL_INTERVAL: Duration = Duration::from_millis(200);
 
-/// The most a followed file is read at once: the output is sent in pieces
-/// of about this size, however fast the container writes.
-const FOLLOW_READ_MAX: u64 = 1024 * 1024;
+/// The most of a log file read at once: the output is sent in pieces of
+/// about this size (the whole file is read only to find where its last
+/// lines begin, for `tailLines`).
+const READ_MAX: u64 = 1024 * 1024;
 
 /// The handler.
 pub(super) async fn container_logs(
@@ -66,33 +66,33 @@ async fn answer(
         current
     };
     let path = files.path(attempt);
-    let data = tokio::fs::read(&path)
+    let unreadable =
+        |error: std::io::Error| Refusal::Internal(format!("reading {}: {error}", path.display()));
+    // The last lines are found from the whole file (as written so far).
+    let start = match options.tail_lines {
+        Some(lines) => {
+            let data = tokio::fs::read(&path).await.map_err(unreadable)?;
+            cri::tail_start(&data, lines)
+        }
+        None => 0,
+    };
+    let mut file = tokio::fs::File::open(&path).await.map_err(unreadable)?;
+    file.seek(SeekFrom::Start(start as u64))
         .await
-        .map_err(|error| Refusal::Internal(format!("reading {}: {error}", path.display())))?;
-    let start = options
-        .tail_lines
-        .map_or(0, |lines| cri::tail_start(&data, lines));
-    let mut formatter = LogFormatter::new(&options);
-    let mut out = Vec::new();
-    let consumed = start + formatter.write_entries(&data[start..], &mut out);
-    // A previous run has ended: there is nothing to follow.
-    if !options.follow || options.previous || formatter.is_done() {
-        return Ok(plain_text(Body::from(out)));
-    }
-    let follower = Follower {
+        .map_err(unreadable)?;
+    let log = LogStream {
         runtime: state.runtime.clone(),
         id: ContainerId::new(&files.uid, container, attempt),
-        path,
-        file: None,
-        offset: consumed as u64,
+        file,
         pending: Vec::new(),
-        formatter,
-        first: Some(out),
+        formatter: LogFormatter::new(&options),
+        // A previous run has ended: there is nothing to follow.
+        follow: options.follow && !options.previous,
         finishing: false,
     };
-    let chunks = futures::stream::unfold(follower, |mut follower| async move {
-        let chunk = follower.next_chunk().await?;
-        Some((Ok::<_, std::io::Error>(chunk), follower))
+    let chunks = futures::stream::unfold(log, |mut log| async move {
+        let chunk = log.next_chunk().await?;
+        Some((Ok::<_, std::io::Error>(chunk), log))
     });
     Ok(plain_text(Body::from_stream(chunks)))
 }
@@ -101,41 +101,40 @@ fn plain_text(body: Body) -> Response {
     ([(header::CONTENT_TYPE, "text/plain")], body).into_response()
 }
 
-/// A followed log file: read from `offset` on, until the run has ended
-/// and the file is drained. Dropped (the client gone) it stops.
-struct Follower {
+/// A log file read a piece at a time, to its end; followed, until the
+/// run has ended and the file is drained. Dropped (the client gone) it
+/// stops.
+struct LogStream {
     runtime: Arc<dyn ContainerRuntime>,
     /// The run whose file this is.
     id: ContainerId,
-    path: PathBuf,
-    /// Opened at the first read after the initial one.
-    file: Option<tokio::fs::File>,
-    /// Where the next read begins.
-    offset: u64,
+    /// Open where the next read begins.
+    file: tokio::fs::File,
     /// The start of an entry still being written (no `\n` yet).
     pending: Vec<u8>,
     formatter: LogFormatter,
-    /// What the initial read printed, sent first.
-    first: Option<Vec<u8>>,
-    /// The run has ended: one last read, then the end.
+    /// Wait for more at the end of the file while the run runs.
+    follow: bool,
+    /// The run has ended: read to the end once more, then stop.
     finishing: bool,
 }
 
-impl Follower {
+impl LogStream {
     /// The next piece of output; `None` at the end.
     async fn next_chunk(&mut self) -> Option<Vec<u8>> {
-        if let Some(first) = self.first.take().filter(|first| !first.is_empty()) {
-            return Some(first);
-        }
         loop {
             if self.formatter.is_done() {
                 return None;
             }
-            let out = self.read_new().await.ok()?;
+            let (read, out) = self.read_more().await.ok()?;
             if !out.is_empty() {
                 return Some(out);
             }
-            if self.finishing {
+            if read > 0 {
+                // Lines that print nothing (before sinceTime), or half of one.
+                continue;
+            }
+            if !self.follow || self.finishing {
                 return None;
             }
             if self.is_running().await {
@@ -147,25 +146,17 @@ impl Follower {
         }
     }
 
-    /// What the entries written since the last read print.
-    async fn read_new(&mut self) -> std::io::Result<Vec<u8>> {
-        if self.file.is_none() {
-            let mut file = tokio::fs::File::open(&self.path).await?;
-            file.seek(SeekFrom::Start(self.offset)).await?;
-            self.file = Some(file);
-        }
-        let Some(file) = self.file.as_mut() else {
-            unreachable!("opened above");
-        };
-        let read = file
-            .take(FOLLOW_READ_MAX)
+    /// Reads at most READ_MAX more of the file: how much, and what the
+    /// whole entries read print.
+    async fn read_more(&mut self) -> std::io::Result<(usize, Vec<u8>)> {
+        let read = (&mut self.file)
+            .take(READ_MAX)
             .read_to_end(&mut self.pending)
             .await?;
-        self.offset += read as u64;
         let mut out = Vec::new();
         let consumed = self.formatter.write_entries(&self.pending, &mut out);
         self.pending.drain(..consumed);
-        Ok(out)
+        Ok((read, out))
     }
 
     /// Whether the run still runs (a run the runtime no longer knows has
