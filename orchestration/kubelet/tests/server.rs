@@ -365,3 +365,36 @@ async fn a_log_larger_than_one_read_comes_whole() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn exec_answers_pings() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let fixture = Fixture::new().await;
+    let uid = unique("uid");
+    let spec = fixture.start("web", &uid, 0, &["sleep", "100"]).await;
+    // kubectl's heartbeat: a ping every 5 s, the session dropped when no
+    // pong comes back in time.
+    let request = fixture.exec_request("web", "command=sleep&command=1&stdout=1");
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    socket
+        .send(Message::Ping(b"heartbeat"[..].into()))
+        .await
+        .unwrap();
+    let mut ponged = false;
+    while let Some(message) = tokio::time::timeout(PATIENCE, socket.next())
+        .await
+        .expect("the session ends")
+    {
+        if let Message::Pong(payload) = message.unwrap() {
+            ponged = &payload[..] == b"heartbeat";
+        }
+    }
+    assert!(ponged, "no pong to the ping");
+    fixture
+        .runtime
+        .stop(&spec.id, Duration::ZERO)
+        .await
+        .unwrap();
+    fixture.runtime.remove(&spec.id).await.unwrap();
+}
