@@ -2,6 +2,9 @@
 //! crate (and one from `scripts/busybox-image.sh`), unpacked onto real
 //! directories.
 
+#![allow(clippy::unwrap_used, reason = "tests")]
+#![allow(clippy::disallowed_methods, reason = "tests read and write real files")]
+
 use std::io::Write as _;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
@@ -142,8 +145,15 @@ fn docker_archive(path: &Path, cmd: &[&str], layers: &[Blob], tags: &[&str]) -> 
         files.push((name.clone(), blob.stored.clone()));
         names.push(name);
     }
-    let manifest = json!([{"Config": format!("{}.json", hex(&id)), "RepoTags": tags, "Layers": names}]);
-    files.insert(0, ("manifest.json".into(), serde_json::to_vec(&manifest).unwrap()));
+    let manifest =
+        json!([{"Config": format!("{}.json", hex(&id)), "RepoTags": tags, "Layers": names}]);
+    files.insert(
+        0,
+        (
+            "manifest.json".into(),
+            serde_json::to_vec(&manifest).unwrap(),
+        ),
+    );
     std::fs::write(path, outer_tar(&files)).unwrap();
     id
 }
@@ -158,13 +168,23 @@ fn add_blob(blobs: &mut Vec<(String, Vec<u8>)>, media_type: &str, bytes: Vec<u8>
 
 /// An OCI image's manifest blob added to `blobs`: (its descriptor, the
 /// image id).
-fn oci_manifest(blobs: &mut Vec<(String, Vec<u8>)>, cmd: &[&str], layers: &[Blob]) -> (Value, String) {
+fn oci_manifest(
+    blobs: &mut Vec<(String, Vec<u8>)>,
+    cmd: &[&str],
+    layers: &[Blob],
+) -> (Value, String) {
     let config = config(cmd, layers);
     let id = sha256(&config);
     let config = add_blob(blobs, "application/vnd.oci.image.config.v1+json", config);
     let layers: Vec<Value> = layers
         .iter()
-        .map(|l| add_blob(blobs, "application/vnd.oci.image.layer.v1.tar+gzip", l.stored.clone()))
+        .map(|l| {
+            add_blob(
+                blobs,
+                "application/vnd.oci.image.layer.v1.tar+gzip",
+                l.stored.clone(),
+            )
+        })
         .collect();
     let manifest = json!({
         "schemaVersion": 2,
@@ -182,7 +202,10 @@ fn oci_manifest(blobs: &mut Vec<(String, Vec<u8>)>, cmd: &[&str], layers: &[Blob
 
 fn write_oci_layout(path: &Path, blobs: Vec<(String, Vec<u8>)>, index: &Value) {
     let mut files = vec![
-        ("oci-layout".to_owned(), br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
+        (
+            "oci-layout".to_owned(),
+            br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
+        ),
         ("index.json".to_owned(), serde_json::to_vec(index).unwrap()),
     ];
     files.extend(blobs);
@@ -200,7 +223,11 @@ fn names_in(dir: &Path) -> Vec<String> {
 }
 
 fn mode(path: &Path) -> u32 {
-    std::fs::symlink_metadata(path).unwrap().permissions().mode() & 0o7777
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o7777
 }
 
 #[test]
@@ -228,7 +255,12 @@ fn docker_archive_layers_apply_whiteouts_opaque_dirs_modes_and_links() {
         Entry::File("opt/.wh..wh..opq", b"", 0o644),
     ]);
     let archive = dir.path().join("app.tar");
-    let id = docker_archive(&archive, &["/bin/tool", "run"], &[plain(lower), gzipped(upper)], &["app:1.0"]);
+    let id = docker_archive(
+        &archive,
+        &["/bin/tool", "run"],
+        &[plain(lower), gzipped(upper)],
+        &["app:1.0"],
+    );
     let store = ImageStore::open(&dir.path().join("store")).unwrap();
 
     let imported = store.import(&archive).unwrap();
@@ -246,7 +278,10 @@ fn docker_archive_layers_apply_whiteouts_opaque_dirs_modes_and_links() {
     assert_eq!(names_in(&rootfs.join("opt")), vec!["new"]);
     assert_eq!(mode(&rootfs.join("bin/tool")), 0o4755);
     assert_eq!(mode(&rootfs.join("srv")), 0o1777);
-    assert_eq!(std::fs::read_link(rootfs.join("bin/link")).unwrap(), Path::new("tool"));
+    assert_eq!(
+        std::fs::read_link(rootfs.join("bin/link")).unwrap(),
+        Path::new("tool")
+    );
     let tool = std::fs::metadata(rootfs.join("bin/tool")).unwrap();
     let hard = std::fs::metadata(rootfs.join("bin/hard")).unwrap();
     assert_eq!((tool.dev(), tool.ino()), (hard.dev(), hard.ino()));
@@ -259,7 +294,13 @@ fn docker_archive_layers_apply_whiteouts_opaque_dirs_modes_and_links() {
     assert_eq!(image.config.user, "65534");
     assert!(image.config.entrypoint.is_empty());
 
-    for spelling in ["app:1.0", "library/app:1.0", "docker.io/library/app:1.0", id.as_str(), &id[7..20]] {
+    for spelling in [
+        "app:1.0",
+        "library/app:1.0",
+        "docker.io/library/app:1.0",
+        id.as_str(),
+        &id[7..20],
+    ] {
         assert_eq!(store.resolve(spelling).unwrap().id, id, "{spelling}");
     }
     let missing = store.resolve("app").unwrap_err();
@@ -273,9 +314,13 @@ fn docker_archive_layers_apply_whiteouts_opaque_dirs_modes_and_links() {
     let listed = store.list().unwrap();
     assert_eq!(listed.len(), 1);
     // kept + new + tool (its hard link once) + new + upper.
-    let expected_size = (b"kept".len() + b"new".len() + b"#!/bin/sh\necho tool\n".len() + b"upper".len()) as u64;
+    let expected_size =
+        (b"kept".len() + b"new".len() + b"#!/bin/sh\necho tool\n".len() + b"upper".len()) as u64;
     assert_eq!(listed[0].size_bytes, expected_size);
-    assert_eq!(listed[0].created.unwrap().to_string(), "2024-05-06T07:08:09Z");
+    assert_eq!(
+        listed[0].created.unwrap().to_string(),
+        "2024-05-06T07:08:09Z"
+    );
 }
 
 #[test]
@@ -305,10 +350,14 @@ fn oci_layout_with_an_index_picks_linux_amd64_and_checks_digests() {
         "org.opencontainers.image.ref.name": "v1",
     });
     // A second image, plain in index.json, tagged by the OCI ref name.
-    let (plain_manifest, plain_id) =
-        oci_manifest(&mut blobs, &["plain"], &[plain(layer(&[Entry::File("which", b"plain", 0o644)]))]);
+    let (plain_manifest, plain_id) = oci_manifest(
+        &mut blobs,
+        &["plain"],
+        &[plain(layer(&[Entry::File("which", b"plain", 0o644)]))],
+    );
     let mut plain_descriptor = plain_manifest;
-    plain_descriptor["annotations"] = json!({"org.opencontainers.image.ref.name": "localhost:5000/plain:2"});
+    plain_descriptor["annotations"] =
+        json!({"org.opencontainers.image.ref.name": "localhost:5000/plain:2"});
     let index = json!({"schemaVersion": 2, "manifests": [index_descriptor, plain_descriptor]});
     let archive = dir.path().join("oci.tar");
     write_oci_layout(&archive, blobs.clone(), &index);
@@ -320,9 +369,15 @@ fn oci_layout_with_an_index_picks_linux_amd64_and_checks_digests() {
     assert_eq!(image.id, amd64_id);
     assert_eq!(std::fs::read(image.rootfs.join("arch")).unwrap(), b"amd64");
     assert_eq!(image.config.cmd, vec!["amd64"]);
-    let by_manifest = format!("example.com/team/app@{}", amd64_manifest["digest"].as_str().unwrap());
+    let by_manifest = format!(
+        "example.com/team/app@{}",
+        amd64_manifest["digest"].as_str().unwrap()
+    );
     assert_eq!(store.resolve(&by_manifest).unwrap().id, amd64_id);
-    assert_eq!(store.resolve(&format!("whatever@{amd64_id}")).unwrap().id, amd64_id);
+    assert_eq!(
+        store.resolve(&format!("whatever@{amd64_id}")).unwrap().id,
+        amd64_id
+    );
     let plain = store.resolve("localhost:5000/plain:2").unwrap();
     assert_eq!(plain.id, plain_id);
     assert_eq!(std::fs::read(plain.rootfs.join("which")).unwrap(), b"plain");
@@ -331,13 +386,19 @@ fn oci_layout_with_an_index_picks_linux_amd64_and_checks_digests() {
     // nothing of it kept.
     let tampered_dir = dir.path().join("tampered-store");
     let mut tampered = blobs;
-    let amd64_manifest_digest = image_index["manifests"][1]["digest"].as_str().unwrap().to_owned();
+    let amd64_manifest_digest = image_index["manifests"][1]["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let manifest_blob = tampered
         .iter()
         .find(|(name, _)| name.ends_with(hex(&amd64_manifest_digest)))
         .map(|(_, bytes)| serde_json::from_slice::<Value>(bytes).unwrap())
         .unwrap();
-    let layer_digest = manifest_blob["layers"][0]["digest"].as_str().unwrap().to_owned();
+    let layer_digest = manifest_blob["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     for (name, bytes) in &mut tampered {
         if name.ends_with(hex(&layer_digest)) {
             *bytes = gzip(&layer(&[Entry::File("arch", b"evil!", 0o644)]));
@@ -346,7 +407,10 @@ fn oci_layout_with_an_index_picks_linux_amd64_and_checks_digests() {
     write_oci_layout(&archive, tampered, &index);
     let store = ImageStore::open(&tampered_dir).unwrap();
     let error = store.import(&archive).unwrap_err();
-    assert!(matches!(error, ImageError::DigestMismatch { .. }), "{error}");
+    assert!(
+        matches!(error, ImageError::DigestMismatch { .. }),
+        "{error}"
+    );
     assert!(store.list().unwrap().is_empty());
     assert!(names_in(&tampered_dir.join("sha256")).is_empty());
     assert!(names_in(&tampered_dir.join("tmp")).is_empty());
@@ -372,12 +436,21 @@ fn entries_escaping_the_rootfs_are_refused_and_nothing_is_left() {
     let dir = tempfile::tempdir().unwrap();
     let (store, error) = import_one_layer(
         dir.path(),
-        &[Entry::File("ok", b"fine", 0o644), Entry::RawName(b"../escape", b"out")],
+        &[
+            Entry::File("ok", b"fine", 0o644),
+            Entry::RawName(b"../escape", b"out"),
+        ],
     );
     assert!(matches!(error, ImageError::UnsafePath { .. }), "{error}");
     assert!(error.to_string().contains("../escape"), "{error}");
     assert_nothing_left(&store);
     assert!(!store.root().join("tmp/escape").exists());
+
+    // A whiteout of `..`: would remove what holds the rootfs.
+    let dir = tempfile::tempdir().unwrap();
+    let (store, error) = import_one_layer(dir.path(), &[Entry::File(".wh...", b"", 0o644)]);
+    assert!(matches!(error, ImageError::UnsafePath { .. }), "{error}");
+    assert_nothing_left(&store);
 
     // Through an absolute symlink: would write to the host's directory.
     let dir = tempfile::tempdir().unwrap();
@@ -386,7 +459,10 @@ fn entries_escaping_the_rootfs_are_refused_and_nothing_is_left() {
     let outside_text = outside.to_str().unwrap().to_owned();
     let (store, error) = import_one_layer(
         dir.path(),
-        &[Entry::Symlink("evil", &outside_text), Entry::File("evil/pwned", b"x", 0o644)],
+        &[
+            Entry::Symlink("evil", &outside_text),
+            Entry::File("evil/pwned", b"x", 0o644),
+        ],
     );
     assert!(matches!(error, ImageError::UnsafePath { .. }), "{error}");
     assert!(error.to_string().contains("absolute symlink"), "{error}");
@@ -397,7 +473,10 @@ fn entries_escaping_the_rootfs_are_refused_and_nothing_is_left() {
     let dir = tempfile::tempdir().unwrap();
     let (store, error) = import_one_layer(
         dir.path(),
-        &[Entry::Symlink("up", "../../../../.."), Entry::File("up/tmp/pwned", b"x", 0o644)],
+        &[
+            Entry::Symlink("up", "../../../../.."),
+            Entry::File("up/tmp/pwned", b"x", 0o644),
+        ],
     );
     assert!(matches!(error, ImageError::UnsafePath { .. }), "{error}");
     assert_nothing_left(&store);
@@ -418,7 +497,10 @@ fn entries_escaping_the_rootfs_are_refused_and_nothing_is_left() {
     let store = ImageStore::open(&dir.path().join("store")).unwrap();
     store.import(&archive).unwrap();
     let rootfs = store.resolve("merged-usr:1").unwrap().rootfs;
-    assert_eq!(std::fs::read(rootfs.join("usr/lib/libc.so")).unwrap(), b"libc");
+    assert_eq!(
+        std::fs::read(rootfs.join("usr/lib/libc.so")).unwrap(),
+        b"libc"
+    );
 }
 
 #[test]
@@ -427,7 +509,12 @@ fn tags_move_reimport_is_idempotent_and_rm_drops_files_with_the_last_tag() {
     let store = ImageStore::open(&dir.path().join("store")).unwrap();
     let first = dir.path().join("first.tar");
     let second = dir.path().join("second.tar");
-    let first_id = docker_archive(&first, &["one"], &[plain(layer(&[Entry::File("v", b"1", 0o644)]))], &["app:1"]);
+    let first_id = docker_archive(
+        &first,
+        &["one"],
+        &[plain(layer(&[Entry::File("v", b"1", 0o644)]))],
+        &["app:1"],
+    );
     let second_id = docker_archive(
         &second,
         &["two"],
@@ -438,9 +525,19 @@ fn tags_move_reimport_is_idempotent_and_rm_drops_files_with_the_last_tag() {
     store.import(&second).unwrap();
     assert_eq!(store.resolve("app:1").unwrap().id, second_id);
     let listed = store.list().unwrap();
-    let refs_of = |id: &str| listed.iter().find(|s| s.id == id).unwrap().references.clone();
+    let refs_of = |id: &str| {
+        listed
+            .iter()
+            .find(|s| s.id == id)
+            .unwrap()
+            .references
+            .clone()
+    };
     assert!(refs_of(&first_id).is_empty(), "the first image is dangling");
-    assert_eq!(refs_of(&second_id), vec!["docker.io/library/app:1", "docker.io/library/app:2"]);
+    assert_eq!(
+        refs_of(&second_id),
+        vec!["docker.io/library/app:1", "docker.io/library/app:2"]
+    );
 
     // Again: not unpacked anew (a file dropped in its rootfs stays).
     let rootfs = store.resolve("app:2").unwrap().rootfs;
@@ -454,13 +551,19 @@ fn tags_move_reimport_is_idempotent_and_rm_drops_files_with_the_last_tag() {
     assert!(rootfs.exists(), "app:2 still names it");
     store.remove("docker.io/library/app:2").unwrap();
     assert!(!rootfs.exists());
-    assert!(matches!(store.resolve("app:2"), Err(ImageError::NotFound { .. })));
+    assert!(matches!(
+        store.resolve("app:2"),
+        Err(ImageError::NotFound { .. })
+    ));
     let first_rootfs = dir.path().join("store/sha256").join(hex(&first_id));
     assert!(first_rootfs.exists());
     store.remove(&first_id).unwrap();
     assert!(!first_rootfs.exists());
     assert!(store.list().unwrap().is_empty());
-    assert!(matches!(store.remove("app:1"), Err(ImageError::NotFound { .. })));
+    assert!(matches!(
+        store.remove("app:1"),
+        Err(ImageError::NotFound { .. })
+    ));
 }
 
 #[test]
@@ -472,7 +575,12 @@ fn concurrent_imports_keep_every_image() {
             let path = dir.path().join(format!("{n}.tar"));
             let content = format!("image {n}");
             let tag = format!("concurrent:{n}");
-            docker_archive(&path, &["sh"], &[plain(layer(&[Entry::File("n", content.as_bytes(), 0o644)]))], &[&tag]);
+            docker_archive(
+                &path,
+                &["sh"],
+                &[plain(layer(&[Entry::File("n", content.as_bytes(), 0o644)]))],
+                &[&tag],
+            );
             (path, tag)
         })
         .collect();
@@ -486,7 +594,10 @@ fn concurrent_imports_keep_every_image() {
     assert_eq!(store.list().unwrap().len(), archives.len());
     for (n, (_, tag)) in archives.iter().enumerate() {
         let rootfs = store.resolve(tag).unwrap().rootfs;
-        assert_eq!(std::fs::read_to_string(rootfs.join("n")).unwrap(), format!("image {n}"));
+        assert_eq!(
+            std::fs::read_to_string(rootfs.join("n")).unwrap(),
+            format!("image {n}")
+        );
     }
 }
 
@@ -506,11 +617,17 @@ fn the_busybox_script_builds_an_importable_image() {
     let imported = store.import(&archive).unwrap();
     assert_eq!(
         imported[0].references,
-        vec!["docker.io/library/busybox:1.36", "docker.io/library/busybox:latest"]
+        vec![
+            "docker.io/library/busybox:1.36",
+            "docker.io/library/busybox:latest"
+        ]
     );
     let image = store.resolve("busybox").unwrap();
     assert_eq!(store.resolve("busybox:1.36").unwrap().id, image.id);
-    assert_eq!(std::fs::read_link(image.rootfs.join("bin/sh")).unwrap(), Path::new("busybox"));
+    assert_eq!(
+        std::fs::read_link(image.rootfs.join("bin/sh")).unwrap(),
+        Path::new("busybox")
+    );
     assert_eq!(mode(&image.rootfs.join("bin/busybox")), 0o755);
     assert_eq!(mode(&image.rootfs.join("tmp")), 0o1777);
     let passwd = std::fs::read_to_string(image.rootfs.join("etc/passwd")).unwrap();
@@ -534,6 +651,9 @@ fn the_busybox_script_builds_an_importable_image() {
         .status()
         .unwrap();
     assert!(status.success());
-    assert_eq!(std::fs::read(&archive).unwrap(), std::fs::read(&again).unwrap());
+    assert_eq!(
+        std::fs::read(&archive).unwrap(),
+        std::fs::read(&again).unwrap()
+    );
     assert_eq!(store.import(&again).unwrap(), imported);
 }

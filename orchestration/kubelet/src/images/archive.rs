@@ -71,7 +71,10 @@ pub(super) struct Members {
 
 impl Members {
     /// Indexes the tar at `path`.
-    #[allow(clippy::disallowed_methods, reason = "the archive is the user's file, read once")]
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the archive is the user's file, read once"
+    )]
     pub fn index(path: &Path) -> Result<Self, ImageError> {
         let io = |source| ImageError::Io {
             context: format!("reading {}", path.display()),
@@ -97,9 +100,14 @@ impl Members {
                 tar::EntryType::Regular | tar::EntryType::Continuous => {
                     files.insert(name, (entry.raw_file_position(), entry.size()));
                 }
-                tar::EntryType::Symlink | tar::EntryType::Link => {
+                kind @ (tar::EntryType::Symlink | tar::EntryType::Link) => {
                     if let Some(target) = entry.link_name_bytes() {
-                        let target = String::from_utf8_lossy(&target).into_owned();
+                        let mut target = String::from_utf8_lossy(&target).into_owned();
+                        // A hard link names its target from the archive's
+                        // top, a symlink from its own directory.
+                        if kind == tar::EntryType::Link {
+                            target.insert(0, '/');
+                        }
                         symlinks.insert(name, target);
                     }
                 }
@@ -138,7 +146,10 @@ impl Members {
     }
 
     /// A reader of the member `name`.
-    #[allow(clippy::disallowed_methods, reason = "the archive is the user's file, read once")]
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the archive is the user's file, read once"
+    )]
     pub fn open(&self, name: &str) -> Result<impl Read + use<>, ImageError> {
         let (offset, size) = self
             .locate(name)
@@ -422,9 +433,9 @@ fn pick_manifest(members: &Members, descriptor: &Descriptor) -> Result<Descripto
         .manifests
         .into_iter()
         .find(|m| {
-            m.platform.as_ref().is_some_and(|p| {
-                p.os == PLATFORM_OS && p.architecture == PLATFORM_ARCHITECTURE
-            })
+            m.platform
+                .as_ref()
+                .is_some_and(|p| p.os == PLATFORM_OS && p.architecture == PLATFORM_ARCHITECTURE)
         })
         .ok_or_else(|| {
             ImageError::Format(format!(
@@ -475,7 +486,10 @@ mod tests {
 
     #[test]
     fn joins_within_the_archive_only() {
-        assert_eq!(lexical_join("a/b", "../c/layer.tar").as_deref(), Some("a/c/layer.tar"));
+        assert_eq!(
+            lexical_join("a/b", "../c/layer.tar").as_deref(),
+            Some("a/c/layer.tar")
+        );
         assert_eq!(lexical_join("a", "../../x"), None);
         assert_eq!(normalise_member(b"./x//y/"), "x/y");
     }

@@ -228,9 +228,19 @@ mod tests {
     fn index() -> Index {
         let mut index = Index::default();
         index.images.insert(id('a'), record());
-        index.images.insert(id('b'), ImageRecord { manifest_digests: vec![], ..record() });
-        index.tags.insert("docker.io/library/busybox:latest".into(), id('a'));
-        index.tags.insert("docker.io/library/busybox:1.36".into(), id('a'));
+        index.images.insert(
+            id('b'),
+            ImageRecord {
+                manifest_digests: vec![],
+                ..record()
+            },
+        );
+        index
+            .tags
+            .insert("docker.io/library/busybox:latest".into(), id('a'));
+        index
+            .tags
+            .insert("docker.io/library/busybox:1.36".into(), id('a'));
         index.tags.insert("example.com/x/y:tag".into(), id('b'));
         index
     }
@@ -238,12 +248,27 @@ mod tests {
     #[test]
     fn finds_any_spelling() {
         let index = index();
-        for text in ["busybox", "busybox:latest", "library/busybox", "docker.io/library/busybox:latest", "busybox:1.36"] {
+        for text in [
+            "busybox",
+            "busybox:latest",
+            "library/busybox",
+            "docker.io/library/busybox:latest",
+            "busybox:1.36",
+        ] {
             assert_eq!(index.find(text).unwrap().id, id('a'), "{text}");
         }
         assert_eq!(index.find("example.com/x/y:tag").unwrap().id, id('b'));
-        assert_eq!(index.find(&id('b')).unwrap(), Found { id: id('b'), tag: None });
-        assert_eq!(index.find(&format!("busybox@{}", id('f'))).unwrap().id, id('a'));
+        assert_eq!(
+            index.find(&id('b')).unwrap(),
+            Found {
+                id: id('b'),
+                tag: None
+            }
+        );
+        assert_eq!(
+            index.find(&format!("busybox@{}", id('f'))).unwrap().id,
+            id('a')
+        );
         assert_eq!(index.find(&"b".repeat(13)).unwrap().id, id('b'));
         let missing = index.find("nginx").unwrap_err().to_string();
         assert_eq!(
@@ -251,7 +276,10 @@ mod tests {
             "image \"docker.io/library/nginx:latest\" is not in this node's image store \
              (import it with: keel image import FILE)"
         );
-        assert!(matches!(index.find("Nope"), Err(ImageError::InvalidReference { .. })));
+        assert!(matches!(
+            index.find("Nope"),
+            Err(ImageError::InvalidReference { .. })
+        ));
     }
 
     #[test]

@@ -44,7 +44,9 @@ impl Reference {
         let (rest, digest) = match text.split_once('@') {
             Some((rest, digest)) => {
                 if !is_digest(digest) {
-                    return Err(format!("{digest:?} is not a digest such as sha256:<64 hex>"));
+                    return Err(format!(
+                        "{digest:?} is not a digest such as sha256:<64 hex>"
+                    ));
                 }
                 (rest, Some(digest.to_owned()))
             }
@@ -101,7 +103,10 @@ pub fn is_hex64(text: &str) -> bool {
 
 /// Whether `text` is non-empty lowercase hex.
 pub fn is_lower_hex(text: &str) -> bool {
-    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn check_tag(tag: &str) -> Result<(), String> {
@@ -147,7 +152,9 @@ fn normalise_name(name: &str) -> Result<String, String> {
         format!("{registry}/{path}")
     };
     if full.len() > NAME_LENGTH_MAX {
-        return Err(format!("the image name {name:?} is longer than {NAME_LENGTH_MAX}"));
+        return Err(format!(
+            "the image name {name:?} is longer than {NAME_LENGTH_MAX}"
+        ));
     }
     Ok(full)
 }
@@ -187,8 +194,14 @@ mod tests {
         assert_eq!(full("busybox"), "docker.io/library/busybox:latest");
         assert_eq!(full("busybox:1.36"), "docker.io/library/busybox:1.36");
         assert_eq!(full("library/busybox"), "docker.io/library/busybox:latest");
-        assert_eq!(full("docker.io/busybox"), "docker.io/library/busybox:latest");
-        assert_eq!(full("index.docker.io/library/busybox:1"), "docker.io/library/busybox:1");
+        assert_eq!(
+            full("docker.io/busybox"),
+            "docker.io/library/busybox:latest"
+        );
+        assert_eq!(
+            full("index.docker.io/library/busybox:1"),
+            "docker.io/library/busybox:1"
+        );
         assert_eq!(full("someone/app:v2"), "docker.io/someone/app:v2");
         assert_eq!(full("example.com/x/y:tag"), "example.com/x/y:tag");
         assert_eq!(full("localhost:5000/app"), "localhost:5000/app:latest");
@@ -206,7 +219,15 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_reference() {
-        for bad in ["", "Busybox", "busybox:", "busybox:-x", "a//b", "busybox@sha256:12", "x/../y"] {
+        for bad in [
+            "",
+            "Busybox",
+            "busybox:",
+            "busybox:-x",
+            "a//b",
+            "busybox@sha256:12",
+            "x/../y",
+        ] {
             assert!(Reference::parse(bad).is_err(), "{bad:?} parsed");
         }
     }

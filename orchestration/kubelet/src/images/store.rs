@@ -47,12 +47,17 @@ struct TempDir(Option<PathBuf>);
 
 impl TempDir {
     fn path(&self) -> &Path {
-        self.0.as_deref().expect("a TempDir is kept only once, by value")
+        self.0
+            .as_deref()
+            .expect("a TempDir is kept only once, by value")
     }
 
     /// Moves it to `destination`; it is no longer removed.
     fn rename_to(mut self, destination: &Path) -> Result<(), ImageError> {
-        let path = self.0.take().expect("a TempDir is kept only once, by value");
+        let path = self
+            .0
+            .take()
+            .expect("a TempDir is kept only once, by value");
         fs::rename(&path, destination).map_err(io_error(format!(
             "moving {} to {}",
             path.display(),
@@ -161,10 +166,8 @@ impl ImageStore {
             let doomed = self.temp_dir()?;
             let image = self.image_dir(&id);
             if image.exists() {
-                fs::rename(&image, doomed.path()).map_err(io_error(format!(
-                    "moving {} away",
-                    image.display()
-                )))?;
+                fs::rename(&image, doomed.path())
+                    .map_err(io_error(format!("moving {} away", image.display())))?;
             }
             drop(doomed);
         }
@@ -186,7 +189,9 @@ impl ImageStore {
     }
 
     fn image_dir(&self, id: &str) -> PathBuf {
-        let hex = id.strip_prefix("sha256:").expect("image ids are sha256 digests");
+        let hex = id
+            .strip_prefix("sha256:")
+            .expect("image ids are sha256 digests");
         self.root.join(IMAGES_DIR).join(hex)
     }
 
@@ -243,7 +248,10 @@ impl ImageStore {
         };
         for entry in entries.flatten() {
             let name = entry.file_name();
-            let pid = name.to_str().and_then(|name| name.split_once('-')).map(|(pid, _)| pid);
+            let pid = name
+                .to_str()
+                .and_then(|name| name.split_once('-'))
+                .map(|(pid, _)| pid);
             let alive = pid.is_some_and(|pid| Path::new("/proc").join(pid).exists());
             if !alive {
                 let _ = remove_existing(&entry.path());

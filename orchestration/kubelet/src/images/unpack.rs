@@ -15,7 +15,9 @@ use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::ffi::OsStrExt as _;
-use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::{
+    DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _,
+};
 use std::path::{Component, Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
@@ -140,7 +142,10 @@ fn resolve_directory(
     while let Some(part) = pending.pop() {
         if part == ".." {
             if !resolved.pop() {
-                return Err(unsafe_path(raw, "goes through a symlink that leads out of the rootfs"));
+                return Err(unsafe_path(
+                    raw,
+                    "goes through a symlink that leads out of the rootfs",
+                ));
             }
             continue;
         }
@@ -152,7 +157,8 @@ fn resolve_directory(
                 if hops > SYMLINK_HOPS_MAX {
                     return Err(unsafe_path(raw, "goes through too many symlinks"));
                 }
-                let target = fs::read_link(&host).map_err(io_error(format!("reading {}", host.display())))?;
+                let target = fs::read_link(&host)
+                    .map_err(io_error(format!("reading {}", host.display())))?;
                 if target.is_absolute() {
                     return Err(unsafe_path(
                         raw,
@@ -173,7 +179,13 @@ fn resolve_directory(
             }
             Ok(meta) if meta.is_dir() => resolved = next,
             Ok(_) => {
-                return Err(unsafe_path(raw, format!("has /{} on its way, which is not a directory", next.display())));
+                return Err(unsafe_path(
+                    raw,
+                    format!(
+                        "has /{} on its way, which is not a directory",
+                        next.display()
+                    ),
+                ));
             }
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
                 create_dir(&host)?;
@@ -185,7 +197,10 @@ fn resolve_directory(
     Ok(resolved)
 }
 
-#[allow(clippy::disallowed_methods, reason = "the image store is the kubelet's disk adapter")]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the image store is the kubelet's disk adapter"
+)]
 fn create_dir(path: &Path) -> Result<(), ImageError> {
     fs::DirBuilder::new()
         .mode(0o755)
@@ -195,7 +210,10 @@ fn create_dir(path: &Path) -> Result<(), ImageError> {
 
 /// Removes whatever is at `path` (a directory with its contents), if
 /// anything; never follows a symlink.
-#[allow(clippy::disallowed_methods, reason = "the image store is the kubelet's disk adapter")]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the image store is the kubelet's disk adapter"
+)]
 pub(super) fn remove_existing(path: &Path) -> Result<(), ImageError> {
     let removed = match fs::symlink_metadata(path) {
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -226,6 +244,12 @@ fn apply_tar(reader: impl Read, rootfs: &Path) -> Result<(), ImageError> {
         }
         if let Some(hidden) = name_bytes.strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
             // `.wh..wh.*` other than the opaque marker is aufs bookkeeping.
+            if hidden.is_empty() || hidden == b"." || hidden == b".." {
+                return Err(unsafe_path(
+                    &raw,
+                    "whites out the directory itself or its parent",
+                ));
+            }
             if !hidden.starts_with(WHITEOUT_PREFIX.as_bytes()) {
                 remove_existing(&rootfs.join(&parent).join(OsStr::from_bytes(hidden)))?;
             }
@@ -243,8 +267,15 @@ fn apply_tar(reader: impl Read, rootfs: &Path) -> Result<(), ImageError> {
 }
 
 /// Removes from `rootfs/directory` what this layer did not add.
-#[allow(clippy::disallowed_methods, reason = "the image store is the kubelet's disk adapter")]
-fn make_opaque(rootfs: &Path, directory: &Path, added: &HashSet<PathBuf>) -> Result<(), ImageError> {
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the image store is the kubelet's disk adapter"
+)]
+fn make_opaque(
+    rootfs: &Path,
+    directory: &Path,
+    added: &HashSet<PathBuf>,
+) -> Result<(), ImageError> {
     let host = rootfs.join(directory);
     let entries = fs::read_dir(&host).map_err(io_error(format!("reading {}", host.display())))?;
     for child in entries {
@@ -257,7 +288,10 @@ fn make_opaque(rootfs: &Path, directory: &Path, added: &HashSet<PathBuf>) -> Res
 }
 
 /// Puts one entry at `rootfs/relative` (whose parent is resolved).
-#[allow(clippy::disallowed_methods, reason = "the image store is the kubelet's disk adapter")]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the image store is the kubelet's disk adapter"
+)]
 fn write_entry<R: Read>(
     entry: &mut tar::Entry<'_, R>,
     rootfs: &Path,
@@ -266,9 +300,16 @@ fn write_entry<R: Read>(
 ) -> Result<(), ImageError> {
     let dest = rootfs.join(relative);
     let header = entry.header();
-    let mode = header.mode().map_err(io_error("reading a layer entry's mode"))? & 0o7777;
-    let uid = header.uid().map_err(io_error("reading a layer entry's owner"))? as u32;
-    let gid = header.gid().map_err(io_error("reading a layer entry's group"))? as u32;
+    let mode = header
+        .mode()
+        .map_err(io_error("reading a layer entry's mode"))?
+        & 0o7777;
+    let uid = header
+        .uid()
+        .map_err(io_error("reading a layer entry's owner"))? as u32;
+    let gid = header
+        .gid()
+        .map_err(io_error("reading a layer entry's group"))? as u32;
     let kind = header.entry_type();
     let at = |action: &str| io_error(format!("{action} {}", dest.display()));
     match kind {
@@ -306,7 +347,9 @@ fn write_entry<R: Read>(
             let name = components
                 .pop()
                 .ok_or_else(|| unsafe_path(raw, "is a hard link to the rootfs itself"))?;
-            let source = rootfs.join(resolve_directory(rootfs, &components, &target)?).join(name);
+            let source = rootfs
+                .join(resolve_directory(rootfs, &components, &target)?)
+                .join(name);
             if source != dest {
                 remove_existing(&dest)?;
                 fs::hard_link(&source, &dest).map_err(at("hard-linking"))?;
@@ -329,14 +372,17 @@ fn write_entry<R: Read>(
 }
 
 /// The bytes of the regular files under `rootfs`, each inode once.
-#[allow(clippy::disallowed_methods, reason = "the image store is the kubelet's disk adapter")]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the image store is the kubelet's disk adapter"
+)]
 pub(super) fn tree_size_bytes(rootfs: &Path) -> Result<u64, ImageError> {
     let mut seen = HashSet::new();
     let mut total = 0;
     let mut pending = vec![rootfs.to_owned()];
     while let Some(directory) = pending.pop() {
-        let entries =
-            fs::read_dir(&directory).map_err(io_error(format!("reading {}", directory.display())))?;
+        let entries = fs::read_dir(&directory)
+            .map_err(io_error(format!("reading {}", directory.display())))?;
         for child in entries {
             let child = child.map_err(io_error(format!("reading {}", directory.display())))?;
             let meta = fs::symlink_metadata(child.path())
