@@ -657,3 +657,47 @@ fn the_busybox_script_builds_an_importable_image() {
     );
     assert_eq!(store.import(&again).unwrap(), imported);
 }
+
+#[test]
+fn docker_save_links_and_blob_names_are_followed() {
+    // docker save (before 25) stores a layer twice as a symlink to its
+    // first copy; docker 25 names members blobs/sha256/<hex>.
+    let dir = tempfile::tempdir().unwrap();
+    let same = layer(&[Entry::File("f", b"same", 0o644)]);
+    let layers = [plain(same.clone()), plain(same)];
+    let config = config(&["sh"], &layers);
+    let id = sha256(&config);
+    let layer_digest = sha256(&layers[0].stored);
+    let manifest = json!([{
+        "Config": format!("blobs/sha256/{}", hex(&id)),
+        "RepoTags": ["twice:1"],
+        "Layers": [format!("blobs/sha256/{}", hex(&layer_digest)), "again/layer.tar"],
+    }]);
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut append = |name: &str, data: &[u8]| {
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(0o644);
+        header.set_size(data.len() as u64);
+        builder.append_data(&mut header, name, data).unwrap();
+    };
+    append("manifest.json", &serde_json::to_vec(&manifest).unwrap());
+    append(&format!("blobs/sha256/{}", hex(&id)), &config);
+    append(
+        &format!("blobs/sha256/{}", hex(&layer_digest)),
+        &layers[0].stored,
+    );
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::Symlink);
+    header.set_size(0);
+    let target = format!("../blobs/sha256/{}", hex(&layer_digest));
+    builder
+        .append_link(&mut header, "again/layer.tar", &target)
+        .unwrap();
+    let archive = dir.path().join("twice.tar");
+    std::fs::write(&archive, builder.into_inner().unwrap()).unwrap();
+
+    let store = ImageStore::open(&dir.path().join("store")).unwrap();
+    assert_eq!(store.import(&archive).unwrap()[0].id, id);
+    let image = store.resolve("twice:1").unwrap();
+    assert_eq!(std::fs::read(image.rootfs.join("f")).unwrap(), b"same");
+}
