@@ -8,6 +8,7 @@
 //!   keel sim-nodes   simulated nodes (kwok-like) for tests and benchmarks
 //!   keel controllers kube-controller-manager's controllers, leader-elected
 //!   keel scheduler   places pending pods on nodes, leader-elected
+//!   keel image       the node's image store: import | ls | rm
 //! ```
 //!
 //! The kubelet joins `keel up` with the issue that builds it.
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod controllers;
+mod image;
 
 use clap::{Args, Parser, Subcommand};
 use keel_client::{Client, ClientOptions};
@@ -58,6 +60,9 @@ enum Command {
     /// run: one leads (election "kube-scheduler"), the others wait to take
     /// over. Stops on Ctrl-C.
     Scheduler(scheduler::Scheduler),
+    /// The node's image store: `keel image import FILE...`, `keel image
+    /// ls`, `keel image rm REF...`.
+    Image(image::Image),
     /// Prints a kubeconfig for the HTTP front at --server.
     Kubeconfig {
         /// The front's URL.
@@ -341,10 +346,14 @@ fn main() -> ExitCode {
         .with_target(false)
         .with_writer(std::io::stderr)
         .init();
-    if let Command::Kubeconfig { server } = &cli.command {
-        println!("{}", kubeconfig(server));
-        return ExitCode::SUCCESS;
-    }
+    let command = match cli.command {
+        Command::Kubeconfig { server } => {
+            println!("{}", kubeconfig(&server));
+            return ExitCode::SUCCESS;
+        }
+        Command::Image(args) => return finish(image::run(args)),
+        command => command,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -356,15 +365,20 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command {
+        match command {
             Command::Up(args) => Box::pin(up(args)).await,
             Command::Apiserver(args) => apiserver(args).await,
             Command::SimNodes(args) => sim_nodes(args).await,
             Command::Controllers(args) => controllers::run(args).await,
             Command::Scheduler(args) => scheduler::run(args).await,
-            Command::Kubeconfig { .. } => Ok(()),
+            Command::Kubeconfig { .. } | Command::Image(_) => Ok(()),
         }
     });
+    finish(result)
+}
+
+/// The exit code of a command's `result`, its error printed.
+fn finish(result: Result<(), String>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
