@@ -45,7 +45,8 @@ impl KeelUp {
         Self::start_with(dir, &[])
     }
 
-    /// [`KeelUp::start`] with `extra` flags (short timings, say).
+    /// [`KeelUp::start`] with `extra` flags (short timings, say). Without a
+    /// `--kubelet=` among them, it runs no kubelet.
     pub fn start_with(dir: &Path, extra: &[&str]) -> Self {
         let [client, peer, front] = [free_port(), free_port(), free_port()];
         let etcd_url = format!("http://127.0.0.1:{client}");
@@ -57,6 +58,11 @@ impl KeelUp {
             format!("--listen=127.0.0.1:{front}"),
         ];
         let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+        // No kubelet unless the test asks for one (`--kubelet=true`): it
+        // needs root, and would be a real node beside simulated ones.
+        if !extra.iter().any(|arg| arg.starts_with("--kubelet=")) {
+            args.push("--kubelet=false");
+        }
         args.extend_from_slice(extra);
         let mut process = Background::spawn_program(&keel(), &args);
         let banner = process.next_line(Stream::Stdout, START_DEADLINE);

@@ -17,6 +17,7 @@ use keel_kubelet::agent::{NetworkSetup, NodeNetworks};
 use keel_kubelet::images::ImageStore;
 use keel_kubelet::pods::BackoffPolicy;
 use keel_kubelet::runtime::linux::{LinuxOptions, LinuxRuntime};
+use keel_kubelet::server::ServerState;
 use keel_kubelet::worker::{self, Options};
 use keel_runtime::Store;
 
@@ -43,7 +44,9 @@ pub struct KubeletFlags {
     /// route to a private network, else 127.0.0.1).
     #[arg(long)]
     node_ip: Option<String>,
-    /// The port of the kubelet's endpoint (logs, exec).
+    /// The port of the kubelet's endpoint (logs, exec), on the node's
+    /// address. It has no authentication yet: anyone who reaches it can
+    /// exec into the pods.
     #[arg(long, default_value_t = 10250)]
     kubelet_port: u16,
     /// Where the kubelet keeps pods' volumes and logs (default:
@@ -79,6 +82,10 @@ pub struct KubeletFlags {
     /// The node Lease's leaseDurationSeconds.
     #[arg(long, default_value_t = keel_sim_nodes::node::LEASE_DURATION_SECS_DEFAULT)]
     node_lease_duration_secs: i64,
+    /// The hard eviction thresholds, as the kubelet's flag reads them:
+    /// under them the node reports MemoryPressure or DiskPressure.
+    #[arg(long, default_value = "memory.available<100Mi,nodefs.available<10%", value_parser = keel_kubelet::node::Thresholds::parse)]
+    eviction_hard: keel_kubelet::node::Thresholds,
     /// How often the node's Lease is renewed.
     #[arg(long, default_value = "10s", value_parser = duration)]
     node_renew_interval: Duration,
@@ -89,7 +96,9 @@ impl KubeletFlags {
     /// was given (`keel up`).
     pub fn in_data_dir(&self, data_dir: &std::path::Path) -> Self {
         let mut flags = self.clone();
-        flags.kubelet_dir.get_or_insert_with(|| data_dir.join("kubelet"));
+        flags
+            .kubelet_dir
+            .get_or_insert_with(|| data_dir.join("kubelet"));
         flags
     }
 
@@ -104,9 +113,10 @@ impl KubeletFlags {
     /// The node's name.
     pub fn node_name(&self) -> String {
         self.node_name.clone().unwrap_or_else(|| {
-            nix::unistd::gethostname()
-                .map(|h| h.to_string_lossy().to_lowercase())
-                .unwrap_or_else(|_| "keel-node".into())
+            nix::unistd::gethostname().map_or_else(
+                |_| "keel-node".into(),
+                |h| h.to_string_lossy().to_lowercase(),
+            )
         })
     }
 }
@@ -148,7 +158,8 @@ pub async fn run_with(
     })
     .map_err(|error| format!("the kubelet refuses to run pods: {error}"))?;
     tracing::info!(cgroups = ?runtime.cgroups(), "container runtime ready");
-    let images = ImageStore::open(&absolute(flags.images_dir.clone())).map_err(|error| error.to_string())?;
+    let images =
+        ImageStore::open(&absolute(flags.images_dir.clone())).map_err(|error| error.to_string())?;
     let client = connect(endpoints).await?;
     let networks = NodeNetworks::new(
         NetworkSetup {
@@ -174,19 +185,44 @@ pub async fn run_with(
     options.lease_duration_secs = flags.node_lease_duration_secs;
     options.renew_interval = flags.node_renew_interval;
     options.stop_pods_on_exit = stop_pods_on_exit;
-    worker::run(
+    options.thresholds = flags.eviction_hard;
+    let runtime: Arc<dyn keel_kubelet::runtime::ContainerRuntime> = Arc::new(runtime);
+    let listen = (node_ip.as_str(), flags.kubelet_port);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|error| {
+            format!(
+                "the kubelet cannot listen on {node_ip}:{}: {error}",
+                flags.kubelet_port
+            )
+        })?;
+    let state = ServerState {
+        root_dir: options.root_dir.clone(),
+        runtime: Arc::clone(&runtime),
+    };
+    let serving = tokio::spawn(keel_kubelet::server::serve(listener, state));
+    tracing::info!(address = %node_ip, port = flags.kubelet_port, "the kubelet serves logs and exec");
+    let ran = worker::run(
         &client,
-        Arc::new(runtime),
+        runtime,
         Arc::new(images),
         Arc::new(networks),
         options,
         stop,
     )
     .await
-    .map_err(|error| format!("the kubelet stopped: {error}"))
+    .map_err(|error| format!("the kubelet stopped: {error}"));
+    serving.abort();
+    ran
 }
 
 /// `keel kubelet`.
 pub async fn run(args: Kubelet) -> Result<(), String> {
-    run_with(&args.endpoints, &args.flags, false, crate::shutdown_signal()).await
+    run_with(
+        &args.endpoints,
+        &args.flags,
+        false,
+        crate::shutdown_signal(),
+    )
+    .await
 }

@@ -20,6 +20,7 @@ use std::process::ExitCode;
 
 mod controllers;
 mod image;
+mod kubelet;
 
 use clap::{Args, Parser, Subcommand};
 use keel_client::{Client, ClientOptions};
@@ -38,7 +39,7 @@ enum Command {
     /// Runs the whole stack on this machine: a one-member keeld and the
     /// Kubernetes HTTP front; writes a kubeconfig and prints how to use it.
     /// Stops on Ctrl-C.
-    Up(Up),
+    Up(Box<Up>),
     /// Runs the Kubernetes HTTP front against a keel (or etcd) cluster.
     Apiserver(Apiserver),
     /// Simulated nodes, in the manner of kwok: registers --count Ready
@@ -63,6 +64,13 @@ enum Command {
     /// The node's image store: `keel image import FILE...`, `keel image
     /// ls`, `keel image rm REF...`.
     Image(image::Image),
+    /// The node agent: registers this machine as a Node, renews its Lease,
+    /// and runs the pods bound to it, each container a process in its own
+    /// namespaces and cgroups, chrooted into its image (from `keel image
+    /// import`), on a pod network of the node. Needs root. Containers keep
+    /// running when it stops; a kubelet started again adopts them. Stops
+    /// on Ctrl-C or SIGTERM.
+    Kubelet(kubelet::Kubelet),
     /// Prints a kubeconfig for the HTTP front at --server.
     Kubeconfig {
         /// The front's URL.
@@ -93,6 +101,15 @@ struct Up {
     /// unless another scheduler binds them).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     scheduler: bool,
+    /// Whether a kubelet runs for this machine (`--kubelet=false`: no
+    /// node, unless one joins). Without --cluster-cidr, nodes get their
+    /// pod networks from 10.244.0.0/16.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    kubelet: bool,
+    /// The kubelet's flags, as `keel kubelet` takes them (its directory
+    /// defaults to <data-dir>/kubelet).
+    #[command(flatten)]
+    kubelet_flags: kubelet::KubeletFlags,
 }
 
 #[derive(Args)]
@@ -273,23 +290,44 @@ async fn up(args: Up) -> Result<(), String> {
     // front and the components stop on the same signal, and keeld's
     // graceful shutdown then ends.
     let endpoints = vec![args.client_url.clone()];
-    let options = args.manager.options();
+    let mut options = args.manager.options();
+    if args.kubelet && options.cluster_cidr.is_none() {
+        options.cluster_cidr = Some(UP_CLUSTER_CIDR.into());
+    }
+    let kubelet_flags = args.kubelet_flags.in_data_dir(&args.data_dir);
     let keeld = keel_server::server::run(config);
     let mut keeld = std::pin::pin!(keeld);
     let rest = async {
         tokio::select! {
             served = front(endpoints.clone(), &args.listen) => served,
             ran = components(&endpoints, &options, args.scheduler) => ran,
-            () = shutdown_signal() => Ok(()),
+            ran = kubelet::run_with(&endpoints, &kubelet_flags, true, shutdown_signal()), if args.kubelet => ran,
+            () = shutdown_signal(), if !args.kubelet => Ok(()),
         }
     };
-    tokio::select! {
-        stopped = &mut keeld => stopped.map_err(|error| format!("keeld: {error}")),
-        rest = rest => {
+    // keeld may finish its own shutdown first; the kubelet still stops
+    // its pods (within their grace periods) before `keel up` exits.
+    // Listening from now on (a signal before the first poll would be lost).
+    let mut signalled = tokio::spawn(shutdown_signal());
+    let mut rest = std::pin::pin!(rest);
+    let result = tokio::select! {
+        stopped = &mut keeld => {
+            // keeld stops on the same signal: it was one if it came now.
+            let on_signal = tokio::time::timeout(std::time::Duration::from_millis(500), &mut signalled)
+                .await
+                .is_ok();
+            if on_signal {
+                (&mut rest).await?;
+            }
+            stopped.map_err(|error| format!("keeld: {error}"))
+        }
+        rest = &mut rest => {
             rest?;
             keeld.await.map_err(|error| format!("keeld: {error}"))
         }
-    }
+    };
+    signalled.abort();
+    result
 }
 
 /// Resolves on Ctrl-C or SIGTERM (as keeld's own shutdown does).
@@ -334,10 +372,20 @@ async fn components(
     }
 }
 
+/// The pod network `keel up` gives nodes their pod CIDRs from, unless
+/// told otherwise: a private range (RFC 1918), Kubernetes' usual one.
+const UP_CLUSTER_CIDR: &str = "10.244.0.0/16";
+
 /// How long the leadership of `keel up`'s components outlives it.
 const UP_LEASE_TTL_SECS: i64 = 15;
 
 fn main() -> ExitCode {
+    // The container runtime's helper: no logging, no async runtime.
+    let mut args = std::env::args_os().skip(1);
+    if args.next().is_some_and(|first| first == "container-init") {
+        let code = keel_kubelet::runtime::linux::helper::main(args.collect());
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("KEEL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
@@ -366,11 +414,12 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match command {
-            Command::Up(args) => Box::pin(up(args)).await,
+            Command::Up(args) => Box::pin(up(*args)).await,
             Command::Apiserver(args) => apiserver(args).await,
             Command::SimNodes(args) => sim_nodes(args).await,
             Command::Controllers(args) => controllers::run(args).await,
             Command::Scheduler(args) => scheduler::run(args).await,
+            Command::Kubelet(args) => kubelet::run(args).await,
             Command::Kubeconfig { .. } | Command::Image(_) => Ok(()),
         }
     });

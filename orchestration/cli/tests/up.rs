@@ -29,6 +29,8 @@ fn up(dir: &Path, [client, peer, front]: [u16; 3]) -> (Background, PathBuf) {
         format!("--client-url=http://127.0.0.1:{client}"),
         format!("--peer-url=http://127.0.0.1:{peer}"),
         format!("--listen=127.0.0.1:{front}"),
+        // The store and the front only: a kubelet needs root.
+        "--kubelet=false".to_owned(),
     ];
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut keel = Background::spawn_program(Path::new(env!("CARGO_BIN_EXE_keel")), &args);

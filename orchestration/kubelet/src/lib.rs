@@ -21,9 +21,16 @@
 //!   [`runtime::linux`], the default one (Linux and root only).
 //! - [`images`]: the image store `keel image import | ls | rm` manage.
 //! - [`network`]: pod network namespaces, veths and the node's bridge.
+//! - [`node`]: the Node from the machine's facts, and its conditions.
+//! - [`pods`]: a pod's lifecycle and status as plain decisions.
+//! - [`worker`]: the kubelet at work: registration, heartbeats, a worker
+//!   per pod, probes, volumes.
+//! - [`agent`]: the image store and the node network behind the
+//!   worker's traits.
 //! - [`server`]: the kubelet's endpoint: container logs and exec, what
 //!   the front proxies `kubectl logs` and `kubectl exec` to.
 
+pub mod agent;
 pub mod images;
 pub mod network;
 pub mod node;

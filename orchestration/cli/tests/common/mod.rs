@@ -4,6 +4,8 @@
 
 #![allow(dead_code, reason = "each test file uses its own part")]
 
+pub mod node;
+
 use std::time::{Duration, Instant};
 
 use keel_tests::binaries::keel;

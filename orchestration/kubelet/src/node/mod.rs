@@ -21,12 +21,59 @@ pub const KUBELET_VERSION: &str = "v1.33.0-keel";
 /// `maxPods`: how many pods the node takes.
 pub const PODS_MAX: u32 = 110;
 
-/// Memory available under which the node reports MemoryPressure (the
-/// kubelet's default hard eviction threshold, `memory.available<100Mi`).
-pub const MEMORY_AVAILABLE_MIN: u64 = 100 * 1024 * 1024;
-/// The share of the root file system's space that must stay free
-/// (`nodefs.available<10%`).
-pub const DISK_FREE_PERCENT_MIN: u64 = 10;
+/// The kubelet's hard eviction thresholds (`--eviction-hard`): under
+/// them the node reports pressure (and the node lifecycle controller
+/// taints it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Thresholds {
+    /// `memory.available<...` in bytes (100Mi by default).
+    pub memory_available_bytes: u64,
+    /// `nodefs.available<...%`: the share of the kubelet directory's file
+    /// system that must stay free (10 by default).
+    pub disk_free_percent: u64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            memory_available_bytes: 100 * 1024 * 1024,
+            disk_free_percent: 10,
+        }
+    }
+}
+
+impl Thresholds {
+    /// Reads `--eviction-hard` as the kubelet writes it
+    /// (`memory.available<100Mi,nodefs.available<10%`); a signal it does
+    /// not name keeps its default.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut thresholds = Self::default();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let Some((signal, value)) = part.split_once('<') else {
+                return Err(format!(
+                    "{part:?}: expected <signal><<quantity>, such as memory.available<100Mi"
+                ));
+            };
+            match signal {
+                "memory.available" => {
+                    let quantity = keel_api::validation::quantity::Quantity::parse(value)
+                        .filter(|q| !q.is_negative())
+                        .ok_or_else(|| format!("{value:?} is not a quantity such as 100Mi"))?;
+                    thresholds.memory_available_bytes = u64::try_from(quantity.value()).unwrap_or(0);
+                }
+                "nodefs.available" => {
+                    thresholds.disk_free_percent = value
+                        .strip_suffix('%')
+                        .and_then(|p| p.parse().ok())
+                        .filter(|p| *p <= 100)
+                        .ok_or_else(|| format!("{value:?} is not a percentage such as 10%"))?;
+                }
+                other => return Err(format!("{other:?} is not an eviction signal keel's kubelet knows (memory.available, nodefs.available)")),
+            }
+        }
+        Ok(thresholds)
+    }
+}
 /// The share of the pid space in use above which the node reports
 /// PIDPressure.
 pub const PIDS_USED_PERCENT_MAX: u64 = 90;
@@ -44,6 +91,7 @@ pub fn node_object(
     kubelet_port: u16,
     machine: &Machine,
     pressure: &Pressure,
+    thresholds: &Thresholds,
     now: Timestamp,
 ) -> Value {
     let resources = json!({
@@ -69,7 +117,7 @@ pub fn node_object(
         "status": {
             "capacity": resources,
             "allocatable": resources,
-            "conditions": conditions(pressure, now),
+            "conditions": conditions(pressure, thresholds, now),
             "addresses": [
                 {"type": "InternalIP", "address": address},
                 {"type": "Hostname", "address": name},
@@ -93,7 +141,7 @@ pub fn node_object(
 
 /// The node's conditions, as the kubelet's setters word them
 /// (pkg/kubelet/nodestatus/setters.go).
-pub fn conditions(pressure: &Pressure, now: Timestamp) -> Value {
+pub fn conditions(pressure: &Pressure, thresholds: &Thresholds, now: Timestamp) -> Value {
     let at = time(now);
     let condition = |kind: &str, on: bool, yes: (&str, &str), no: (&str, &str)| {
         let (reason, message) = if on { yes } else { no };
@@ -104,7 +152,7 @@ pub fn conditions(pressure: &Pressure, now: Timestamp) -> Value {
     json!([
         condition(
             "MemoryPressure",
-            pressure.memory_available_bytes < MEMORY_AVAILABLE_MIN,
+            pressure.memory_available_bytes < thresholds.memory_available_bytes,
             (
                 "KubeletHasInsufficientMemory",
                 "kubelet has insufficient memory available"
@@ -116,7 +164,7 @@ pub fn conditions(pressure: &Pressure, now: Timestamp) -> Value {
         ),
         condition(
             "DiskPressure",
-            pressure.disk_free_bytes * 100 < pressure.disk_bytes * DISK_FREE_PERCENT_MIN,
+            pressure.disk_free_bytes * 100 < pressure.disk_bytes * thresholds.disk_free_percent,
             ("KubeletHasDiskPressure", "kubelet has disk pressure"),
             ("KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
         ),
@@ -203,7 +251,15 @@ mod tests {
     #[test]
     fn the_node_offers_the_machine() {
         let at: Timestamp = "2026-01-02T03:04:05Z".parse().unwrap();
-        let node = node_object("n1", "10.0.0.5", 10250, &machine(), &calm(), at);
+        let node = node_object(
+            "n1",
+            "10.0.0.5",
+            10250,
+            &machine(),
+            &calm(),
+            &Thresholds::default(),
+            at,
+        );
         assert_eq!(node["status"]["capacity"]["cpu"], "2");
         assert_eq!(node["status"]["capacity"]["memory"], "25165824Ki");
         assert_eq!(node["status"]["allocatable"]["pods"], "110");
@@ -225,16 +281,29 @@ mod tests {
     }
 
     #[test]
+    fn eviction_thresholds_read_as_the_kubelet_writes_them() {
+        let read = Thresholds::parse("memory.available<1Gi, nodefs.available<5%").unwrap();
+        assert_eq!(read.memory_available_bytes, 1 << 30);
+        assert_eq!(read.disk_free_percent, 5);
+        assert_eq!(Thresholds::parse("").unwrap(), Thresholds::default());
+        assert!(Thresholds::parse("nodefs.available<5").is_err());
+        assert!(Thresholds::parse("imagefs.available<5%")
+            .unwrap_err()
+            .contains("not an eviction signal"));
+    }
+
+    #[test]
     fn pressure_shows_in_the_conditions_and_transitions_are_kept() {
         let at: Timestamp = "2026-01-02T03:04:05Z".parse().unwrap();
         let later: Timestamp = "2026-01-02T03:05:05Z".parse().unwrap();
-        let before = conditions(&calm(), at);
+        let before = conditions(&calm(), &Thresholds::default(), at);
         let tight = Pressure {
             memory_available_bytes: 50 << 20,
             disk_free_bytes: 5,
             ..calm()
         };
-        let after = refreshed_conditions(&before, &conditions(&tight, later));
+        let after =
+            refreshed_conditions(&before, &conditions(&tight, &Thresholds::default(), later));
         assert_eq!(status_of(&after, "MemoryPressure"), "True");
         assert_eq!(status_of(&after, "DiskPressure"), "True");
         assert_eq!(status_of(&after, "PIDPressure"), "False");

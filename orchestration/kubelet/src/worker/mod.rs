@@ -87,6 +87,8 @@ pub struct Options {
     pub pod_pids_max: Option<u64>,
     /// Stop every container when the kubelet stops (`keel up`).
     pub stop_pods_on_exit: bool,
+    /// The hard eviction thresholds (pressure conditions).
+    pub thresholds: node::Thresholds,
 }
 
 impl Options {
@@ -104,6 +106,7 @@ impl Options {
             status_report_interval: Duration::from_secs(60),
             pod_pids_max: Some(4096),
             stop_pods_on_exit: false,
+            thresholds: node::Thresholds::default(),
         }
     }
 }
@@ -383,6 +386,7 @@ async fn register(store: &Store, options: &Options, machine: &Machine) -> Result
         options.port,
         machine,
         &pressure,
+        &options.thresholds,
         now,
     );
     let nodes = resources::of::<Node>();
@@ -452,7 +456,7 @@ async fn heartbeat(store: Store, options: Options) {
                 );
             }
         }
-        let fresh = node::conditions(&Pressure::read(&options.root_dir), now);
+        let fresh = node::conditions(&Pressure::read(&options.root_dir), &options.thresholds, now);
         let summary: Vec<(String, String)> = fresh
             .as_array()
             .into_iter()
