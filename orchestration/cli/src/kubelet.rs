@@ -86,6 +86,13 @@ pub struct KubeletFlags {
     /// under them the node reports MemoryPressure or DiskPressure.
     #[arg(long, default_value = "memory.available<100Mi,nodefs.available<10%", value_parser = keel_kubelet::node::Thresholds::parse)]
     eviction_hard: keel_kubelet::node::Thresholds,
+    /// A directory of static pod manifests (YAML or JSON): pods this
+    /// kubelet runs on its own, mirrored into keel as <name>-<node>.
+    #[arg(long)]
+    pod_manifest_path: Option<PathBuf>,
+    /// How often the static pod manifests are read again.
+    #[arg(long, default_value = "20s", value_parser = duration)]
+    file_check_frequency: Duration,
     /// How often the node's Lease is renewed.
     #[arg(long, default_value = "10s", value_parser = duration)]
     node_renew_interval: Duration,
@@ -186,6 +193,8 @@ pub async fn run_with(
     options.renew_interval = flags.node_renew_interval;
     options.stop_pods_on_exit = stop_pods_on_exit;
     options.thresholds = flags.eviction_hard;
+    options.pod_manifest_path = flags.pod_manifest_path.clone().map(absolute);
+    options.file_check_frequency = flags.file_check_frequency;
     let runtime: Arc<dyn keel_kubelet::runtime::ContainerRuntime> = Arc::new(runtime);
     let listen = (node_ip.as_str(), flags.kubelet_port);
     let listener = tokio::net::TcpListener::bind(listen)

@@ -64,6 +64,20 @@ spec:
   ports: [{port: 80, targetPort: http}]
 "#;
 
+const STATIC: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: static-web
+  namespace: kube-system
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: httpd
+    image: busybox:1.36
+    command: ["httpd", "-f", "-p", "80", "-h", "/var/www"]
+"#;
+
 const CRASHER: &str = r#"
 apiVersion: v1
 kind: Pod
@@ -207,7 +221,14 @@ fn the_kubelet_runs_real_workloads() {
     let dir = tempfile::tempdir().unwrap();
     let guard = NodeGuard::new();
     let images = busybox_images(dir.path(), &["busybox:1.36", "busybox:1.37"]);
+    let manifests = dir.path().join("manifests");
+    std::fs::create_dir_all(&manifests).unwrap();
+    std::fs::write(manifests.join("static-web.yaml"), STATIC).unwrap();
     let mut flags = guard.kubelet_flags(&images, &dir.path().join("kubelet"));
+    flags.extend([
+        format!("--pod-manifest-path={}", manifests.display()),
+        "--file-check-frequency=1s".into(),
+    ]);
     flags.extend([
         "--restart-backoff-base=1s".into(),
         "--restart-backoff-max=4s".into(),
@@ -412,6 +433,42 @@ fn the_kubelet_runs_real_workloads() {
         took >= Duration::from_secs(2) && took < Duration::from_secs(15),
         "{took:?}"
     );
+
+    // The static pod runs from its manifest, mirrored into keel; a mirror
+    // deleted through the API comes back with the same container; the
+    // manifest removed, the pod goes.
+    let mirror = format!("static-web-{}", guard.node_name);
+    let in_system = |args: &[&str]| {
+        let mut all = vec!["-n", "kube-system"];
+        all.extend_from_slice(args);
+        kubectl.ok(&all)
+    };
+    let static_container = eventually("the static pod's mirror to run", || {
+        let pod: Value = serde_json::from_str(&in_system(&["get", "pods", "-o", "json"])).unwrap();
+        let pod = pod["items"]
+            .as_array()?
+            .iter()
+            .find(|p| text(p, "/metadata/name") == mirror)?
+            .clone();
+        ready(&pod).then(|| text(container(&pod), "/containerID").to_owned())
+    });
+    in_system(&["delete", "pod", &mirror, "--wait=true"]);
+    eventually("the mirror to come back with the same container", || {
+        let pod: Value = serde_json::from_str(&in_system(&["get", "pods", "-o", "json"])).unwrap();
+        let pod = pod["items"]
+            .as_array()?
+            .iter()
+            .find(|p| text(p, "/metadata/name") == mirror)?
+            .clone();
+        (ready(&pod) && text(container(&pod), "/containerID") == static_container).then_some(())
+    });
+    std::fs::remove_file(manifests.join("static-web.yaml")).unwrap();
+    eventually("the static pod to go with its manifest", || {
+        in_system(&["get", "pods", "-o", "name"])
+            .trim()
+            .is_empty()
+            .then_some(())
+    });
 
     kubectl.ok(&["delete", "deployment", "web"]);
     up.stop();

@@ -20,6 +20,7 @@
 pub mod containers;
 mod pod;
 pub mod probes;
+pub mod statics;
 pub mod volumes;
 
 use std::collections::HashMap;
@@ -30,12 +31,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
+use keel_api::deletion::DeleteOptions;
 use keel_api::k8s_openapi::api::coordination::v1::Lease;
 use keel_api::k8s_openapi::api::core::v1::{Node, Pod};
 use keel_api::resources;
 use keel_client::Client;
 use keel_runtime::events::{Notice, Source};
-use keel_runtime::{Event, Informer, Part, Recorder, Store, StoreError};
+use keel_runtime::{Event, Informer, ObjectKey, Part, Recorder, Store, StoreError};
 use serde_json::Value;
 use tokio::sync::watch;
 
@@ -44,6 +46,7 @@ use crate::pods::{BackoffPolicy, Run};
 use crate::runtime::{ContainerRuntime, Mount, State};
 use containers::ImageInfo;
 use pod::PodWorker;
+use statics::StaticPod;
 
 /// Where the kubelet finds images (the node's image store).
 pub trait Images: Send + Sync {
@@ -89,6 +92,10 @@ pub struct Options {
     pub stop_pods_on_exit: bool,
     /// The hard eviction thresholds (pressure conditions).
     pub thresholds: node::Thresholds,
+    /// Where static pods' manifests are (`--pod-manifest-path`).
+    pub pod_manifest_path: Option<PathBuf>,
+    /// How often the manifest directory is read again.
+    pub file_check_frequency: Duration,
 }
 
 impl Options {
@@ -107,6 +114,8 @@ impl Options {
             pod_pids_max: Some(4096),
             stop_pods_on_exit: false,
             thresholds: node::Thresholds::default(),
+            pod_manifest_path: None,
+            file_check_frequency: Duration::from_secs(20),
         }
     }
 }
@@ -239,33 +248,59 @@ pub async fn run(
         recorder,
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
+    let node_uid = kubelet
+        .store
+        .get(resources::of::<Node>(), "", &kubelet.options.node_name)
+        .await
+        .ok()
+        .and_then(|node| uid_of(&node).map(str::to_owned));
     let mut workers = Workers {
         kubelet: Arc::clone(&kubelet),
         handles: HashMap::new(),
         tasks: tokio::task::JoinSet::new(),
         shutdown: shutdown_rx,
+        recovered: recovered_runs(&kubelet).await?,
+        statics: HashMap::new(),
+        node_uid,
     };
-    let mut recovered = recovered_runs(&kubelet).await?;
     let mut informer = Informer::start(client, resources::of::<Pod>(), "").await?;
+    workers.sync_statics(&informer.cache()).await;
     for pod in informer.cache().list() {
-        workers.dispatch(&pod, &mut recovered);
+        workers.dispatch(&pod);
     }
-    // Containers of pods keel no longer has: stopped and removed.
-    for (uid, runs) in recovered.drain() {
-        workers.spawn(uid, None, runs);
+    // Containers of pods keel no longer has (and that are not static pods
+    // whose mirrors are on their way): stopped and removed.
+    let leftovers: Vec<(String, Vec<Run>)> = workers
+        .recovered
+        .iter()
+        .filter(|(key, _)| !workers.statics.contains_key(*key))
+        .map(|(key, runs)| (key.clone(), runs.clone()))
+        .collect();
+    for (key, runs) in leftovers {
+        workers.recovered.remove(&key);
+        workers.spawn(key, None, runs);
     }
+    let mut manifests = tokio::time::interval(kubelet.options.file_check_frequency);
+    manifests.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(stop);
     let result = loop {
         tokio::select! {
             () = &mut stop => break Ok(()),
             event = informer.next() => match event {
-                Ok(Event::Added(pod) | Event::Modified { new: pod, .. }) => {
-                    workers.dispatch(&pod, &mut HashMap::new());
+                Ok(Event::Added(pod) | Event::Modified { new: pod, .. }) => workers.dispatch(&pod),
+                Ok(Event::Deleted(pod)) => {
+                    if workers.gone(&pod) {
+                        workers.sync_statics(&informer.cache()).await;
+                    }
                 }
-                Ok(Event::Deleted(pod)) => workers.gone(&pod),
                 Ok(Event::Listed { .. }) => {
                     let cache = informer.cache();
-                    let present: Vec<String> = cache.list().iter().filter_map(uid_of).map(str::to_owned).collect();
+                    let present: Vec<String> = cache
+                        .list()
+                        .iter()
+                        .filter_map(worker_key)
+                        .map(str::to_owned)
+                        .collect();
                     workers.forget_absent(&present);
                 }
                 Err(error) => {
@@ -273,6 +308,9 @@ pub async fn run(
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             },
+            _ = manifests.tick(), if kubelet.options.pod_manifest_path.is_some() => {
+                workers.sync_statics(&informer.cache()).await;
+            }
             Some(_) = workers.tasks.join_next() => {}
         }
     };
@@ -319,58 +357,157 @@ struct Workers {
     handles: HashMap<String, WorkerHandle>,
     tasks: tokio::task::JoinSet<()>,
     shutdown: watch::Receiver<bool>,
+    /// Runs found at start, by pod, not yet handed to a worker.
+    recovered: HashMap<String, Vec<Run>>,
+    /// The static pods the manifest directory holds now, by hash.
+    statics: HashMap<String, StaticPod>,
+    /// The Node's uid (the mirrors' owner).
+    node_uid: Option<String>,
+}
+
+/// The key of a pod's worker: a static pod's hash for its mirror, else
+/// the pod's uid.
+fn worker_key(pod: &Value) -> Option<&str> {
+    statics::mirror_hash(pod).or_else(|| uid_of(pod))
 }
 
 impl Workers {
     /// Hands `pod` to its worker, starting one for a pod newly bound here.
-    fn dispatch(&mut self, pod: &Value, recovered: &mut HashMap<String, Vec<Run>>) {
+    fn dispatch(&mut self, pod: &Value) {
         let ours = pod.pointer("/spec/nodeName").and_then(Value::as_str)
             == Some(self.kubelet.options.node_name.as_str());
-        let Some(uid) = uid_of(pod) else {
+        let Some(key) = worker_key(pod) else {
             return;
         };
         if !ours {
             return;
         }
-        if let Some(handle) = self.handles.get(uid) {
+        if let Some(handle) = self.handles.get(key) {
             drop(handle.pod.send(Some(pod.clone())));
             return;
         }
-        let runs = recovered.remove(uid).unwrap_or_default();
-        self.spawn(uid.to_owned(), Some(pod.clone()), runs);
+        let runs = self.recovered.remove(key).unwrap_or_default();
+        self.spawn(key.to_owned(), Some(pod.clone()), runs);
     }
 
-    fn spawn(&mut self, uid: String, pod: Option<Value>, runs: Vec<Run>) {
+    fn spawn(&mut self, key: String, pod: Option<Value>, runs: Vec<Run>) {
         let (sender, receiver) = watch::channel(pod);
         let worker = PodWorker::new(
             Arc::clone(&self.kubelet),
-            uid.clone(),
+            key.clone(),
             receiver,
             self.shutdown.clone(),
             runs,
         );
         self.tasks.spawn(worker.run());
-        self.handles.insert(uid, WorkerHandle { pod: sender });
+        self.handles.insert(key, WorkerHandle { pod: sender });
     }
 
-    /// The pod is gone from keel: its worker stops what is left.
-    fn gone(&mut self, pod: &Value) {
-        if let Some(handle) = uid_of(pod).and_then(|uid| self.handles.remove(uid)) {
+    /// Stops the worker of `key`, if there is one.
+    fn stop(&mut self, key: &str) {
+        if let Some(handle) = self.handles.remove(key) {
             drop(handle.pod.send(None));
         }
     }
 
-    /// After a list: workers whose pods are absent stop.
+    /// The pod is gone from keel: its worker stops what is left, unless it
+    /// is the mirror of a static pod, which is made again. Answers whether
+    /// the static pods need a sync.
+    fn gone(&mut self, pod: &Value) -> bool {
+        if statics::mirror_hash(pod).is_some_and(|hash| self.statics.contains_key(hash)) {
+            return true;
+        }
+        if let Some(key) = worker_key(pod).map(str::to_owned) {
+            self.stop(&key);
+        }
+        false
+    }
+
+    /// After a list: workers whose pods are absent (and are not static
+    /// pods) stop.
     fn forget_absent(&mut self, present: &[String]) {
         let absent: Vec<String> = self
             .handles
             .keys()
-            .filter(|uid| !present.contains(uid))
+            .filter(|key| !present.contains(key) && !self.statics.contains_key(*key))
             .cloned()
             .collect();
-        for uid in absent {
-            if let Some(handle) = self.handles.remove(&uid) {
-                drop(handle.pod.send(None));
+        for key in absent {
+            self.stop(&key);
+        }
+    }
+
+    /// Reads the manifest directory and makes keel's mirrors match it:
+    /// a mirror made for each static pod (a stale pod of its name goes
+    /// first), and the mirrors of removed manifests deleted, their
+    /// containers stopped.
+    async fn sync_statics(&mut self, cache: &keel_runtime::Cache) {
+        let Some(dir) = &self.kubelet.options.pod_manifest_path else {
+            return;
+        };
+        let node = self.kubelet.options.node_name.clone();
+        let now = Timestamp::now();
+        self.statics = statics::read_dir(dir, &node, self.node_uid.as_deref(), now)
+            .into_iter()
+            .map(|pod| (pod.hash.clone(), pod))
+            .collect();
+        let kubelet = Arc::clone(&self.kubelet);
+        let store = &kubelet.store;
+        let pods = resources::of::<Pod>();
+        for wanted in self.statics.values() {
+            let key = ObjectKey::of(&wanted.mirror);
+            let existing = cache.get(&key.namespace, &key.name);
+            let current = existing.as_ref().is_some_and(|pod| {
+                statics::mirror_hash(pod) == Some(wanted.hash.as_str())
+                    && !crate::pods::plan::is_deleting(pod)
+            });
+            if current {
+                continue;
+            }
+            if let Some(stale) = &existing {
+                let options = DeleteOptions {
+                    grace_period_seconds: Some(0),
+                    uid: uid_of(stale).map(str::to_owned),
+                    ..DeleteOptions::default()
+                };
+                drop(
+                    store
+                        .delete_as_planned(pods, &key.namespace, &key.name, &options, now)
+                        .await,
+                );
+            }
+            match store
+                .create(pods, &key.namespace, wanted.mirror.clone())
+                .await
+            {
+                Ok(_) | Err(StoreError::AlreadyExists { .. }) => {}
+                Err(error) => tracing::warn!(pod = %key, %error, "creating a mirror pod failed"),
+            }
+        }
+        let removed: Vec<Value> = cache
+            .list()
+            .into_iter()
+            .filter(|pod| {
+                pod.pointer("/spec/nodeName").and_then(Value::as_str) == Some(node.as_str())
+            })
+            .filter(|pod| {
+                statics::mirror_hash(pod).is_some_and(|hash| !self.statics.contains_key(hash))
+            })
+            .collect();
+        for mirror in removed {
+            let key = ObjectKey::of(&mirror);
+            let options = DeleteOptions {
+                grace_period_seconds: Some(0),
+                uid: uid_of(&mirror).map(str::to_owned),
+                ..DeleteOptions::default()
+            };
+            drop(
+                store
+                    .delete_as_planned(pods, &key.namespace, &key.name, &options, now)
+                    .await,
+            );
+            if let Some(hash) = statics::mirror_hash(&mirror) {
+                self.stop(hash);
             }
         }
     }

@@ -186,6 +186,12 @@ impl PodWorker {
         let now = Timestamp::now();
         self.wake_at = None;
         self.flip_image_waits(now);
+        if super::statics::mirror_hash(pod).is_some() && pods::plan::is_deleting(pod) {
+            // A mirror deleted through the API: it goes at once and the
+            // kubelet makes it again; the static pod runs on.
+            self.remove(pod).await;
+            return false;
+        }
         let finishing = pods::plan::is_deleting(pod) || pods::plan::is_terminal(pod);
         if self.network.is_none() && !finishing {
             if let Err(message) = self.attach(pod).await {
@@ -804,7 +810,12 @@ impl PodWorker {
             return Ok(());
         }
         let key = ObjectKey::of(pod);
-        let uid = self.uid.clone();
+        // The API's uid of the pod (a static pod's mirror has its own).
+        let uid = pod
+            .pointer("/metadata/uid")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
         let written = self
             .kubelet
             .store
@@ -869,7 +880,10 @@ impl PodWorker {
         let key = ObjectKey::of(pod);
         let options = DeleteOptions {
             grace_period_seconds: Some(0),
-            uid: Some(self.uid.clone()),
+            uid: pod
+                .pointer("/metadata/uid")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             ..DeleteOptions::default()
         };
         let deleted = self
