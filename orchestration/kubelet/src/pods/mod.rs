@@ -15,6 +15,7 @@
 //! period, then the pod removed.
 
 pub mod backoff;
+pub mod eviction;
 pub mod plan;
 pub mod probe;
 pub mod status;

@@ -42,6 +42,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::node::{self, Machine, Pressure};
+use crate::pods::eviction::{self, Candidate};
 use crate::pods::{BackoffPolicy, Run};
 use crate::runtime::{ContainerRuntime, Mount, State};
 use containers::ImageInfo;
@@ -96,6 +97,8 @@ pub struct Options {
     pub pod_manifest_path: Option<PathBuf>,
     /// How often the manifest directory is read again.
     pub file_check_frequency: Duration,
+    /// How often memory pressure is checked (and one pod evicted under it).
+    pub eviction_interval: Duration,
 }
 
 impl Options {
@@ -116,6 +119,7 @@ impl Options {
             thresholds: node::Thresholds::default(),
             pod_manifest_path: None,
             file_check_frequency: Duration::from_secs(20),
+            eviction_interval: Duration::from_secs(10),
         }
     }
 }
@@ -145,6 +149,25 @@ pub(crate) struct Kubelet {
 }
 
 impl Kubelet {
+    /// The memory each pod's running containers use, by worker key.
+    async fn memory_by_pod(&self) -> HashMap<String, u64> {
+        let mut usage = HashMap::new();
+        let Ok(known) = self.runtime.recover().await else {
+            return usage;
+        };
+        for container in known {
+            if matches!(container.state, State::Running { .. }) {
+                let used = self
+                    .runtime
+                    .stats(&container.spec.id)
+                    .await
+                    .map_or(0, |s| s.memory_bytes);
+                *usage.entry(container.spec.pod.uid.clone()).or_insert(0) += used;
+            }
+        }
+        usage
+    }
+
     /// Records an event about `pod`.
     pub(crate) fn record(&self, pod: &Value, notice: Notice) {
         self.recorder.record(pod, notice);
@@ -205,9 +228,25 @@ impl Kubelet {
     }
 }
 
+/// The memory a pod's containers request, in bytes.
+fn memory_request(pod: &Value) -> u64 {
+    pod.pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| {
+            c.pointer("/resources/requests/memory")
+                .and_then(Value::as_str)
+        })
+        .filter_map(keel_api::validation::quantity::Quantity::parse)
+        .map(|q| u64::try_from(q.value()).unwrap_or(0))
+        .sum()
+}
+
 /// A pod worker's handle: its pod channel.
 struct WorkerHandle {
     pod: watch::Sender<Option<Value>>,
+    waker: tokio::sync::mpsc::UnboundedSender<pod::Wake>,
 }
 
 /// Registers the node, then runs the pods bound to it until `stop`
@@ -280,6 +319,8 @@ pub async fn run(
         workers.recovered.remove(&key);
         workers.spawn(key, None, runs);
     }
+    let mut pressure = tokio::time::interval(kubelet.options.eviction_interval);
+    pressure.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut manifests = tokio::time::interval(kubelet.options.file_check_frequency);
     manifests.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(stop);
@@ -311,6 +352,7 @@ pub async fn run(
             _ = manifests.tick(), if kubelet.options.pod_manifest_path.is_some() => {
                 workers.sync_statics(&informer.cache()).await;
             }
+            _ = pressure.tick() => workers.evict_if_short(&informer.cache()).await,
             Some(_) = workers.tasks.join_next() => {}
         }
     };
@@ -399,8 +441,10 @@ impl Workers {
             self.shutdown.clone(),
             runs,
         );
+        let waker = worker.waker();
         self.tasks.spawn(worker.run());
-        self.handles.insert(key, WorkerHandle { pod: sender });
+        self.handles
+            .insert(key, WorkerHandle { pod: sender, waker });
     }
 
     /// Stops the worker of `key`, if there is one.
@@ -434,6 +478,48 @@ impl Workers {
             .collect();
         for key in absent {
             self.stop(&key);
+        }
+    }
+
+    /// Under memory pressure, evicts one pod: the first of the eviction
+    /// ranking among the running pods of the cache.
+    async fn evict_if_short(&self, cache: &keel_runtime::Cache) {
+        let thresholds = self.kubelet.options.thresholds;
+        let available = Pressure::read(&self.kubelet.options.root_dir).memory_available_bytes;
+        if available >= thresholds.memory_available_bytes {
+            return;
+        }
+        let usage = self.kubelet.memory_by_pod().await;
+        let node = self.kubelet.options.node_name.as_str();
+        let candidates: Vec<Candidate> = cache
+            .list()
+            .iter()
+            .filter(|pod| pod.pointer("/spec/nodeName").and_then(Value::as_str) == Some(node))
+            .filter(|pod| pod.pointer("/status/phase").and_then(Value::as_str) == Some("Running"))
+            .filter(|pod| {
+                !crate::pods::plan::is_deleting(pod) && statics::mirror_hash(pod).is_none()
+            })
+            .filter_map(|pod| {
+                let key = worker_key(pod)?.to_owned();
+                Some(Candidate {
+                    usage_bytes: usage.get(&key).copied().unwrap_or(0),
+                    request_bytes: memory_request(pod),
+                    qos_class: pod
+                        .pointer("/status/qosClass")
+                        .and_then(Value::as_str)
+                        .unwrap_or("BestEffort")
+                        .to_owned(),
+                    key,
+                })
+            })
+            .collect();
+        let Some(victim) = eviction::victim(&candidates) else {
+            return;
+        };
+        tracing::warn!(pod = %victim.key, available, "the node is short of memory: evicting a pod");
+        if let Some(handle) = self.handles.get(&victim.key) {
+            let message = eviction::message(thresholds.memory_available_bytes, available);
+            drop(handle.waker.send(pod::Wake::Evict { message }));
         }
     }
 

@@ -40,6 +40,9 @@ const RETRY_AFTER_ERROR: Duration = Duration::from_secs(2);
 /// What wakes a pod worker besides its pod.
 #[derive(Debug)]
 pub(crate) enum Wake {
+    /// The kubelet evicts the pod (the node is short of memory): its
+    /// containers are killed and it fails with this message.
+    Evict { message: String },
     /// A container run ended.
     Exited {
         name: String,
@@ -91,6 +94,8 @@ pub(crate) struct PodWorker {
     last_seen: Option<Value>,
     /// Adopted running containers whose probes are not started yet.
     unprobed: Vec<String>,
+    /// Why the kubelet evicted the pod, once it has.
+    evicted: Option<String>,
 }
 
 impl PodWorker {
@@ -117,9 +122,15 @@ impl PodWorker {
             wake_at: None,
             last_seen: None,
             unprobed: Vec::new(),
+            evicted: None,
         };
         worker.adopt(recovered);
         worker
+    }
+
+    /// A sender of wakes to this worker (the kubelet's evictions).
+    pub(crate) fn waker(&self) -> mpsc::UnboundedSender<Wake> {
+        self.waker.clone()
     }
 
     /// Takes over the runs a restarted kubelet found: the latest of each
@@ -192,6 +203,9 @@ impl PodWorker {
             self.remove(pod).await;
             return false;
         }
+        if self.evicted.is_some() {
+            self.evict_now().await;
+        }
         let finishing = pods::plan::is_deleting(pod) || pods::plan::is_terminal(pod);
         if self.network.is_none() && !finishing {
             if let Err(message) = self.attach(pod).await {
@@ -223,6 +237,27 @@ impl PodWorker {
             self.retry_in(RETRY_AFTER_ERROR);
         }
         false
+    }
+
+    /// Kills every running container of an evicted pod at once (a hard
+    /// threshold gives no grace period).
+    async fn evict_now(&mut self) {
+        let running: Vec<(String, ContainerId, u32)> = self
+            .records
+            .iter()
+            .filter_map(|(name, r)| {
+                r.current
+                    .as_ref()
+                    .filter(|run| run.is_running())
+                    .map(|run| (name.clone(), run.id.clone(), run.attempt))
+            })
+            .collect();
+        for (name, id, attempt) in running {
+            self.stop_probers(&name);
+            if let Ok(exit) = self.kubelet.runtime.stop(&id, Duration::ZERO).await {
+                self.on_exit(&name, attempt, exit);
+            }
+        }
     }
 
     /// The pod is gone from keel (deleted at once, or never ours): its
@@ -360,6 +395,15 @@ impl PodWorker {
 
     fn on_wake(&mut self, wake: Wake) {
         match wake {
+            Wake::Evict { message } => {
+                if self.evicted.is_none() {
+                    if let Some(pod) = &self.last_seen {
+                        self.kubelet
+                            .record(pod, Notice::warning("Evicted", &message));
+                    }
+                    self.evicted = Some(message);
+                }
+            }
             Wake::Exited {
                 name,
                 attempt,
@@ -805,7 +849,18 @@ impl PodWorker {
             pod_ip: self.network.as_ref().map(|n| n.1.clone()),
         };
         let policy = self.kubelet.options.backoff;
-        let fresh = pods::status(pod, &self.records, &placement, &policy, Timestamp::now());
+        let evicted = self.evicted.clone();
+        let made = |pod: &Value| {
+            let mut status =
+                pods::status(pod, &self.records, &placement, &policy, Timestamp::now());
+            if let Some(message) = &evicted {
+                status["phase"] = "Failed".into();
+                status["reason"] = "Evicted".into();
+                status["message"] = message.clone().into();
+            }
+            status
+        };
+        let fresh = made(pod);
         if pod.get("status") == Some(&fresh) {
             return Ok(());
         }
@@ -829,13 +884,7 @@ impl PodWorker {
                     if current.pointer("/metadata/uid").and_then(Value::as_str)
                         == Some(uid.as_str())
                     {
-                        new["status"] = pods::status(
-                            current,
-                            &self.records,
-                            &placement,
-                            &policy,
-                            Timestamp::now(),
-                        );
+                        new["status"] = made(current);
                     }
                     Ok::<_, StoreError>(new)
                 },
@@ -855,6 +904,9 @@ impl PodWorker {
         }
         for record in self.records.values() {
             for run in record.current.iter().chain(&record.previous) {
+                // Its monitor finishes (exit.json written) before its
+                // state goes.
+                drop(self.kubelet.runtime.wait(&run.id).await);
                 if let Err(error) = self.kubelet.runtime.remove(&run.id).await {
                     tracing::warn!(container = %run.id, %error, "removing a container failed");
                 }
