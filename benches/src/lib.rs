@@ -30,6 +30,10 @@
 //! - `keel-bench rollout`: a Deployment of 1,000 replicas to all Ready on
 //!   simulated nodes, with the scheduler and the controllers as their own
 //!   processes, and the memory of each at 5,000 nodes ([`rollout`]).
+//! - `keel-bench pods`: real pods on one real node (`keel kubelet` beside
+//!   `keel up --kubelet=false`): start-up latency from each create to
+//!   Running and Ready, the kubelet's CPU and memory with the pods
+//!   running, and the container monitors' memory ([`pods`]).
 //! - Shared by `schedule` and `rollout`: the child processes and their
 //!   sampling ([`processes`]), the cluster they drive ([`orchestration`]).
 //!
@@ -43,6 +47,7 @@ pub mod kube;
 pub mod lease;
 pub mod load;
 pub mod orchestration;
+pub mod pods;
 pub mod processes;
 pub mod procfs;
 pub mod rollout;

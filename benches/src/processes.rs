@@ -60,6 +60,21 @@ impl Process {
         self.child.id()
     }
 
+    /// Asks it to stop (SIGTERM, through `kill`) and waits up to `wait`
+    /// for it to; answers whether it did (when not, dropping it kills it).
+    pub fn terminate(&mut self, wait: Duration) -> bool {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = std::time::Instant::now() + wait;
+        while std::time::Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
     /// Why it stopped, if it has: "`keel scheduler` exited: exit status: 1".
     pub fn exited(&mut self) -> Option<String> {
         let status: ExitStatus = self.child.try_wait().ok()??;

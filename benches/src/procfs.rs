@@ -38,8 +38,23 @@ pub fn sample(pid: u32) -> Result<Sample, String> {
 
 /// The `VmRSS:   1234 kB` line of a `/proc/<pid>/status`, in bytes.
 pub fn vm_rss_bytes(status: &str) -> Option<u64> {
-    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
-    let mut words = line["VmRSS:".len()..].split_whitespace();
+    kib_line(status, "VmRSS:")
+}
+
+/// Process `pid`'s proportional set size (`Pss:` of
+/// `/proc/<pid>/smaps_rollup`), bytes: its resident pages, each shared page
+/// divided among its sharers, so that a sum over processes is their real
+/// use.
+pub fn pss_bytes(pid: u32) -> Result<u64, String> {
+    let path = format!("/proc/{pid}/smaps_rollup");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("reading {path}: {e}"))?;
+    kib_line(&text, "Pss:").ok_or_else(|| format!("{path} has no Pss line"))
+}
+
+/// The `<name>   1234 kB` line of a /proc file, in bytes.
+fn kib_line(text: &str, name: &str) -> Option<u64> {
+    let line = text.lines().find(|line| line.starts_with(name))?;
+    let mut words = line[name.len()..].split_whitespace();
     let kib: u64 = words.next()?.parse().ok()?;
     (words.next()? == "kB").then_some(kib * 1024)
 }
@@ -75,6 +90,13 @@ mod tests {
         let stat = "4242 (kee) ld) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 9 0";
         assert_eq!(cpu_time(stat), Some(Duration::from_secs(3)));
         assert_eq!(cpu_time("4242 (keeld) S 1"), None);
+    }
+
+    #[test]
+    fn pss_is_read_from_smaps_rollup() {
+        let rollup = "5599-7ffd0 ---p 00000000 00:00 0   [rollup]\nRss:  2048 kB\nPss:   1500 kB\nPss_Anon: 900 kB\n";
+        assert_eq!(kib_line(rollup, "Pss:"), Some(1500 * 1024));
+        assert!(pss_bytes(std::process::id()).expect("our own smaps_rollup") > 0);
     }
 
     #[test]

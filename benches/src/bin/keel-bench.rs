@@ -12,6 +12,7 @@
 //! keel-bench kube                                  # the Kubernetes HTTP front (keel apiserver)
 //! keel-bench schedule --nodes 5000 --pods 10000    # the scheduler's binds per second
 //! keel-bench rollout --nodes 100 --replicas 1000    # a Deployment to all Ready; the controllers' RSS
+//! keel-bench pods --count 100 --rounds 3           # real pods on a real kubelet (root): start-up latency
 //! ```
 
 use std::path::PathBuf;
@@ -27,6 +28,7 @@ use keel_benches::kube::watch::DeliveryOptions;
 use keel_benches::kube::{self, KubeOptions};
 use keel_benches::lease::{self, LeaseOptions};
 use keel_benches::load::{self, LoadOptions, Report, Workload};
+use keel_benches::pods::{self, PodsOptions};
 use keel_benches::rollout::{self, RolloutOptions};
 use keel_benches::schedule::{self, ScheduleOptions};
 use keel_benches::servers::{self, Binaries, Kind, Server};
@@ -173,6 +175,16 @@ enum Command {
     /// peak RSS and CPU of each process. A fresh keeld per round. Prints a
     /// Markdown table.
     Rollout(RolloutArgs),
+    /// Real pods on one real node (root): `keel up --kubelet=false` and
+    /// `keel kubelet` as its own process, with the busybox image built by
+    /// scripts/busybox-image.sh in its own image store; create --count
+    /// busybox `sleep 3600` pods at once and measure each one's time from
+    /// its create to Running and Ready (seen by a watch), then the
+    /// kubelet's CPU and memory over a quiet window with the pods running,
+    /// and the container monitors' memory. A fresh node per round; every
+    /// pod, process, cgroup, network namespace and the bridge removed
+    /// after. Prints Markdown tables.
+    Pods(PodsArgs),
     /// Lease keep-alives (each client on its own stream, one request in
     /// flight, round-robin over pre-granted leases), then lease grants.
     Lease {
@@ -367,6 +379,29 @@ struct RolloutArgs {
     /// --controllers-arg=--node-monitor-grace-period=10m.
     #[arg(long, allow_hyphen_values = true)]
     controllers_arg: Vec<String>,
+}
+
+/// The shape of a `pods` run.
+#[derive(Args, Debug, Clone)]
+struct PodsArgs {
+    #[command(flatten)]
+    programs: Programs,
+    /// Pods created at once.
+    #[arg(long, default_value_t = 100)]
+    count: usize,
+    /// Rounds, each on a fresh keel up and kubelet.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// The quiet window with the pods running over which the kubelet's
+    /// CPU is counted, seconds.
+    #[arg(long, default_value_t = 30)]
+    quiet_secs: u64,
+    /// How long the pods may take to be Running and Ready, seconds.
+    #[arg(long, default_value_t = 300)]
+    wait_secs: u64,
+    /// The script that builds the busybox image.
+    #[arg(long, default_value = "scripts/busybox-image.sh")]
+    image_script: PathBuf,
 }
 
 /// The shape of a watch run, shared by `watch-latency` and `compare`.
@@ -634,6 +669,21 @@ async fn run(command: Command) -> Result<(), String> {
             };
             let rounds = rollout::run(&options).await?;
             print!("{}", rollout::summary(&options, &rounds));
+            Ok(())
+        }
+        Command::Pods(args) => {
+            let (_temp, dir) = args.programs.dir()?;
+            let options = PodsOptions {
+                keel: args.programs.keel()?,
+                image_script: args.image_script,
+                dir,
+                count: args.count,
+                rounds: args.rounds,
+                quiet: Duration::from_secs(args.quiet_secs),
+                wait: Duration::from_secs(args.wait_secs),
+            };
+            let rounds = pods::run(&options).await?;
+            print!("{}", pods::summary(&options, &rounds));
             Ok(())
         }
         Command::Lease {
