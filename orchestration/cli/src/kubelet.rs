@@ -86,6 +86,10 @@ pub struct KubeletFlags {
     /// under them the node reports MemoryPressure or DiskPressure.
     #[arg(long, default_value = "memory.available<100Mi,nodefs.available<10%", value_parser = keel_kubelet::node::Thresholds::parse)]
     eviction_hard: keel_kubelet::node::Thresholds,
+    /// How often memory pressure is checked; under it, one pod is evicted
+    /// each time (BestEffort first).
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    housekeeping_interval: Duration,
     /// A directory of static pod manifests (YAML or JSON): pods this
     /// kubelet runs on its own, mirrored into keel as <name>-<node>.
     #[arg(long)]
@@ -195,6 +199,7 @@ pub async fn run_with(
     options.thresholds = flags.eviction_hard;
     options.pod_manifest_path = flags.pod_manifest_path.clone().map(absolute);
     options.file_check_frequency = flags.file_check_frequency;
+    options.eviction_interval = flags.housekeeping_interval;
     let runtime: Arc<dyn keel_kubelet::runtime::ContainerRuntime> = Arc::new(runtime);
     let listen = (node_ip.as_str(), flags.kubelet_port);
     let listener = tokio::net::TcpListener::bind(listen)
