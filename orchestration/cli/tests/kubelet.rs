@@ -393,6 +393,56 @@ fn the_kubelet_runs_real_workloads() {
         "Completed"
     );
 
+    // Logs through the front with every kubectl the front is tested with,
+    // followed to the end of the container; exec with the WebSocket ones.
+    let job_pod = text(&done[0], "/metadata/name").to_owned();
+    let mut clients: Vec<(String, Kubectl)> = (27..=33)
+        .map(|minor| {
+            (
+                format!("1.{minor}"),
+                Kubectl::for_keel_up(keel_tests::binaries::kubectl(minor), &up, scratch),
+            )
+        })
+        .collect();
+    clients.push((
+        "1.20".into(),
+        Kubectl::for_keel_up(keel_tests::binaries::kubectl_1_20(), &up, scratch),
+    ));
+    for (version, client) in &clients {
+        assert_eq!(
+            client.ok(&["logs", &job_pod]),
+            "counted\n",
+            "kubectl {version}"
+        );
+        assert_eq!(
+            client.ok(&["logs", "-f", &job_pod]),
+            "counted\n",
+            "kubectl {version}"
+        );
+        let stamped = client.ok(&["logs", "--timestamps", &job_pod]);
+        assert!(
+            stamped.ends_with("Z counted\n") && stamped.starts_with("20"),
+            "kubectl {version}: {stamped}"
+        );
+    }
+    for minor in [32, 33] {
+        let client = Kubectl::for_keel_up(keel_tests::binaries::kubectl(minor), &up, scratch);
+        let pod = text(
+            &items(&client, &["pods", "-l", "app=web"])[0],
+            "/metadata/name",
+        )
+        .to_owned();
+        assert_eq!(
+            client
+                .ok(&["exec", &pod, "--", "cat", "/etc/hostname"])
+                .trim(),
+            pod,
+            "kubectl 1.{minor}"
+        );
+        let failed = client.run(&["exec", &pod, "--", "sh", "-c", "exit 7"]);
+        assert_eq!(failed.status.code(), Some(7), "kubectl 1.{minor}");
+    }
+
     // A missing image: ErrImagePull, then ImagePullBackOff.
     let mut reasons = Vec::new();
     eventually("ErrImagePull and ImagePullBackOff", || {

@@ -200,33 +200,46 @@ impl Kubelet {
             .join(format!("{attempt}.log"))
     }
 
-    /// The pod's /etc/hosts, as the kubelet writes it, mounted into each
-    /// container.
-    pub(crate) fn hosts_file(
+    /// The pod's /etc/hosts and /etc/hostname, as the kubelet writes
+    /// them, mounted into each container.
+    pub(crate) fn etc_files(
         pod_dir: &Path,
         hostname: &str,
         pod_ip: &str,
-    ) -> Result<Mount, String> {
-        let path = pod_dir.join("etc-hosts");
-        let mut text = String::from(
+    ) -> Result<Vec<Mount>, String> {
+        let mut hosts = String::from(
             "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
         );
         if !pod_ip.is_empty() {
-            text.push_str(pod_ip);
-            text.push('\t');
-            text.push_str(hostname);
-            text.push('\n');
+            hosts.push_str(pod_ip);
+            hosts.push('\t');
+            hosts.push_str(hostname);
+            hosts.push('\n');
         }
+        let files = [
+            ("etc-hosts", "/etc/hosts", hosts),
+            ("etc-hostname", "/etc/hostname", format!("{hostname}\n")),
+        ];
         std::fs::create_dir_all(pod_dir)
-            .and_then(|()| std::fs::write(&path, text))
-            .map_err(|e| format!("writing {}: {e}", path.display()))?;
-        Ok(Mount {
-            source: path,
-            destination: "/etc/hosts".into(),
-            read_only: false,
-        })
+            .map_err(|e| format!("creating {}: {e}", pod_dir.display()))?;
+        files
+            .into_iter()
+            .map(|(file, destination, text)| {
+                let path = pod_dir.join(file);
+                std::fs::write(&path, text)
+                    .map_err(|e| format!("writing {}: {e}", path.display()))?;
+                Ok(Mount {
+                    source: path,
+                    destination: destination.into(),
+                    read_only: false,
+                })
+            })
+            .collect()
     }
 }
+
+/// How long after its deletion a static pod's mirror is made again.
+const MIRROR_RECREATE_AFTER: Duration = Duration::from_secs(1);
 
 /// The memory a pod's containers request, in bytes.
 fn memory_request(pod: &Value) -> u64 {
@@ -331,7 +344,10 @@ pub async fn run(
                 Ok(Event::Added(pod) | Event::Modified { new: pod, .. }) => workers.dispatch(&pod),
                 Ok(Event::Deleted(pod)) => {
                     if workers.gone(&pod) {
-                        workers.sync_statics(&informer.cache()).await;
+                        // A deleted mirror comes back in a moment, as on a
+                        // kubelet's next sync (at once would race clients
+                        // waiting for the deletion, `kubectl delete --wait`).
+                        manifests.reset_after(MIRROR_RECREATE_AFTER.min(kubelet.options.file_check_frequency));
                     }
                 }
                 Ok(Event::Listed { .. }) => {

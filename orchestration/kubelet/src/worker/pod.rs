@@ -642,7 +642,7 @@ impl PodWorker {
             containers::environment(pod, spec, image, &fetched, &hostname, &pod_ip, &host_ip)?;
         let argv = containers::argv(spec, image, &env)?;
         let mut mounts = containers::mounts(spec, self.volumes.as_ref().expect("prepared"))?;
-        mounts.push(super::Kubelet::hosts_file(&pod_dir, &hostname, &pod_ip)?);
+        mounts.extend(super::Kubelet::etc_files(&pod_dir, &hostname, &pod_ip)?);
         let attempt = self
             .records
             .get(name)
