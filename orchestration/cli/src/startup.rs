@@ -118,20 +118,21 @@ pub fn open_log_file(data_dir: &Path) -> Result<std::fs::File, String> {
 }
 
 /// Logs to stderr, filtered by KEEL_LOG (default info, openraft's
-/// warnings), and also to `file` without colours if there is one. Each
-/// line names the component it comes from (`keeld:`, `front:`,
-/// `scheduler:`, `controllers:`, `kubelet:`) where `keel up` runs several.
+/// warnings), and also to `file` if there is one. Each line names the
+/// component it comes from (`keeld:`, `front:`, `scheduler:`,
+/// `controllers:`, `kubelet:`) where `keel up` runs several: see
+/// [`ComponentFormat`].
 pub fn init_logging(file: Option<std::fs::File>) {
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("KEEL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
     let to_stderr = tracing_subscriber::fmt::layer()
-        .with_target(false)
+        .event_format(ComponentFormat)
         .with_writer(std::io::stderr);
     let to_file = file.map(|file| {
         tracing_subscriber::fmt::layer()
-            .with_target(false)
+            .event_format(ComponentFormat)
             .with_ansi(false)
             .with_writer(std::sync::Mutex::new(file))
     });
@@ -140,4 +141,57 @@ pub fn init_logging(file: Option<std::fs::File>) {
         .with(to_stderr)
         .with(to_file)
         .init();
+}
+
+/// `2026-01-02T03:04:05.678901Z  INFO kubelet: message key=value`: the
+/// component is the outermost span the event is in (`keel up` wraps each
+/// component's future in one); an event outside any span (a task the
+/// component spawned, which tokio does not put in its spawner's span) is
+/// named by the crate that logged it.
+pub struct ComponentFormat;
+
+/// Which component logs from which crate, for events outside the spans.
+const COMPONENT_OF_CRATE: &[(&str, &str)] = &[
+    ("keel_server", "keeld"),
+    ("keel_mvcc", "keeld"),
+    ("keel_raft_log", "keeld"),
+    ("keel_lease", "keeld"),
+    ("openraft", "keeld"),
+    ("keel_apiserver", "front"),
+    ("keel_scheduler", "scheduler"),
+    ("keel_controllers", "controllers"),
+    ("keel_kubelet", "kubelet"),
+];
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for ComponentFormat
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        use tracing_subscriber::fmt::time::FormatTime as _;
+        tracing_subscriber::fmt::time::SystemTime.format_time(&mut writer)?;
+        write!(writer, " {:>5} ", event.metadata().level())?;
+        let span = ctx
+            .event_scope()
+            .and_then(|scope| scope.from_root().next())
+            .map(|span| span.name());
+        let crate_name = event.metadata().target().split("::").next();
+        let component = span.or_else(|| {
+            COMPONENT_OF_CRATE
+                .iter()
+                .find(|(name, _)| Some(*name) == crate_name)
+                .map(|(_, component)| *component)
+        });
+        if let Some(component) = component {
+            write!(writer, "{component}: ")?;
+        }
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
 }
