@@ -81,7 +81,7 @@ impl KeelUp {
                 .strip_prefix("export KUBECONFIG=")
                 .expect("an export line"),
         );
-        // The banner comes before the front listens (it waits for keeld).
+        // The banner comes once the front listens; checking costs little.
         let deadline = Instant::now() + START_DEADLINE;
         while TcpStream::connect(("127.0.0.1", front)).is_err() {
             assert!(

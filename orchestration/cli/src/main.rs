@@ -1,17 +1,17 @@
 //! `keel`: the orchestration half's command.
 //!
 //! ```text
-//!   keel up          one-member keeld, the HTTP front, the scheduler and the
-//!                    controllers; a kubeconfig written
+//!   keel up          one-member keeld, the HTTP front, the scheduler, the
+//!                    controllers and a kubelet; a kubeconfig written, each
+//!                    component's log lines prefixed by its name
 //!   keel apiserver   the HTTP front against any keel cluster
 //!   keel kubeconfig  prints a kubeconfig for a front
 //!   keel sim-nodes   simulated nodes (kwok-like) for tests and benchmarks
 //!   keel controllers kube-controller-manager's controllers, leader-elected
 //!   keel scheduler   places pending pods on nodes, leader-elected
 //!   keel image       the node's image store: import | ls | rm
+//!   keel kubelet     the node agent: runs the pods bound to this machine
 //! ```
-//!
-//! The kubelet joins `keel up` with the issue that builds it.
 
 mod scheduler;
 
@@ -21,10 +21,12 @@ use std::process::ExitCode;
 mod controllers;
 mod image;
 mod kubelet;
+mod startup;
 
 use clap::{Args, Parser, Subcommand};
 use keel_client::{Client, ClientOptions};
 use keel_runtime::Store;
+use tracing::Instrument;
 
 /// keel's orchestration layer: Kubernetes' objects in keel, for kubectl.
 #[derive(Parser)]
@@ -36,9 +38,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Runs the whole stack on this machine: a one-member keeld and the
-    /// Kubernetes HTTP front; writes a kubeconfig and prints how to use it.
-    /// Stops on Ctrl-C.
+    /// Runs the whole stack on this machine: a one-member keeld, the
+    /// Kubernetes HTTP front, the scheduler, the controllers and a kubelet;
+    /// writes a kubeconfig. Says on stderr what it waits for, then prints on
+    /// stdout "keel is up: ...", the KUBECONFIG to export and where its data
+    /// and log (<data-dir>/logs/keel.log, beside stderr) are. Stops on
+    /// Ctrl-C.
     Up(Box<Up>),
     /// Runs the Kubernetes HTTP front against a keel (or etcd) cluster.
     Apiserver(Apiserver),
@@ -281,11 +286,8 @@ async fn up(args: Up) -> Result<(), String> {
     ])
     .map_err(|error| error.to_string())?;
     let kubeconfig = write_kubeconfig(&args.data_dir, &format!("http://{}", args.listen))?;
-    println!(
-        "keel is up: keeld at {}, the Kubernetes API at http://{}",
-        args.client_url, args.listen
-    );
-    println!("export KUBECONFIG={}", kubeconfig.display());
+    let data_dir = std::path::absolute(&args.data_dir)
+        .map_err(|error| format!("no absolute path for the data directory: {error}"))?;
     // keeld stops on Ctrl-C or SIGTERM, once its clients are gone: the
     // front and the components stop on the same signal, and keeld's
     // graceful shutdown then ends.
@@ -295,16 +297,25 @@ async fn up(args: Up) -> Result<(), String> {
         options.cluster_cidr = Some(UP_CLUSTER_CIDR.into());
     }
     let kubelet_flags = args.kubelet_flags.in_data_dir(&args.data_dir);
-    let keeld = keel_server::server::run(config);
+    let keeld = keel_server::server::run(config).instrument(tracing::info_span!("keeld"));
     let mut keeld = std::pin::pin!(keeld);
-    let rest = async {
+    let banner = startup::Banner {
+        client_url: &args.client_url,
+        listen: &args.listen,
+        node: args.kubelet.then(|| kubelet_flags.node_name()),
+        kubeconfig: &kubeconfig,
+        data_dir: &data_dir,
+    };
+    let serving = async {
         tokio::select! {
-            served = front(endpoints.clone(), &args.listen) => served,
+            served = front(endpoints.clone(), &args.listen).instrument(tracing::info_span!("front")) => served,
             ran = components(&endpoints, &options, args.scheduler) => ran,
-            ran = kubelet::run_with(&endpoints, &kubelet_flags, true, shutdown_signal()), if args.kubelet => ran,
+            ran = kubelet::run_with(&endpoints, &kubelet_flags, true, shutdown_signal())
+                .instrument(tracing::info_span!("kubelet")), if args.kubelet => ran,
             () = shutdown_signal(), if !args.kubelet => Ok(()),
         }
     };
+    let rest = alongside(serving, startup::announce(&endpoints, banner));
     // keeld may finish its own shutdown first; the kubelet still stops
     // its pods (within their grace periods) before `keel up` exits.
     // Listening from now on (a signal before the first poll would be lost).
@@ -328,6 +339,18 @@ async fn up(args: Up) -> Result<(), String> {
     };
     signalled.abort();
     result
+}
+
+/// Runs `main` to its end, with `side` beside it until `side` ends.
+async fn alongside<T>(
+    main: impl std::future::Future<Output = T>,
+    side: impl std::future::Future<Output = ()>,
+) -> T {
+    let mut main = std::pin::pin!(main);
+    tokio::select! {
+        done = &mut main => done,
+        () = side => main.await,
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM (as keeld's own shutdown does).
@@ -364,8 +387,10 @@ async fn components(
     // controllers` beside it leads.
     let managing = keel_controllers::manager::any_enabled(&options.controllers);
     tokio::select! {
-        ran = controllers::elected(&client, "keel-up", UP_LEASE_TTL_SECS, options, std::future::pending()), if managing => ran,
-        ran = keel_scheduler::run::run(&client, &scheduling, std::future::pending()), if scheduler => {
+        ran = controllers::elected(&client, "keel-up", UP_LEASE_TTL_SECS, options, std::future::pending())
+            .instrument(tracing::info_span!("controllers")), if managing => ran,
+        ran = keel_scheduler::run::run(&client, &scheduling, std::future::pending())
+            .instrument(tracing::info_span!("scheduler")), if scheduler => {
             ran.map_err(|error| format!("the scheduler stopped: {error}"))
         }
         else => std::future::pending().await,
@@ -387,13 +412,17 @@ fn main() -> ExitCode {
         return ExitCode::from(u8::try_from(code).unwrap_or(1));
     }
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KEEL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .init();
+    let log_file = match &cli.command {
+        Command::Up(up) => match startup::open_log_file(&up.data_dir) {
+            Ok(file) => Some(file),
+            Err(error) => {
+                eprintln!("keel: {error}");
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => None,
+    };
+    startup::init_logging(log_file);
     let command = match cli.command {
         Command::Kubeconfig { server } => {
             println!("{}", kubeconfig(&server));

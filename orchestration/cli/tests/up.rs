@@ -34,7 +34,8 @@ fn up(dir: &Path, [client, peer, front]: [u16; 3]) -> (Background, PathBuf) {
     ];
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut keel = Background::spawn_program(Path::new(env!("CARGO_BIN_EXE_keel")), &args);
-    let banner = keel.next_line(Stream::Stdout, Duration::from_secs(10));
+    // The banner comes once keeld and the front answer.
+    let banner = keel.next_line(Stream::Stdout, Duration::from_secs(30));
     assert!(
         banner
             .as_deref()
@@ -42,7 +43,7 @@ fn up(dir: &Path, [client, peer, front]: [u16; 3]) -> (Background, PathBuf) {
         "{banner:?}\n{keel}"
     );
     let export = keel
-        .next_line(Stream::Stdout, Duration::from_secs(10))
+        .next_line(Stream::Stdout, Duration::from_secs(30))
         .unwrap();
     let path = export
         .trim_end()
