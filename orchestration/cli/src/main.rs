@@ -1,17 +1,17 @@
 //! `keel`: the orchestration half's command.
 //!
 //! ```text
-//!   keel up          one-member keeld, the HTTP front, the scheduler and the
-//!                    controllers; a kubeconfig written
+//!   keel up          one-member keeld, the HTTP front, the scheduler, the
+//!                    controllers and a kubelet; a kubeconfig written
+//!   keel up --join   only a kubelet, joining an existing keel
 //!   keel apiserver   the HTTP front against any keel cluster
 //!   keel kubeconfig  prints a kubeconfig for a front
 //!   keel sim-nodes   simulated nodes (kwok-like) for tests and benchmarks
 //!   keel controllers kube-controller-manager's controllers, leader-elected
 //!   keel scheduler   places pending pods on nodes, leader-elected
 //!   keel image       the node's image store: import | ls | rm
+//!   keel kubelet     the node agent: this machine's pods, real containers
 //! ```
-//!
-//! The kubelet joins `keel up` with the issue that builds it.
 
 mod scheduler;
 
@@ -36,9 +36,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Runs the whole stack on this machine: a one-member keeld and the
-    /// Kubernetes HTTP front; writes a kubeconfig and prints how to use it.
-    /// Stops on Ctrl-C.
+    /// Runs the whole stack on this machine: a one-member keeld, the
+    /// Kubernetes HTTP front, the scheduler, the controllers and a kubelet;
+    /// writes a kubeconfig and prints how to use it. With --join, only a
+    /// kubelet that joins an existing keel. Stops on Ctrl-C.
     Up(Box<Up>),
     /// Runs the Kubernetes HTTP front against a keel (or etcd) cluster.
     Apiserver(Apiserver),
@@ -106,6 +107,20 @@ struct Up {
     /// pod networks from 10.244.0.0/16.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     kubelet: bool,
+    /// Joins an existing keel instead (its client URLs, comma-separated):
+    /// runs only a kubelet for this machine, with the kubelet flags below,
+    /// so that a second machine (or network namespace) becomes a second
+    /// node; no keeld, no front, no scheduler, no controllers. Its
+    /// directory defaults to <data-dir>/kubelet; Ctrl-C stops its pods
+    /// gracefully, as `keel up`'s does (`keel kubelet` leaves them
+    /// running).
+    #[arg(
+        long,
+        value_name = "ENDPOINTS",
+        value_delimiter = ',',
+        conflicts_with_all = ["client_url", "peer_url", "listen", "scheduler", "kubelet"],
+    )]
+    join: Vec<String>,
     /// The kubelet's flags, as `keel kubelet` takes them (its directory
     /// defaults to <data-dir>/kubelet).
     #[command(flatten)]
@@ -267,6 +282,9 @@ fn write_kubeconfig(data_dir: &Path, server: &str) -> Result<PathBuf, String> {
 }
 
 async fn up(args: Up) -> Result<(), String> {
+    if !args.join.is_empty() {
+        return join(&args).await;
+    }
     let data = args.data_dir.join("keeld");
     let data = data.to_str().ok_or("the data directory is not UTF-8")?;
     let config = <keel_server::config::Config as Parser>::try_parse_from([
@@ -328,6 +346,17 @@ async fn up(args: Up) -> Result<(), String> {
     };
     signalled.abort();
     result
+}
+
+/// `keel up --join`: only a kubelet, against the keel at `args.join`.
+async fn join(args: &Up) -> Result<(), String> {
+    let flags = args.kubelet_flags.in_data_dir(&args.data_dir);
+    println!(
+        "keel is joining {} as node {}",
+        args.join.join(","),
+        flags.node_name()
+    );
+    kubelet::run_with(&args.join, &flags, true, shutdown_signal()).await
 }
 
 /// Resolves on Ctrl-C or SIGTERM (as keeld's own shutdown does).
