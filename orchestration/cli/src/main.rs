@@ -4,6 +4,7 @@
 //!   keel up          one-member keeld, the HTTP front, the scheduler, the
 //!                    controllers and a kubelet; a kubeconfig written, each
 //!                    component's log lines prefixed by its name
+//!   keel up --join   only a kubelet, joining an existing keel
 //!   keel apiserver   the HTTP front against any keel cluster
 //!   keel kubeconfig  prints a kubeconfig for a front
 //!   keel sim-nodes   simulated nodes (kwok-like) for tests and benchmarks
@@ -42,8 +43,8 @@ enum Command {
     /// Kubernetes HTTP front, the scheduler, the controllers and a kubelet;
     /// writes a kubeconfig. Says on stderr what it waits for, then prints on
     /// stdout "keel is up: ...", the KUBECONFIG to export and where its data
-    /// and log (<data-dir>/logs/keel.log, beside stderr) are. Stops on
-    /// Ctrl-C.
+    /// and log (<data-dir>/logs/keel.log, beside stderr) are. With --join, only a kubelet
+    /// that joins an existing keel. Stops on Ctrl-C.
     Up(Box<Up>),
     /// Runs the Kubernetes HTTP front against a keel (or etcd) cluster.
     Apiserver(Apiserver),
@@ -111,6 +112,20 @@ struct Up {
     /// pod networks from 10.244.0.0/16.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     kubelet: bool,
+    /// Joins an existing keel instead (its client URLs, comma-separated):
+    /// runs only a kubelet for this machine, with the kubelet flags below,
+    /// so that a second machine (or network namespace) becomes a second
+    /// node; no keeld, no front, no scheduler, no controllers. Its
+    /// directory defaults to <data-dir>/kubelet; Ctrl-C stops its pods
+    /// gracefully, as `keel up`'s does (`keel kubelet` leaves them
+    /// running).
+    #[arg(
+        long,
+        value_name = "ENDPOINTS",
+        value_delimiter = ',',
+        conflicts_with_all = ["client_url", "peer_url", "listen", "scheduler", "kubelet"],
+    )]
+    join: Vec<String>,
     /// The kubelet's flags, as `keel kubelet` takes them (its directory
     /// defaults to <data-dir>/kubelet).
     #[command(flatten)]
@@ -272,6 +287,9 @@ fn write_kubeconfig(data_dir: &Path, server: &str) -> Result<PathBuf, String> {
 }
 
 async fn up(args: Up) -> Result<(), String> {
+    if !args.join.is_empty() {
+        return join(&args).await;
+    }
     let data = args.data_dir.join("keeld");
     let data = data.to_str().ok_or("the data directory is not UTF-8")?;
     let config = <keel_server::config::Config as Parser>::try_parse_from([
@@ -351,6 +369,17 @@ async fn alongside<T>(
         done = &mut main => done,
         () = side => main.await,
     }
+}
+
+/// `keel up --join`: only a kubelet, against the keel at `args.join`.
+async fn join(args: &Up) -> Result<(), String> {
+    let flags = args.kubelet_flags.in_data_dir(&args.data_dir);
+    println!(
+        "keel is joining {} as node {}",
+        args.join.join(","),
+        flags.node_name()
+    );
+    kubelet::run_with(&args.join, &flags, true, shutdown_signal()).await
 }
 
 /// Resolves on Ctrl-C or SIGTERM (as keeld's own shutdown does).
