@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde_json::{json, Map, Value};
 
-use super::plan::{containers, init_containers, is_terminal, restarts, start_wait};
+use super::plan::{containers, init_containers, is_terminal, restart_policy, restarts, start_wait};
 use super::{BackoffPolicy, ContainerRecord, Run};
 use crate::runtime::State;
 
@@ -138,7 +138,8 @@ fn container_status(
 
 /// The pod's phase (`getPhase`), from its containers' statuses.
 fn phase(pod: &Value, init: &[Value], regular: &[Value]) -> &'static str {
-    let never = pod.pointer("/spec/restartPolicy").and_then(Value::as_str) == Some("Never");
+    let policy = restart_policy(pod);
+    let never = policy == "Never";
     let state_of = |s: &Value, what: &str| s.pointer(&format!("/state/{what}")).is_some();
     for status in init {
         if state_of(status, "terminated") {
@@ -172,10 +173,6 @@ fn phase(pod: &Value, init: &[Value], regular: &[Value]) -> &'static str {
             waiting += 1;
         }
     }
-    let policy = pod
-        .pointer("/spec/restartPolicy")
-        .and_then(Value::as_str)
-        .unwrap_or("Always");
     match () {
         () if waiting > 0 => "Pending",
         () if running > 0 => "Running",

@@ -758,13 +758,13 @@ impl PodWorker {
                 container: spec.clone(),
             };
             let waker = self.waker.clone();
-            let (name, attempt, kind) = (name.to_owned(), run.attempt, *kind);
+            let (container, attempt, kind) = (name.to_owned(), run.attempt, *kind);
             let task = tokio::spawn(async move {
                 tokio::time::sleep(timing.initial_delay).await;
                 loop {
                     let result = probes::run(&handler, &target, timing.timeout).await;
                     let wake = Wake::Probe {
-                        name: name.clone(),
+                        name: container.clone(),
                         attempt,
                         kind,
                         result,
@@ -775,10 +775,7 @@ impl PodWorker {
                     tokio::time::sleep(timing.period).await;
                 }
             });
-            self.probers
-                .entry(name_of_task(&spec))
-                .or_default()
-                .push(task);
+            self.probers.entry(name.to_owned()).or_default().push(task);
         }
     }
 
@@ -964,13 +961,6 @@ pub(crate) fn container_spec(pod: &Value, name: &str) -> Option<Value> {
             .and_then(|l| l.iter().find(|c| c["name"] == name))
             .cloned()
     })
-}
-
-fn name_of_task(spec: &Value) -> String {
-    spec.get("name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned()
 }
 
 /// The container name inside a run's id (`<uid>_<name>_<attempt>`).
