@@ -3,194 +3,52 @@
 //! machine's busybox-static. Root only (as in CI).
 //!
 //! Each test has its own state directory, image and cgroup parent
-//! (`keel-test-<pid>-<n>`); its [`Fixture`] kills whatever is left in
-//! those cgroups and removes them, also when the test fails.
+//! (`keel-test-<pid>-<n>`); its [`Fixture`] (the shared `support`
+//! module's sandbox) kills whatever is left in those cgroups and removes
+//! them, also when the test fails.
 
 #![allow(
     clippy::disallowed_methods,
     reason = "tests of real containers: real files and time"
 )]
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use keel_kubelet::runtime::linux::{Controller, LinuxOptions, LinuxRuntime};
 use keel_kubelet::runtime::{
-    ContainerId, ContainerRuntime, ContainerSpec, Limits, Mount, PodRef, RuntimeError, State,
+    ContainerId, ContainerRuntime, ContainerSpec, Limits, Mount, RuntimeError, State,
 };
+use support::{unique, Sandbox};
 
-const BUSYBOX: &str = "/usr/bin/busybox";
-const APPLETS: [&str; 22] = [
-    "sh", "echo", "sleep", "cat", "ls", "hostname", "ps", "head", "tail", "dd", "true", "false",
-    "env", "pwd", "printf", "wc", "grep", "kill", "mkdir", "id", "readlink", "mount",
-];
-/// How long cleaning up waits for the kernel to let go of a cgroup.
-const CLEANUP_PATIENCE: Duration = Duration::from_secs(10);
-
-static NEXT: AtomicU32 = AtomicU32::new(0);
-
-fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
+/// One test's runtime, image and directories ([`Sandbox`], which it
+/// derefs to); cleans up on drop.
+struct Fixture {
+    sandbox: Sandbox,
 }
 
-/// One test's runtime, image and directories; cleans up on drop.
-struct Fixture {
-    runtime: LinuxRuntime,
-    options: LinuxOptions,
-    rootfs: PathBuf,
-    logs: PathBuf,
-    temp: tempfile::TempDir,
-    cgroup_roots: Vec<PathBuf>,
+impl std::ops::Deref for Fixture {
+    type Target = Sandbox;
+
+    fn deref(&self) -> &Sandbox {
+        &self.sandbox
+    }
 }
 
 impl Fixture {
     fn new() -> Self {
-        let temp = tempfile::tempdir().expect("a temporary directory");
-        let rootfs = temp.path().join("image");
-        make_image(&rootfs);
-        let options = LinuxOptions {
-            state_dir: temp.path().join("containers"),
-            helper: vec![env!("CARGO_BIN_EXE_keel-container-init").into()],
-            cgroup_parent: unique("keel-test"),
-        };
-        let runtime =
-            LinuxRuntime::new(options.clone()).expect("the runtime runs here (root, cgroup v1)");
-        let cgroup_roots = runtime
-            .cgroups()
-            .v1
-            .values()
-            .map(|root| root.join(&options.cgroup_parent))
-            .collect();
         Self {
-            runtime,
-            options,
-            rootfs,
-            logs: temp.path().join("logs"),
-            temp,
-            cgroup_roots,
+            sandbox: Sandbox::new("keel-test"),
         }
     }
 
     /// A spec of a new pod's container running `argv`.
     fn spec(&self, argv: &[&str]) -> ContainerSpec {
-        let uid = unique("uid");
-        let id = ContainerId::new(&uid, "main", 0);
-        ContainerSpec {
-            log_path: self.logs.join(format!("{id}.log")),
-            id,
-            pod: PodRef {
-                namespace: "default".into(),
-                name: "pod".into(),
-                uid,
-            },
-            name: "main".into(),
-            attempt: 0,
-            image: "busybox:test".into(),
-            rootfs: self.rootfs.clone(),
-            argv: argv.iter().map(|arg| (*arg).to_owned()).collect(),
-            env: vec![("PATH".into(), "/bin".into())],
-            working_dir: String::new(),
-            hostname: "pod".into(),
-            mounts: Vec::new(),
-            limits: Limits::default(),
-            network_namespace: None,
-        }
+        self.sandbox.spec_of("pod", &unique("uid"), 0, argv)
     }
-
-    fn container_cgroups(&self, spec: &ContainerSpec) -> Vec<PathBuf> {
-        self.cgroup_roots
-            .iter()
-            .map(|root| root.join(format!("pod{}", spec.pod.uid)).join(&spec.id.0))
-            .collect()
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let deadline = Instant::now() + CLEANUP_PATIENCE;
-        for root in &self.cgroup_roots {
-            let mut dirs = Vec::new();
-            collect_dirs(root, &mut dirs);
-            // Deepest first: a cgroup is removed after its children.
-            dirs.sort_by_key(|dir| std::cmp::Reverse(dir.components().count()));
-            for dir in dirs {
-                loop {
-                    for pid in std::fs::read_to_string(dir.join("cgroup.procs"))
-                        .unwrap_or_default()
-                        .lines()
-                    {
-                        if let Ok(pid) = pid.trim().parse() {
-                            let _ = nix::sys::signal::kill(
-                                nix::unistd::Pid::from_raw(pid),
-                                nix::sys::signal::SIGKILL,
-                            );
-                        }
-                    }
-                    match std::fs::remove_dir(&dir) {
-                        Ok(()) => break,
-                        Err(error) if error.kind() == std::io::ErrorKind::NotFound => break,
-                        Err(error) if Instant::now() >= deadline => {
-                            eprintln!("cleanup: cannot remove {}: {error}", dir.display());
-                            break;
-                        }
-                        Err(_) => std::thread::sleep(Duration::from_millis(20)),
-                    }
-                }
-            }
-        }
-        // The monitors end with their containers; wait for them so that
-        // none writes into the temporary directory as it goes.
-        for entry in std::fs::read_dir(&self.options.state_dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let Ok(text) = std::fs::read_to_string(entry.path().join("state.json")) else {
-                continue;
-            };
-            let Ok(state) = serde_json::from_str::<serde_json::Value>(&text) else {
-                continue;
-            };
-            if let Some(pid) = state["monitor_pid"].as_i64() {
-                while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-            }
-        }
-        let _ = &self.temp;
-    }
-}
-
-fn collect_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
-    if !dir.is_dir() {
-        return;
-    }
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
-            collect_dirs(&entry.path(), out);
-        }
-    }
-    out.push(dir.to_path_buf());
-}
-
-/// A busybox image: `/bin/busybox`, its applets as symlinks, the usual
-/// directories, and `/etc/marker`.
-fn make_image(rootfs: &Path) {
-    for dir in ["bin", "proc", "dev", "sys", "tmp", "etc"] {
-        std::fs::create_dir_all(rootfs.join(dir)).expect("an image directory");
-    }
-    std::fs::copy(BUSYBOX, rootfs.join("bin/busybox")).expect("busybox-static at /usr/bin/busybox");
-    for applet in APPLETS {
-        std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet))
-            .expect("an applet link");
-    }
-    std::fs::write(rootfs.join("etc/marker"), "from the image\n").expect("/etc/marker");
 }
 
 /// A log's records as (stream, tag, text), checking each timestamp.

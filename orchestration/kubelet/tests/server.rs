@@ -10,6 +10,7 @@
 )]
 
 mod server_support;
+mod support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

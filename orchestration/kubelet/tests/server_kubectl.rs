@@ -11,6 +11,7 @@
 )]
 
 mod server_support;
+mod support;
 
 use std::time::Duration;
 

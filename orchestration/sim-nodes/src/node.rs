@@ -1,7 +1,9 @@
 //! A simulated node's objects: its Node (capacity, conditions, addresses,
 //! as a kubelet registers it) and its coordination.k8s.io Lease (what a
 //! kubelet renews every 10 s so that the node lifecycle controller knows
-//! it is alive).
+//! it is alive). keel's real kubelet builds its Node and conditions with
+//! the same functions ([`registered`], [`conditions`]) from its machine's
+//! facts.
 
 use jiff::Timestamp;
 use serde_json::{json, Value};
@@ -38,86 +40,182 @@ impl Default for Capacity {
     }
 }
 
-/// The Node a kubelet would register for `name`: Ready, without
-/// pressure, with `address` as its InternalIP and `capacity` all
-/// allocatable.
-pub fn node_object(name: &str, address: &str, capacity: &Capacity, now: Timestamp) -> Value {
-    let resources = json!({
-        "cpu": capacity.cpu,
-        "memory": capacity.memory,
-        "pods": capacity.pods.to_string(),
-        "ephemeral-storage": capacity.ephemeral_storage,
+/// What a node tells of itself when it registers: the facts in which a
+/// kubelet on a real machine (keel-kubelet builds its Node with this too)
+/// and a simulated node differ.
+#[derive(Debug, Clone)]
+pub struct Registration<'a> {
+    /// The Node's name (and its `Hostname` address).
+    pub name: &'a str,
+    /// Its `InternalIP`.
+    pub address: &'a str,
+    /// The port of the kubelet's endpoint (logs, exec); 0 for none.
+    pub kubelet_port: u16,
+    /// `amd64`, `arm64`, ...
+    pub architecture: &'a str,
+    /// Capacity, all of it allocatable: cpu, memory, pods,
+    /// ephemeral-storage as quantities.
+    pub resources: Value,
+    /// Labels beside the kubelet's own (hostname, os, arch).
+    pub labels: &'a [(&'a str, &'a str)],
+    /// Its conditions ([`conditions`]).
+    pub conditions: Value,
+    /// `status.nodeInfo`.
+    pub info: NodeInfo<'a>,
+}
+
+/// A Node's `status.nodeInfo` (the operating system is always Linux).
+#[derive(Debug, Clone)]
+pub struct NodeInfo<'a> {
+    /// `machineID`, also its `systemUUID`.
+    pub machine_id: &'a str,
+    /// `bootID`: changes when the machine restarts.
+    pub boot_id: &'a str,
+    /// `kernelVersion` (`uname -r`).
+    pub kernel_version: &'a str,
+    /// `osImage` (os-release's `PRETTY_NAME`).
+    pub os_image: &'a str,
+    /// `containerRuntimeVersion` (`<runtime>://<version>`).
+    pub container_runtime_version: &'a str,
+    /// `kubeletVersion`.
+    pub kubelet_version: &'a str,
+}
+
+/// The Node `registration` describes, as a kubelet registers it.
+pub fn registered(registration: &Registration) -> Value {
+    let Registration {
+        name,
+        address,
+        architecture,
+        ref info,
+        ..
+    } = *registration;
+    let mut labels = json!({
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": architecture,
+        "beta.kubernetes.io/os": "linux",
+        "beta.kubernetes.io/arch": architecture,
     });
+    for (key, value) in registration.labels {
+        labels[*key] = (*value).into();
+    }
     json!({
         "apiVersion": "v1",
         "kind": "Node",
-        "metadata": {
-            "name": name,
-            "labels": {
-                "kubernetes.io/hostname": name,
-                "kubernetes.io/os": "linux",
-                "kubernetes.io/arch": "amd64",
-                SIMULATED_LABEL: "true",
-            },
-        },
+        "metadata": {"name": name, "labels": labels},
         "spec": {},
         "status": {
-            "capacity": resources,
-            "allocatable": resources,
-            "conditions": conditions(now),
+            "capacity": registration.resources,
+            "allocatable": registration.resources,
+            "conditions": registration.conditions,
             "addresses": [
                 {"type": "InternalIP", "address": address},
                 {"type": "Hostname", "address": name},
             ],
-            "daemonEndpoints": {"kubeletEndpoint": {"Port": 0}},
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": registration.kubelet_port}},
             "nodeInfo": {
-                "machineID": name,
-                "systemUUID": name,
-                "bootID": name,
-                "kernelVersion": "simulated",
-                "osImage": "keel simulated node",
-                "containerRuntimeVersion": "sim://1",
-                "kubeletVersion": "v1.33.0-keel-sim",
+                "machineID": info.machine_id,
+                "systemUUID": info.machine_id,
+                "bootID": info.boot_id,
+                "kernelVersion": info.kernel_version,
+                "osImage": info.os_image,
+                "containerRuntimeVersion": info.container_runtime_version,
+                "kubeletVersion": info.kubelet_version,
                 "kubeProxyVersion": "",
                 "operatingSystem": "linux",
-                "architecture": "amd64",
+                "architecture": architecture,
             },
         },
     })
 }
 
-/// The conditions of a healthy node, as the kubelet words them
+/// The Node a kubelet would register for `name`: Ready, without
+/// pressure, with `address` as its InternalIP and `capacity` all
+/// allocatable.
+pub fn node_object(name: &str, address: &str, capacity: &Capacity, now: Timestamp) -> Value {
+    registered(&Registration {
+        name,
+        address,
+        kubelet_port: 0,
+        architecture: "amd64",
+        resources: json!({
+            "cpu": capacity.cpu,
+            "memory": capacity.memory,
+            "pods": capacity.pods.to_string(),
+            "ephemeral-storage": capacity.ephemeral_storage,
+        }),
+        labels: &[(SIMULATED_LABEL, "true")],
+        conditions: conditions(Pressures::default(), now),
+        info: NodeInfo {
+            machine_id: name,
+            boot_id: name,
+            kernel_version: "simulated",
+            os_image: "keel simulated node",
+            container_runtime_version: "sim://1",
+            kubelet_version: "v1.33.0-keel-sim",
+        },
+    })
+}
+
+/// Which of a node's pressure conditions are True.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pressures {
+    /// MemoryPressure.
+    pub memory: bool,
+    /// DiskPressure.
+    pub disk: bool,
+    /// PIDPressure.
+    pub pids: bool,
+}
+
+/// A posting node's conditions (Ready, and the three pressures as
+/// `pressures` says), worded as the kubelet's setters word them
 /// (pkg/kubelet/nodestatus/setters.go).
-fn conditions(now: Timestamp) -> Value {
+pub fn conditions(pressures: Pressures, now: Timestamp) -> Value {
     let at = seconds(now);
-    let condition = |kind: &str, status: &str, reason: &str, message: &str| {
-        json!({"type": kind, "status": status, "reason": reason, "message": message,
+    let condition = |kind: &str, on: bool, yes: (&str, &str), no: (&str, &str)| {
+        let (reason, message) = if on { yes } else { no };
+        json!({"type": kind, "status": if on { "True" } else { "False" },
+               "reason": reason, "message": message,
                "lastHeartbeatTime": at, "lastTransitionTime": at})
     };
     json!([
         condition(
             "MemoryPressure",
-            "False",
-            "KubeletHasSufficientMemory",
-            "kubelet has sufficient memory available"
+            pressures.memory,
+            (
+                "KubeletHasInsufficientMemory",
+                "kubelet has insufficient memory available"
+            ),
+            (
+                "KubeletHasSufficientMemory",
+                "kubelet has sufficient memory available"
+            ),
         ),
         condition(
             "DiskPressure",
-            "False",
-            "KubeletHasNoDiskPressure",
-            "kubelet has no disk pressure"
+            pressures.disk,
+            ("KubeletHasDiskPressure", "kubelet has disk pressure"),
+            ("KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
         ),
         condition(
             "PIDPressure",
-            "False",
-            "KubeletHasSufficientPID",
-            "kubelet has sufficient PID available"
+            pressures.pids,
+            (
+                "KubeletHasInsufficientPID",
+                "kubelet has insufficient PID available"
+            ),
+            (
+                "KubeletHasSufficientPID",
+                "kubelet has sufficient PID available"
+            ),
         ),
         condition(
             "Ready",
-            "True",
-            "KubeletReady",
-            "kubelet is posting ready status"
+            true,
+            ("KubeletReady", "kubelet is posting ready status"),
+            ("KubeletNotReady", ""),
         ),
     ])
 }

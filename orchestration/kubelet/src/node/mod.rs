@@ -6,12 +6,14 @@
 //!   machine::read()  ─► Machine (cpus, memory, disk, kernel, os, ids)
 //!   pressure::read() ─► Pressure (memory available, disk free, pids)
 //!   node_object(name, address, machine, pressure, now) ─► the Node, as registered
-//!   conditions(pressure, now) ─► Ready / MemoryPressure / DiskPressure / PIDPressure
+//!   conditions(pressure, thresholds, now) ─► Ready / MemoryPressure / DiskPressure / PIDPressure
+//!   (both built with keel-sim-nodes' registered() and conditions(), as simulated nodes are)
 //! ```
 
 pub mod machine;
 
 use jiff::Timestamp;
+use keel_sim_nodes::node::{registered, NodeInfo, Pressures, Registration};
 use serde_json::{json, Value};
 
 pub use machine::{Machine, Pressure};
@@ -78,11 +80,6 @@ impl Thresholds {
 /// PIDPressure.
 pub const PIDS_USED_PERCENT_MAX: u64 = 90;
 
-/// Kubernetes' `metav1.Time`.
-fn time(at: Timestamp) -> String {
-    keel_sim_nodes::node::seconds(at)
-}
-
 /// The Node `name` registers: its capacity and allocatable from
 /// `machine`, its address, its info and conditions.
 pub fn node_object(
@@ -94,99 +91,40 @@ pub fn node_object(
     thresholds: &Thresholds,
     now: Timestamp,
 ) -> Value {
-    let resources = json!({
-        "cpu": machine.cpus.to_string(),
-        "memory": format!("{}Ki", machine.memory_bytes / 1024),
-        "ephemeral-storage": format!("{}Ki", machine.disk_bytes / 1024),
-        "pods": PODS_MAX.to_string(),
-    });
-    json!({
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {
-            "name": name,
-            "labels": {
-                "kubernetes.io/hostname": name,
-                "kubernetes.io/os": "linux",
-                "kubernetes.io/arch": machine.architecture,
-                "beta.kubernetes.io/os": "linux",
-                "beta.kubernetes.io/arch": machine.architecture,
-            },
-        },
-        "spec": {},
-        "status": {
-            "capacity": resources,
-            "allocatable": resources,
-            "conditions": conditions(pressure, thresholds, now),
-            "addresses": [
-                {"type": "InternalIP", "address": address},
-                {"type": "Hostname", "address": name},
-            ],
-            "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
-            "nodeInfo": {
-                "machineID": machine.machine_id,
-                "systemUUID": machine.machine_id,
-                "bootID": machine.boot_id,
-                "kernelVersion": machine.kernel_version,
-                "osImage": machine.os_image,
-                "containerRuntimeVersion": format!("keel://{}", env!("CARGO_PKG_VERSION")),
-                "kubeletVersion": KUBELET_VERSION,
-                "kubeProxyVersion": "",
-                "operatingSystem": "linux",
-                "architecture": machine.architecture,
-            },
+    let runtime_version = format!("keel://{}", env!("CARGO_PKG_VERSION"));
+    registered(&Registration {
+        name,
+        address,
+        kubelet_port,
+        architecture: &machine.architecture,
+        resources: json!({
+            "cpu": machine.cpus.to_string(),
+            "memory": format!("{}Ki", machine.memory_bytes / 1024),
+            "ephemeral-storage": format!("{}Ki", machine.disk_bytes / 1024),
+            "pods": PODS_MAX.to_string(),
+        }),
+        labels: &[],
+        conditions: conditions(pressure, thresholds, now),
+        info: NodeInfo {
+            machine_id: &machine.machine_id,
+            boot_id: &machine.boot_id,
+            kernel_version: &machine.kernel_version,
+            os_image: &machine.os_image,
+            container_runtime_version: &runtime_version,
+            kubelet_version: KUBELET_VERSION,
         },
     })
 }
 
-/// The node's conditions, as the kubelet's setters word them
-/// (pkg/kubelet/nodestatus/setters.go).
+/// The node's conditions: a pressure is on while its signal is past
+/// its `--eviction-hard` threshold (pids past [`PIDS_USED_PERCENT_MAX`]).
 pub fn conditions(pressure: &Pressure, thresholds: &Thresholds, now: Timestamp) -> Value {
-    let at = time(now);
-    let condition = |kind: &str, on: bool, yes: (&str, &str), no: (&str, &str)| {
-        let (reason, message) = if on { yes } else { no };
-        json!({"type": kind, "status": if on { "True" } else { "False" },
-               "reason": reason, "message": message,
-               "lastHeartbeatTime": at, "lastTransitionTime": at})
+    let pressures = Pressures {
+        memory: pressure.memory_available_bytes < thresholds.memory_available_bytes,
+        disk: pressure.disk_free_bytes * 100 < pressure.disk_bytes * thresholds.disk_free_percent,
+        pids: pressure.pids * 100 > pressure.pids_max * PIDS_USED_PERCENT_MAX,
     };
-    json!([
-        condition(
-            "MemoryPressure",
-            pressure.memory_available_bytes < thresholds.memory_available_bytes,
-            (
-                "KubeletHasInsufficientMemory",
-                "kubelet has insufficient memory available"
-            ),
-            (
-                "KubeletHasSufficientMemory",
-                "kubelet has sufficient memory available"
-            ),
-        ),
-        condition(
-            "DiskPressure",
-            pressure.disk_free_bytes * 100 < pressure.disk_bytes * thresholds.disk_free_percent,
-            ("KubeletHasDiskPressure", "kubelet has disk pressure"),
-            ("KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-        ),
-        condition(
-            "PIDPressure",
-            pressure.pids * 100 > pressure.pids_max * PIDS_USED_PERCENT_MAX,
-            (
-                "KubeletHasInsufficientPID",
-                "kubelet has insufficient PID available"
-            ),
-            (
-                "KubeletHasSufficientPID",
-                "kubelet has sufficient PID available"
-            ),
-        ),
-        condition(
-            "Ready",
-            true,
-            ("KubeletReady", "kubelet is posting ready status"),
-            ("KubeletNotReady", ""),
-        ),
-    ])
+    keel_sim_nodes::node::conditions(pressures, now)
 }
 
 /// `current`'s conditions with `fresh`'s statuses, keeping each one's

@@ -4,7 +4,6 @@
 //! the client has gone.
 
 use std::io::SeekFrom;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -13,14 +12,16 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use super::cri::{self, LogFormatter, LogOptions};
 use super::{find, Refusal, ServerState};
-use crate::runtime::{ContainerId, ContainerRuntime, State as RunState};
+use crate::runtime::ContainerId;
 
 /// How often a followed file is read again when it had nothing new: a
-/// line shows within this, and an idle follow costs a read (and a look at
-/// the runtime's state) this often.
+/// line shows within this, and an idle follow costs a read this often.
+/// The run's end is heard at once, from the runtime's wait.
 const FOLLOW_POLL_INTERVAL: Duration = Duration::from_millis(200);
 
 /// The most of a log file read at once: the output is sent in pieces of
@@ -80,14 +81,25 @@ async fn answer(
     file.seek(SeekFrom::Start(start as u64))
         .await
         .map_err(unreadable)?;
+    // A previous run has ended: there is nothing to follow.
+    let follow = options.follow && !options.previous;
+    let (ended_tx, ended) = watch::channel(false);
+    let waiter = follow.then(|| {
+        let runtime = state.runtime.clone();
+        let id = ContainerId::new(&files.uid, container, attempt);
+        // A run the runtime no longer knows has ended too.
+        tokio::spawn(async move {
+            drop(runtime.wait(&id).await);
+            ended_tx.send_replace(true);
+        })
+    });
     let log = LogStream {
-        runtime: state.runtime.clone(),
-        id: ContainerId::new(&files.uid, container, attempt),
         file,
         pending: Vec::new(),
         formatter: LogFormatter::new(&options),
-        // A previous run has ended: there is nothing to follow.
-        follow: options.follow && !options.previous,
+        follow,
+        ended,
+        waiter,
         finishing: false,
     };
     let chunks = futures::stream::unfold(log, |mut log| async move {
@@ -105,9 +117,6 @@ fn plain_text(body: Body) -> Response {
 /// run has ended and the file is drained. Dropped (the client gone) it
 /// stops.
 struct LogStream {
-    runtime: Arc<dyn ContainerRuntime>,
-    /// The run whose file this is.
-    id: ContainerId,
     /// Open where the next read begins.
     file: tokio::fs::File,
     /// The start of an entry still being written (no `\n` yet).
@@ -115,6 +124,10 @@ struct LogStream {
     formatter: LogFormatter,
     /// Wait for more at the end of the file while the run runs.
     follow: bool,
+    /// Turns true when the run has ended.
+    ended: watch::Receiver<bool>,
+    /// The task that waits for the run's end (when following).
+    waiter: Option<JoinHandle<()>>,
     /// The run has ended: read to the end once more, then stop.
     finishing: bool,
 }
@@ -137,11 +150,14 @@ impl LogStream {
             if !self.follow || self.finishing {
                 return None;
             }
-            if self.is_running().await {
-                tokio::time::sleep(FOLLOW_POLL_INTERVAL).await;
-            } else {
+            if *self.ended.borrow() {
                 // Whatever it wrote before it ended is in the file now.
                 self.finishing = true;
+            } else {
+                tokio::select! {
+                    () = tokio::time::sleep(FOLLOW_POLL_INTERVAL) => {}
+                    changed = self.ended.changed() => self.finishing = changed.is_err(),
+                }
             }
         }
     }
@@ -158,14 +174,12 @@ impl LogStream {
         self.pending.drain(..consumed);
         Ok((read, out))
     }
+}
 
-    /// Whether the run still runs (a run the runtime no longer knows has
-    /// ended).
-    async fn is_running(&self) -> bool {
-        self.runtime.recover().await.is_ok_and(|known| {
-            known.iter().any(|known| {
-                known.spec.id == self.id && matches!(known.state, RunState::Running { .. })
-            })
-        })
+impl Drop for LogStream {
+    fn drop(&mut self) {
+        if let Some(waiter) = &self.waiter {
+            waiter.abort();
+        }
     }
 }

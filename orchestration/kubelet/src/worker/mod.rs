@@ -46,7 +46,7 @@ use crate::pods::eviction::{self, Candidate};
 use crate::pods::{BackoffPolicy, Run};
 use crate::runtime::{ContainerRuntime, Mount, State};
 use containers::ImageInfo;
-use pod::PodWorker;
+use pod::{Adopted, PodWorker};
 use statics::StaticPod;
 
 /// Where the kubelet finds images (the node's image store).
@@ -259,7 +259,7 @@ fn memory_request(pod: &Value) -> u64 {
 /// A pod worker's handle: its pod channel.
 struct WorkerHandle {
     pod: watch::Sender<Option<Value>>,
-    waker: tokio::sync::mpsc::UnboundedSender<pod::Wake>,
+    waker: tokio::sync::mpsc::Sender<pod::Wake>,
 }
 
 /// Registers the node, then runs the pods bound to it until `stop`
@@ -322,7 +322,7 @@ pub async fn run(
     }
     // Containers of pods keel no longer has (and that are not static pods
     // whose mirrors are on their way): stopped and removed.
-    let leftovers: Vec<(String, Vec<Run>)> = workers
+    let leftovers: Vec<(String, Vec<Adopted>)> = workers
         .recovered
         .iter()
         .filter(|(key, _)| !workers.statics.contains_key(*key))
@@ -382,8 +382,8 @@ pub async fn run(
 }
 
 /// The runs the runtime has, by pod uid.
-async fn recovered_runs(kubelet: &Kubelet) -> Result<HashMap<String, Vec<Run>>, KubeletError> {
-    let mut by_pod: HashMap<String, Vec<Run>> = HashMap::new();
+async fn recovered_runs(kubelet: &Kubelet) -> Result<HashMap<String, Vec<Adopted>>, KubeletError> {
+    let mut by_pod: HashMap<String, Vec<Adopted>> = HashMap::new();
     for known in kubelet.runtime.recover().await? {
         let image_id = kubelet
             .images
@@ -395,11 +395,14 @@ async fn recovered_runs(kubelet: &Kubelet) -> Result<HashMap<String, Vec<Run>>, 
         by_pod
             .entry(known.spec.pod.uid.clone())
             .or_default()
-            .push(Run {
-                id: known.spec.id,
-                attempt: known.spec.attempt,
-                state: known.state,
-                image_id,
+            .push(Adopted {
+                container: known.spec.name,
+                run: Run {
+                    id: known.spec.id,
+                    attempt: known.spec.attempt,
+                    state: known.state,
+                    image_id,
+                },
             });
     }
     Ok(by_pod)
@@ -416,7 +419,7 @@ struct Workers {
     tasks: tokio::task::JoinSet<()>,
     shutdown: watch::Receiver<bool>,
     /// Runs found at start, by pod, not yet handed to a worker.
-    recovered: HashMap<String, Vec<Run>>,
+    recovered: HashMap<String, Vec<Adopted>>,
     /// The static pods the manifest directory holds now, by hash.
     statics: HashMap<String, StaticPod>,
     /// The Node's uid (the mirrors' owner).
@@ -448,7 +451,7 @@ impl Workers {
         self.spawn(key.to_owned(), Some(pod.clone()), runs);
     }
 
-    fn spawn(&mut self, key: String, pod: Option<Value>, runs: Vec<Run>) {
+    fn spawn(&mut self, key: String, pod: Option<Value>, runs: Vec<Adopted>) {
         let (sender, receiver) = watch::channel(pod);
         let worker = PodWorker::new(
             Arc::clone(&self.kubelet),
@@ -535,7 +538,8 @@ impl Workers {
         tracing::warn!(pod = %victim.key, available, "the node is short of memory: evicting a pod");
         if let Some(handle) = self.handles.get(&victim.key) {
             let message = eviction::message(thresholds.memory_available_bytes, available);
-            drop(handle.waker.send(pod::Wake::Evict { message }));
+            // A worker with its queue full hears of it next round.
+            drop(handle.waker.try_send(pod::Wake::Evict { message }));
         }
     }
 

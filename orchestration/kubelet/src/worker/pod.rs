@@ -36,6 +36,10 @@ const ERR_IMAGE_PULL_SHOWN: Duration = Duration::from_secs(1);
 /// How long to wait before trying again when keel or the pod network
 /// failed.
 const RETRY_AFTER_ERROR: Duration = Duration::from_secs(2);
+/// The wakes a worker's queue holds: a worker busy for longer holds its
+/// probers back (each waits to hand in its result), and the kubelet's
+/// eviction is asked again next round.
+const WAKES_MAX: usize = 16;
 
 /// What wakes a pod worker besides its pod.
 #[derive(Debug)]
@@ -56,6 +60,14 @@ pub(crate) enum Wake {
         kind: ProbeKind,
         result: Result<(), String>,
     },
+}
+
+/// A run the runtime still had when the kubelet started: the container
+/// it is a run of (by the name it was started with), and the run.
+#[derive(Clone)]
+pub(crate) struct Adopted {
+    pub(crate) container: String,
+    pub(crate) run: Run,
 }
 
 /// The ConfigMaps and Secrets a pod refers to, read from keel before a
@@ -80,8 +92,8 @@ pub(crate) struct PodWorker {
     uid: String,
     pod: watch::Receiver<Option<Value>>,
     shutdown: watch::Receiver<bool>,
-    wakes: mpsc::UnboundedReceiver<Wake>,
-    waker: mpsc::UnboundedSender<Wake>,
+    wakes: mpsc::Receiver<Wake>,
+    waker: mpsc::Sender<Wake>,
     records: BTreeMap<String, ContainerRecord>,
     tallies: HashMap<(String, ProbeKind), Tally>,
     probers: HashMap<String, Vec<JoinHandle<()>>>,
@@ -104,9 +116,9 @@ impl PodWorker {
         uid: String,
         pod: watch::Receiver<Option<Value>>,
         shutdown: watch::Receiver<bool>,
-        recovered: Vec<Run>,
+        recovered: Vec<Adopted>,
     ) -> Self {
-        let (waker, wakes) = mpsc::unbounded_channel();
+        let (waker, wakes) = mpsc::channel(WAKES_MAX);
         let mut worker = Self {
             kubelet,
             uid,
@@ -129,16 +141,19 @@ impl PodWorker {
     }
 
     /// A sender of wakes to this worker (the kubelet's evictions).
-    pub(crate) fn waker(&self) -> mpsc::UnboundedSender<Wake> {
+    pub(crate) fn waker(&self) -> mpsc::Sender<Wake> {
         self.waker.clone()
     }
 
     /// Takes over the runs a restarted kubelet found: the latest of each
     /// container is its current run, the one before its previous.
-    fn adopt(&mut self, mut runs: Vec<Run>) {
-        runs.sort_by_key(|run| run.attempt);
-        for run in runs {
-            let name = container_name(&self.uid, &run.id);
+    fn adopt(&mut self, mut runs: Vec<Adopted>) {
+        runs.sort_by_key(|adopted| adopted.run.attempt);
+        for Adopted {
+            container: name,
+            run,
+        } in runs
+        {
             let record = self.records.entry(name.clone()).or_default();
             if let Some(older) = record.previous.take() {
                 let runtime = Arc::clone(&self.kubelet.runtime);
@@ -722,11 +737,15 @@ impl PodWorker {
         let (name, id, attempt) = (name.to_owned(), run.id.clone(), run.attempt);
         tokio::spawn(async move {
             match runtime.wait(&id).await {
-                Ok(exit) => drop(waker.send(Wake::Exited {
-                    name,
-                    attempt,
-                    exit,
-                })),
+                Ok(exit) => drop(
+                    waker
+                        .send(Wake::Exited {
+                            name,
+                            attempt,
+                            exit,
+                        })
+                        .await,
+                ),
                 Err(error) => {
                     tracing::warn!(container = %id, %error, "waiting for a container failed");
                 }
@@ -769,7 +788,8 @@ impl PodWorker {
                         kind,
                         result,
                     };
-                    if waker.send(wake).is_err() {
+                    // A busy worker holds the next probe back.
+                    if waker.send(wake).await.is_err() {
                         return;
                     }
                     tokio::time::sleep(timing.period).await;
@@ -827,11 +847,15 @@ impl PodWorker {
             }
             let left = grace.saturating_sub(began.elapsed());
             match target.runtime.stop(&target.id, left).await {
-                Ok(exit) => drop(waker.send(Wake::Exited {
-                    name,
-                    attempt: run.attempt,
-                    exit,
-                })),
+                Ok(exit) => drop(
+                    waker
+                        .send(Wake::Exited {
+                            name,
+                            attempt: run.attempt,
+                            exit,
+                        })
+                        .await,
+                ),
                 Err(error) => {
                     tracing::warn!(container = %target.id, %error, "stopping a container failed");
                 }
@@ -961,15 +985,4 @@ pub(crate) fn container_spec(pod: &Value, name: &str) -> Option<Value> {
             .and_then(|l| l.iter().find(|c| c["name"] == name))
             .cloned()
     })
-}
-
-/// The container name inside a run's id (`<uid>_<name>_<attempt>`).
-fn container_name(uid: &str, id: &ContainerId) -> String {
-    let rest =
-        id.0.strip_prefix(uid)
-            .and_then(|r| r.strip_prefix('_'))
-            .unwrap_or(&id.0);
-    rest.rsplit_once('_')
-        .map_or(rest, |(name, _)| name)
-        .to_owned()
 }
