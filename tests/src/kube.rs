@@ -48,8 +48,15 @@ impl KeelUp {
     /// [`KeelUp::start`] with `extra` flags (short timings, say). Without a
     /// `--kubelet=` among them, it runs no kubelet.
     pub fn start_with(dir: &Path, extra: &[&str]) -> Self {
+        Self::start_on(dir, "127.0.0.1", extra)
+    }
+
+    /// [`KeelUp::start_with`], with keeld's client URL on `client_host`
+    /// (an address a kubelet on another machine reaches); the front
+    /// stays on loopback.
+    pub fn start_on(dir: &Path, client_host: &str, extra: &[&str]) -> Self {
         let [client, peer, front] = [free_port(), free_port(), free_port()];
-        let etcd_url = format!("http://127.0.0.1:{client}");
+        let etcd_url = format!("http://{client_host}:{client}");
         let args = [
             "up".to_owned(),
             format!("--data-dir={}", dir.display()),

@@ -28,6 +28,8 @@
 //!              client library would send
 //!  proxy ───── Proxy: a loopback TCP proxy a test can cut and mend, so a
 //!              client loses a server that runs on
+//!  node ────── Node: a real kubelet node's unique names and reserved pod
+//!              network, cleaned up on drop; the busybox images
 //! ```
 //!
 //! A test written against [`Flavor::Etcd`] runs against keeld by passing
@@ -39,6 +41,7 @@ pub mod cluster;
 pub mod etcdctl;
 pub mod format;
 pub mod kube;
+pub mod node;
 pub mod ports;
 pub mod proxy;
 pub mod raw_grpc;

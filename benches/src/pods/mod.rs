@@ -5,7 +5,7 @@
 //!
 //! ```text
 //!   once: scripts/busybox-image.sh + keel image import ─► <dir>/images (busybox:1.36)
-//!   per round (fresh, names unique to it: node::Node):
+//!   per round (fresh, names unique to it: keel_tests::node::Node of BENCH):
 //!     keel up --kubelet=false --cluster-cidr=10.2xx.0.0/16    (keeld, front, scheduler,
 //!                                                              controllers: node IPAM)
 //!     keel kubelet (own process, own images/kubelet/runtime dirs, bridge kb<tag>,
@@ -25,7 +25,7 @@
 )]
 
 mod ledger;
-pub mod node;
+pub mod monitors;
 mod summary;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +36,7 @@ use keel_api::deletion::DeleteOptions;
 use keel_api::k8s_openapi::api::core::v1::Pod;
 use keel_api::resources::of;
 use keel_runtime::{ListOptions, Store};
+use keel_tests::node::{Node, BENCH};
 use keel_tests::ports::free_port;
 use serde_json::{json, Value};
 
@@ -43,7 +44,6 @@ use crate::orchestration::{connect, wait_for_ready_nodes};
 use crate::processes::{load_average, sample_while, Process, Sampler, Usage};
 use crate::procfs;
 pub use ledger::{Latencies, Ledger, Steps};
-use node::Node;
 pub use summary::summary;
 
 /// The namespace of the pods.
@@ -126,7 +126,12 @@ pub struct Round {
 pub async fn run(options: &PodsOptions) -> Result<Vec<Round>, String> {
     std::fs::create_dir_all(&options.dir)
         .map_err(|e| format!("creating {}: {e}", options.dir.display()))?;
-    let images = node::busybox_images(&options.keel, &options.image_script, &options.dir, IMAGE)?;
+    let images = keel_tests::node::busybox_images(
+        &options.keel,
+        &options.image_script,
+        &options.dir,
+        &[IMAGE],
+    )?;
     let mut rounds = Vec::new();
     for at in 0..options.rounds {
         eprintln!("pods: round {} of {}", at + 1, options.rounds);
@@ -207,7 +212,7 @@ fn runtime_dir(dir: &Path) -> PathBuf {
 
 async fn run_round(options: &PodsOptions, images: &Path, dir: &Path) -> Result<Round, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    let node = Node::new();
+    let node = Node::new(&BENCH);
     let mut round = Round {
         load_before: load_average(),
         ..Round::default()
@@ -367,7 +372,7 @@ async fn start_pods(
 
 /// Notes the container monitors' count and mean RSS and PSS.
 fn measure_monitors(runtime_dir: &Path, round: &mut Round) {
-    let pids = node::monitors(runtime_dir);
+    let pids = monitors::under(runtime_dir);
     let (mut rss, mut pss) = (0, 0);
     for pid in &pids {
         rss += procfs::sample(*pid).map_or(0, |sample| sample.rss_bytes);

@@ -29,10 +29,9 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
 use common::{
-    condition, eventually, is_terminating, items, object, sim_nodes, text, WatchEvent, WatchEvents,
+    condition, eventually, is_terminating, items, object, sim_nodes, text, RolloutChecker,
+    WatchEvents,
 };
 use keel_tests::binaries::kubectl;
 use keel_tests::kube::{write_manifest, KeelUp, Kubectl};
@@ -155,55 +154,6 @@ fn revisions(kubectl: &Kubectl) -> Vec<String> {
         .collect()
 }
 
-/// Follows the Deployment's pods event by event and checks the rolling
-/// update's bounds in every state it sees: pods not being deleted never
-/// more than `replicas + maxSurge`, Ready ones among them never fewer than
-/// `replicas - maxUnavailable`.
-#[derive(Default)]
-struct Checker {
-    /// The pods, by UID.
-    pods: BTreeMap<String, Value>,
-    /// States checked.
-    states: usize,
-    violations: Vec<String>,
-}
-
-impl Checker {
-    /// (pods not being deleted, Ready ones among them).
-    fn counts(&self) -> (usize, usize) {
-        let live: Vec<&Value> = self.pods.values().filter(|p| !is_terminating(p)).collect();
-        let ready = live
-            .iter()
-            .filter(|p| condition(p, "Ready") == "True")
-            .count();
-        (live.len(), ready)
-    }
-
-    fn apply(&mut self, event: WatchEvent) {
-        let uid = text(&event.object, "/metadata/uid").to_owned();
-        if event.kind == "DELETED" {
-            self.pods.remove(&uid);
-        } else {
-            self.pods.insert(uid, event.object);
-        }
-    }
-
-    /// Applies `event` and checks the state it leaves.
-    fn check(&mut self, event: WatchEvent) {
-        let what = format!("{} {}", event.kind, text(&event.object, "/metadata/name"));
-        self.apply(event);
-        self.states += 1;
-        let (live, ready) = self.counts();
-        if live > REPLICAS + MAX_SURGE {
-            self.violations.push(format!("{live} pods after {what}"));
-        }
-        if ready < REPLICAS - MAX_UNAVAILABLE {
-            self.violations
-                .push(format!("{ready} available pods after {what}"));
-        }
-    }
-}
-
 #[test]
 fn the_cluster_places_rolls_evicts_drains_and_explains() {
     let dir = tempfile::tempdir().unwrap();
@@ -244,7 +194,7 @@ fn the_cluster_places_rolls_evicts_drains_and_explains() {
     // are the pods as they are, all Ready; every event after them is
     // checked.
     let mut watch = WatchEvents::start(&kubectl, &["pods", "-l", "app=web"]);
-    let mut checker = Checker::default();
+    let mut checker = RolloutChecker::new(REPLICAS, MAX_SURGE, MAX_UNAVAILABLE);
     while checker.counts() != (REPLICAS, REPLICAS) {
         checker.apply(watch.expect());
     }

@@ -12,7 +12,8 @@
 //! In order: the node registers Ready with the machine's capacity; a
 //! Deployment of busybox httpd pods with a readiness probe becomes Ready,
 //! its Endpoints list the pods' IPs and a pod answers HTTP on its IP; a
-//! crashing container restarts with growing back-off (CrashLoopBackOff);
+//! new image rolls out within the Deployment's bounds, gated by the
+//! readiness probes; a crashing container restarts with growing back-off (CrashLoopBackOff);
 //! a failing liveness probe restarts a container; a readiness probe that
 //! starts failing takes its pod out of the Endpoints; a memory hog is
 //! OOMKilled; a Job's pods run to completion; a pod that traps SIGTERM
@@ -27,7 +28,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::node::{busybox_images, NodeGuard};
-use common::{condition, eventually, items, object, text};
+use common::{condition, eventually, items, object, text, RolloutChecker, WatchEvents};
 use keel_tests::binaries::kubectl;
 use keel_tests::kube::{write_manifest, KeelUp, Kubectl};
 use serde_json::Value;
@@ -242,9 +243,9 @@ fn the_kubelet_runs_real_workloads() {
     // The node registers Ready with what the machine has.
     let node = eventually("the node to be Ready", || {
         let nodes = items(&kubectl, &["nodes"]);
-        nodes.into_iter().find(|n| {
-            text(n, "/metadata/name") == guard.node_name && condition(n, "Ready") == "True"
-        })
+        nodes
+            .into_iter()
+            .find(|n| text(n, "/metadata/name") == guard.name && condition(n, "Ready") == "True")
     });
     assert_eq!(text(&node, "/status/allocatable/pods"), "110");
     assert_ne!(text(&node, "/status/capacity/memory"), "");
@@ -287,6 +288,33 @@ fn the_kubelet_runs_real_workloads() {
         text(&node, "/status/addresses/0/address")
     );
     assert!(text(container(pod), "/containerID").starts_with("keel://"));
+
+    // A new image rolls out under the Deployment's default bounds (25%
+    // of 2: one pod over, none unavailable), which real readiness probes
+    // gate: every state the watch shows is checked.
+    let mut watch = WatchEvents::start(&kubectl, &["pods", "-l", "app=web"]);
+    let mut checker = RolloutChecker::new(2, 1, 0);
+    while checker.counts() != (2, 2) {
+        checker.apply(watch.expect());
+    }
+    let set = kubectl.ok(&["set", "image", "deployment/web", "httpd=busybox:1.37"]);
+    assert_eq!(set, "deployment.apps/web image updated\n");
+    kubectl.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]);
+    eventually("2 Ready pods of busybox:1.37", || {
+        let pods = items(&kubectl, &["pods", "-l", "app=web"]);
+        let settled = pods.len() == 2
+            && pods
+                .iter()
+                .all(|p| ready(p) && text(p, "/spec/containers/0/image") == "busybox:1.37");
+        settled.then_some(())
+    });
+    for event in watch.ready() {
+        checker.check(event);
+    }
+    drop(watch);
+    assert!(checker.violations.is_empty(), "{:?}", checker.violations);
+    // Two pods made, scheduled, started, Ready; two deleted and gone.
+    assert!(checker.states > 8, "the checker saw {}", checker.states);
 
     // The rest run side by side.
     for (name, manifest) in [
@@ -487,7 +515,7 @@ fn the_kubelet_runs_real_workloads() {
     // The static pod runs from its manifest, mirrored into keel; a mirror
     // deleted through the API comes back with the same container; the
     // manifest removed, the pod goes.
-    let mirror = format!("static-web-{}", guard.node_name);
+    let mirror = format!("static-web-{}", guard.name);
     let in_system = |args: &[&str]| {
         let mut all = vec!["-n", "kube-system"];
         all.extend_from_slice(args);

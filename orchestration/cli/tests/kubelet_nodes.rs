@@ -1,12 +1,14 @@
 //! Kubelets as nodes come and go: a kubelet killed with SIGKILL and
 //! started again re-adopts its running containers instead of restarting
-//! them; and two kubelets, the second on a machine of its own (a network
+//! them, and started once more with a memory threshold above what the
+//! machine has, evicts the BestEffort pod first; and two kubelets, the second on a machine of its own (a network
 //! namespace), where stopping one makes its node NotReady and its pods
 //! are recreated on the other once their tolerations run out. Real
 //! containers (root), busybox from Debian's busybox-static, kubectl 1.33.
 //!
 //! ```text
-//!   A: keel up --kubelet=false ◄── keel kubelet (SIGKILL, then again: same container, same pid)
+//!   A: keel up --kubelet=false ◄── keel kubelet (SIGKILL, then again: same container, same pid;
+//!                                  SIGKILL, then with --eviction-hard=memory.available<(free+4Gi))
 //!   B: keel up --kubelet=true (node 1), client URL on the host's veth 10.250.x.1
 //!        ▲
 //!        └── nsenter --net=/run/netns/km<tag> keel up --join (node 2, 10.250.x.2)
@@ -22,7 +24,11 @@
 //! controller deletes the pods on it when their `tolerationSeconds` run
 //! out (`pkg/controller/nodelifecycle`, `pkg/controller/tainteviction`);
 //! the ReplicaSet controller counts a pod being deleted as gone and makes
-//! a replacement (`controller.FilterActivePods`).
+//! a replacement (`controller.FilterActivePods`). Under memory pressure
+//! the eviction manager ranks pods using more memory than they request
+//! first (`pkg/kubelet/eviction/helpers.go`, `rankMemoryPressure`), evicts
+//! one per housekeeping round, and fails it with reason `Evicted` and
+//! "The node was low on resource: memory." (`eviction_manager.go`).
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 #![allow(clippy::disallowed_methods, reason = "tests wait in real time")]
@@ -32,25 +38,39 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::node::{busybox_images, keel_up_on, Machine, NodeGuard};
+use common::node::{busybox_images, Machine, NodeGuard};
 use common::{condition, eventually, is_terminating, items, object, text};
 use keel_tests::binaries::{keel, kubectl};
 use keel_tests::kube::{write_manifest, KeelUp, Kubectl};
 use keel_tests::{Background, Stream};
 use serde_json::Value;
 
-const SLEEPER: &str = r#"
+/// The pods of the memory-pressure eviction, by name, and the
+/// `resources` that give each its QoS class.
+const QOS: [(&str, &str); 3] = [
+    ("best-effort", "{}"),
+    ("burstable", "{requests: {memory: 16Mi}}"),
+    ("guaranteed", "{limits: {cpu: 100m, memory: 64Mi}}"),
+];
+
+/// A `sleep` pod named `name` with `resources`.
+fn sleeping_pod(name: &str, resources: &str) -> String {
+    format!(
+        r#"
 apiVersion: v1
 kind: Pod
 metadata:
-  name: sleeper
+  name: {name}
 spec:
   terminationGracePeriodSeconds: 1
   containers:
   - name: main
     image: busybox:1.36
     command: ["sleep", "3600"]
-"#;
+    resources: {resources}
+"#
+    )
+}
 
 /// Two replicas that tolerate a NotReady or unreachable node for 2 s
 /// only (Kubernetes' default is 300 s, added by admission when absent).
@@ -133,12 +153,12 @@ fn a_restarted_kubelet_adopts_its_running_containers() {
     let kubelet_dir = dir.path().join("kubelet");
     let flags = guard.agent_flags(&images, &kubelet_dir);
     let first = kubelet(&up.etcd_url, &flags);
-    node_ready(&kubectl, &guard.node_name);
+    node_ready(&kubectl, &guard.name);
 
     kubectl.ok(&[
         "apply",
         "-f",
-        &write_manifest(dir.path(), "sleeper.yaml", SLEEPER),
+        &write_manifest(dir.path(), "sleeper.yaml", &sleeping_pod("sleeper", "{}")),
     ]);
     let before = eventually("the sleeper to run", || {
         let pod = object(&kubectl, "pod", "sleeper");
@@ -191,9 +211,88 @@ fn a_restarted_kubelet_adopts_its_running_containers() {
     });
     guard.assert_no_containers_left();
     assert!(second.is_running(), "{second}");
-    drop(second.terminate());
+
+    // Memory pressure: a pod of each QoS class runs; the kubelet,
+    // started again with a `memory.available` threshold 4Gi above what
+    // the machine has, reports MemoryPressure and evicts the BestEffort
+    // pod first (it uses more than the nothing it requests), one pod per
+    // housekeeping interval.
+    for (name, resources) in QOS {
+        let manifest = sleeping_pod(name, resources);
+        let path = write_manifest(dir.path(), &format!("{name}.yaml"), &manifest);
+        kubectl.ok(&["apply", "-f", &path]);
+    }
+    let qos_pods = QOS.map(|(name, _)| name);
+    let best_effort_pid = eventually("a pod of each QoS class to run", || {
+        let pods: Vec<Value> = qos_pods
+            .iter()
+            .map(|n| object(&kubectl, "pod", n))
+            .collect();
+        pods.iter()
+            .all(|p| condition(p, "Ready") == "True")
+            .then(|| {
+                host_pid(
+                    &kubelet_dir.join("run"),
+                    text(container(&pods[0]), "/containerID"),
+                )
+            })
+    });
+    drop(second.kill());
+    let threshold_mib = memory_available_kib() / 1024 + 4096;
+    let mut pressed: Vec<String> = flags
+        .iter()
+        .filter(|f| !f.starts_with("--eviction-hard="))
+        .cloned()
+        .collect();
+    pressed.extend([
+        format!("--eviction-hard=memory.available<{threshold_mib}Mi,nodefs.available<1%"),
+        "--housekeeping-interval=3s".to_owned(),
+    ]);
+    let mut third = kubelet(&up.etcd_url, &pressed);
+    eventually("the node to report MemoryPressure", || {
+        let node = object(&kubectl, "node", &guard.name);
+        (condition(&node, "MemoryPressure") == "True").then_some(())
+    });
+    let evicted = eventually("a pod to be evicted", || {
+        let pods: Vec<Value> = qos_pods
+            .iter()
+            .map(|n| object(&kubectl, "pod", n))
+            .collect();
+        let evicted: Vec<Value> = pods
+            .into_iter()
+            .filter(|p| text(p, "/status/reason") == "Evicted")
+            .collect();
+        (!evicted.is_empty()).then_some(evicted)
+    });
+    let names: Vec<&str> = evicted.iter().map(|p| text(p, "/metadata/name")).collect();
+    assert_eq!(names, ["best-effort"], "evicted first");
+    assert_eq!(text(&evicted[0], "/status/phase"), "Failed");
+    assert!(
+        text(&evicted[0], "/status/message").starts_with("The node was low on resource: memory."),
+        "{}",
+        evicted[0]
+    );
+    eventually("the evicted pod's process to end", || {
+        cmdline(best_effort_pid).is_empty().then_some(())
+    });
+    for name in ["burstable", "guaranteed"] {
+        let pod = object(&kubectl, "pod", name);
+        assert_eq!(text(&pod, "/status/phase"), "Running", "{pod}");
+    }
+    assert!(third.is_running(), "{third}");
+    drop(third.terminate());
     up.stop();
-    eprintln!("re-adoption took {:?}", began.elapsed());
+    eprintln!("re-adoption and eviction took {:?}", began.elapsed());
+}
+
+/// `MemAvailable` of /proc/meminfo, in KiB.
+fn memory_available_kib() -> u64 {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+    meminfo
+        .lines()
+        .find_map(|line| line.strip_prefix("MemAvailable:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
 }
 
 #[test]
@@ -214,7 +313,7 @@ fn a_lost_nodes_pods_are_recreated_on_the_other_node() {
             .map(str::to_owned),
     );
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-    let up = keel_up_on(&dir.path().join("up"), &machine.host_ip, &flags);
+    let up = KeelUp::start_on(&dir.path().join("up"), &machine.host_ip, &flags);
     let kubectl = Kubectl::for_keel_up(kubectl(33), &up, dir.path());
 
     // Node 2: `keel up --join` inside the other machine (a kubelet and
@@ -234,12 +333,12 @@ fn a_lost_nodes_pods_are_recreated_on_the_other_node() {
     let banner = second.next_line(Stream::Stdout, Duration::from_secs(10));
     assert_eq!(
         banner.as_deref().map(str::trim_end),
-        Some(format!("keel is joining {} as node {}", up.etcd_url, two.node_name).as_str()),
+        Some(format!("keel is joining {} as node {}", up.etcd_url, two.name).as_str()),
         "{second}"
     );
-    node_ready(&kubectl, &one.node_name);
-    node_ready(&kubectl, &two.node_name);
-    let node = object(&kubectl, "node", &two.node_name);
+    node_ready(&kubectl, &one.name);
+    node_ready(&kubectl, &two.name);
+    let node = object(&kubectl, "node", &two.name);
     assert_eq!(text(&node, "/status/addresses/0/address"), machine.ip);
 
     // One replica on each node: the scheduler spreads a ReplicaSet's
@@ -261,10 +360,7 @@ fn a_lost_nodes_pods_are_recreated_on_the_other_node() {
     };
     let lost = eventually("a replica running on each node", || {
         let pods = items(&kubectl, &["pods", "-l", "app=spread"]);
-        let (on_one, on_two) = (
-            running_on(&pods, &one.node_name),
-            running_on(&pods, &two.node_name),
-        );
+        let (on_one, on_two) = (running_on(&pods, &one.name), running_on(&pods, &two.name));
         (on_one.len() == 1 && on_two.len() == 1).then(|| on_two[0].clone())
     });
     let pod = object(&kubectl, "pod", &lost);
@@ -276,7 +372,7 @@ fn a_lost_nodes_pods_are_recreated_on_the_other_node() {
     assert_eq!(text(&pod, "/status/hostIP"), machine.ip);
 
     // Node 2 goes away, its containers with it.
-    let lost_node = two.node_name.clone();
+    let lost_node = two.name.clone();
     let lost_at = Instant::now();
     drop(second.kill());
     drop(two);
@@ -307,7 +403,7 @@ fn a_lost_nodes_pods_are_recreated_on_the_other_node() {
     });
     eventually("both replicas running on node 1", || {
         let pods = items(&kubectl, &["pods", "-l", "app=spread"]);
-        (running_on(&pods, &one.node_name).len() == 2).then_some(())
+        (running_on(&pods, &one.name).len() == 2).then_some(())
     });
     // Not before the Lease is 4 s old (it was renewed at most 1 s before
     // the kill) and the 2 s toleration has passed, counted from the

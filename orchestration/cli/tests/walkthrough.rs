@@ -117,7 +117,7 @@ fn the_readme_walkthrough_runs_as_written() {
         readme,
     };
     let kubectl = &walk.kubectl;
-    let name = node.node_name.as_str();
+    let name = node.name.as_str();
 
     // `keel up` says it is up once its node is Ready.
     let nodes = walk.run("kubectl get nodes");

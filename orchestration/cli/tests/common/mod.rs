@@ -6,6 +6,7 @@
 
 pub mod node;
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use keel_tests::binaries::keel;
@@ -141,5 +142,70 @@ impl WatchEvents {
     /// Every event printed so far, without waiting long for more.
     pub fn ready(&mut self) -> Vec<WatchEvent> {
         std::iter::from_fn(|| self.next(Duration::from_millis(200))).collect()
+    }
+}
+
+/// Follows a Deployment's pods event by event and checks the rolling
+/// update's bounds in every state it sees: pods not being deleted never
+/// more than `replicas + max_surge`, Ready ones among them never fewer
+/// than `replicas - max_unavailable`.
+pub struct RolloutChecker {
+    replicas: usize,
+    max_surge: usize,
+    max_unavailable: usize,
+    /// The pods, by UID.
+    pods: BTreeMap<String, Value>,
+    /// States checked.
+    pub states: usize,
+    /// What broke the bounds, and after which event.
+    pub violations: Vec<String>,
+}
+
+impl RolloutChecker {
+    /// A checker of `replicas` pods with the strategy's two bounds.
+    pub fn new(replicas: usize, max_surge: usize, max_unavailable: usize) -> Self {
+        Self {
+            replicas,
+            max_surge,
+            max_unavailable,
+            pods: BTreeMap::new(),
+            states: 0,
+            violations: Vec::new(),
+        }
+    }
+
+    /// (pods not being deleted, Ready ones among them).
+    pub fn counts(&self) -> (usize, usize) {
+        let live: Vec<&Value> = self.pods.values().filter(|p| !is_terminating(p)).collect();
+        let ready = live
+            .iter()
+            .filter(|p| condition(p, "Ready") == "True")
+            .count();
+        (live.len(), ready)
+    }
+
+    /// Applies `event` without checking (the state before the rollout).
+    pub fn apply(&mut self, event: WatchEvent) {
+        let uid = text(&event.object, "/metadata/uid").to_owned();
+        if event.kind == "DELETED" {
+            self.pods.remove(&uid);
+        } else {
+            self.pods.insert(uid, event.object);
+        }
+    }
+
+    /// Applies `event` and checks the state it leaves.
+    pub fn check(&mut self, event: WatchEvent) {
+        let what = format!("{} {}", event.kind, text(&event.object, "/metadata/name"));
+        self.apply(event);
+        self.states += 1;
+        let (live, ready) = self.counts();
+        if live > self.replicas + self.max_surge {
+            self.violations.push(format!("{live} pods after {what}"));
+        }
+        if ready + self.max_unavailable < self.replicas {
+            self.violations
+                .push(format!("{ready} available pods after {what}"));
+        }
     }
 }

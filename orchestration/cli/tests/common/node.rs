@@ -1,81 +1,44 @@
-//! A real node for the kubelet's end-to-end tests: names unique to the
-//! test (node, bridge, cgroup parent, pod CIDR), the busybox images, and a
-//! guard that removes every process, cgroup, network namespace and bridge
-//! the kubelet made, also when the test fails; a second machine as a
-//! network namespace, and `keel up` reachable from it.
+//! A real node for the kubelet's end-to-end tests: [`NodeGuard`], the
+//! harness's node (unique names, a reserved pod network, clean-up also
+//! when the test fails) with `keel up`'s and `keel kubelet`'s flags for
+//! it; the busybox images; a second machine as a network namespace.
 
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use keel_tests::binaries::keel;
-use keel_tests::kube::KeelUp;
+use keel_tests::node::{Node, TESTS};
 use keel_tests::ports::free_port;
-use keel_tests::{Background, Stream};
-
-/// The cgroup v1 hierarchies the runtime may use.
-const HIERARCHIES: &[&str] = &[
-    "memory", "cpu", "cpuacct", "pids", "freezer", "cpuset", "blkio", "devices",
-];
 
 /// Builds a busybox image from Debian's busybox-static under `tags` with
 /// `scripts/busybox-image.sh` and imports it with `keel image import`;
 /// answers the image store's directory.
 pub fn busybox_images(dir: &Path, tags: &[&str]) -> PathBuf {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/busybox-image.sh");
-    let archive = dir.join("busybox.tar");
-    let built = Command::new("bash")
-        .arg(&script)
-        .arg(&archive)
-        .args(tags)
-        .output()
-        .unwrap();
-    assert!(
-        built.status.success(),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    let images = dir.join("images");
-    let imported = Command::new(keel())
-        .arg("image")
-        .arg("import")
-        .arg(format!("--images-dir={}", images.display()))
-        .arg(&archive)
-        .output()
-        .unwrap();
-    assert!(
-        imported.status.success(),
-        "{}",
-        String::from_utf8_lossy(&imported.stderr)
-    );
-    images
+    keel_tests::node::busybox_images(&keel(), &script, dir, tags).unwrap()
 }
 
-/// A kubelet's names, unique to one test, and the clean-up of what it made.
+/// A test's kubelet node ([`Node`], which it derefs to): its names, and
+/// the clean-up of what it made when it is dropped.
 pub struct NodeGuard {
-    /// The Node's name.
-    pub node_name: String,
-    /// The pod network's bridge (≤ 15 characters).
-    pub bridge: String,
-    /// The cgroup pods go under.
-    pub cgroup_parent: String,
-    /// The cluster's pod network.
-    pub cluster_cidr: String,
+    node: Node,
+}
+
+impl Deref for NodeGuard {
+    type Target = Node;
+
+    fn deref(&self) -> &Node {
+        &self.node
+    }
 }
 
 impl NodeGuard {
-    /// Fresh names.
+    /// Fresh names and a pod network of its own.
     pub fn new() -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let tag = (std::process::id() ^ nanos) & 0xff_ffff;
         Self {
-            node_name: format!("kt-{tag:06x}"),
-            bridge: format!("kt{tag:06x}"),
-            cgroup_parent: format!("keel-test-{tag:06x}"),
-            cluster_cidr: format!("10.{}.0.0/16", 100 + tag % 100),
+            node: Node::new(&TESTS),
         }
     }
 
@@ -84,7 +47,7 @@ impl NodeGuard {
     pub fn kubelet_flags(&self, images: &Path, dir: &Path) -> Vec<String> {
         vec![
             "--kubelet=true".into(),
-            format!("--node-name={}", self.node_name),
+            format!("--node-name={}", self.name),
             format!("--images-dir={}", images.display()),
             format!("--kubelet-dir={}", dir.display()),
             format!("--runtime-dir={}", dir.join("run").display()),
@@ -95,23 +58,6 @@ impl NodeGuard {
             // Build trees fill the disk; the tests are not about it.
             "--eviction-hard=nodefs.available<1%".into(),
         ]
-    }
-
-    /// The processes left in the node's cgroups.
-    pub fn processes(&self) -> Vec<u32> {
-        let mut pids = Vec::new();
-        for hierarchy in HIERARCHIES {
-            let root = Path::new("/sys/fs/cgroup")
-                .join(hierarchy)
-                .join(&self.cgroup_parent);
-            visit(&root, &mut |dir| {
-                let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
-                pids.extend(procs.lines().filter_map(|l| l.trim().parse::<u32>().ok()));
-            });
-        }
-        pids.sort_unstable();
-        pids.dedup();
-        pids
     }
 
     /// After a clean stop, nothing of the node's pods runs.
@@ -144,57 +90,6 @@ impl Default for NodeGuard {
     }
 }
 
-/// Calls `each` on `dir` and every directory below it, deepest first.
-fn visit(dir: &Path, each: &mut dyn FnMut(&Path)) {
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                visit(&entry.path(), each);
-            }
-        }
-    }
-    if dir.is_dir() {
-        each(dir);
-    }
-}
-
-impl Drop for NodeGuard {
-    fn drop(&mut self) {
-        for _ in 0..20 {
-            let pids = self.processes();
-            if pids.is_empty() {
-                break;
-            }
-            for pid in pids {
-                drop(Command::new("kill").arg("-9").arg(pid.to_string()).status());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        for hierarchy in HIERARCHIES {
-            let root = Path::new("/sys/fs/cgroup")
-                .join(hierarchy)
-                .join(&self.cgroup_parent);
-            visit(&root, &mut |dir| drop(std::fs::remove_dir(dir)));
-        }
-        let namespaces = Command::new("ip").args(["netns", "list"]).output();
-        let listed = namespaces
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        let prefix = format!("{}-", self.bridge);
-        for line in listed.lines() {
-            let name = line.split_whitespace().next().unwrap_or("");
-            if name.starts_with(&prefix) {
-                drop(Command::new("ip").args(["netns", "delete", name]).status());
-            }
-        }
-        drop(
-            Command::new("ip")
-                .args(["link", "delete", &self.bridge])
-                .output(),
-        );
-    }
-}
-
 impl NodeGuard {
     /// `keel kubelet`'s flags for this node: [`NodeGuard::kubelet_flags`]
     /// without the two only `keel up` takes (`--kubelet=`, and
@@ -204,11 +99,6 @@ impl NodeGuard {
             .into_iter()
             .filter(|flag| !flag.starts_with("--kubelet=") && !flag.starts_with("--cluster-cidr="))
             .collect()
-    }
-
-    /// The tag in this node's names (six hex digits).
-    fn tag(&self) -> u32 {
-        u32::from_str_radix(&self.bridge[2..], 16).unwrap()
     }
 }
 
@@ -231,7 +121,7 @@ pub struct Machine {
 impl Machine {
     /// A machine named after `node`'s tag.
     pub fn new(node: &NodeGuard) -> Self {
-        let tag = node.tag();
+        let tag = node.tag;
         // 10.250.0.0/16 in /30s; the tests' cluster CIDRs are 10.100-199.
         let [third, fourth] = [(tag >> 6) & 0xff, (tag & 0x3f) * 4];
         let machine = Self {
@@ -321,47 +211,4 @@ fn ip(args: &[&str]) {
         "ip {args:?}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-}
-
-/// `keel up` as [`KeelUp::start_with`] starts it, but with keeld's
-/// client URL on `host_ip` (so that a kubelet on another machine reaches
-/// it); the front stays on loopback.
-pub fn keel_up_on(dir: &Path, host_ip: &str, extra: &[&str]) -> KeelUp {
-    let [client, peer, front] = [free_port(), free_port(), free_port()];
-    let etcd_url = format!("http://{host_ip}:{client}");
-    let args = [
-        "up".to_owned(),
-        format!("--data-dir={}", dir.display()),
-        format!("--client-url={etcd_url}"),
-        format!("--peer-url=http://127.0.0.1:{peer}"),
-        format!("--listen=127.0.0.1:{front}"),
-    ];
-    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
-    args.extend_from_slice(extra);
-    let mut process = Background::spawn_program(&keel(), &args);
-    let deadline = Duration::from_secs(30);
-    let banner = process.next_line(Stream::Stdout, deadline);
-    assert!(
-        banner
-            .as_deref()
-            .is_some_and(|l| l.starts_with("keel is up: ")),
-        "{banner:?}\n{process}"
-    );
-    let export = process.next_line(Stream::Stdout, deadline).unwrap();
-    let kubeconfig = PathBuf::from(
-        export
-            .trim_end()
-            .strip_prefix("export KUBECONFIG=")
-            .unwrap(),
-    );
-    let began = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", front)).is_err() {
-        assert!(began.elapsed() < deadline, "no front on {front}\n{process}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    KeelUp {
-        process,
-        etcd_url,
-        kubeconfig,
-    }
 }
