@@ -18,7 +18,8 @@
 //! starts failing takes its pod out of the Endpoints; a memory hog is
 //! OOMKilled; a Job's pods run to completion; a pod that traps SIGTERM
 //! gets its grace period, one that ignores it is killed after it; a
-//! missing image shows ErrImagePull, then ImagePullBackOff.
+//! missing image shows ErrImagePull, then ImagePullBackOff; `kubectl
+//! drain` evicts every pod and the kubelet stops them.
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 #![allow(clippy::disallowed_methods, reason = "tests wait in real time")]
@@ -547,6 +548,28 @@ fn the_kubelet_runs_real_workloads() {
             .is_empty()
             .then_some(())
     });
+
+    // kubectl drain: the node cordoned, its pods evicted through the
+    // Eviction API (bare ones with --force) and stopped by the kubelet;
+    // the Deployment's replacements wait, Pending, for a node.
+    let drained = kubectl.ok(&[
+        "drain",
+        &guard.name,
+        "--ignore-daemonsets",
+        "--force",
+        "--grace-period=1",
+        "--timeout=60s",
+    ]);
+    assert!(
+        drained.contains(&format!("node/{} drained", guard.name)),
+        "{drained}"
+    );
+    let left = items(&kubectl, &["pods"]);
+    assert!(
+        left.iter().all(|p| text(p, "/spec/nodeName").is_empty()),
+        "{left:?}"
+    );
+    guard.assert_no_containers_left();
 
     kubectl.ok(&["delete", "deployment", "web"]);
     up.stop();

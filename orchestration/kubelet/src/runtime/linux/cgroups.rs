@@ -209,8 +209,13 @@ impl Cgroups {
     }
 }
 
+/// Tells the probes of one process apart: two runtimes detecting at once
+/// (tests do) must not take each other's probe for a refusal.
+static PROBES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
 fn can_make_child(root: &Path) -> bool {
-    let probe = root.join(format!("keel-probe-{}", std::process::id()));
+    let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let probe = root.join(format!("keel-probe-{}-{n}", std::process::id()));
     let made = std::fs::create_dir(&probe).is_ok();
     if made {
         // A cgroup directory without tasks is removed with rmdir.
