@@ -215,7 +215,7 @@ pub(super) fn sha256_digest(bytes: &[u8]) -> String {
 }
 
 /// Lowercase hex.
-pub(super) fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     bytes.iter().fold(String::new(), |mut out, b| {
         let _ = write!(out, "{b:02x}");

@@ -15,7 +15,7 @@
 //! - [`ImageStore`]: the store itself; its files are specified in
 //!   `FORMAT.md` beside this module.
 
-mod archive;
+pub(crate) mod archive;
 mod index;
 pub mod reference;
 mod store;

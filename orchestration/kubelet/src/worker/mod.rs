@@ -168,6 +168,28 @@ impl Kubelet {
         usage
     }
 
+    /// Deletes `pod` at once (no grace period), and only the incarnation
+    /// of it that `pod` is (its uid as a precondition): the kubelet's final
+    /// delete, and a stale or orphaned mirror's.
+    pub(crate) async fn delete_at_once(&self, pod: &Value) -> Result<(), StoreError> {
+        let key = ObjectKey::of(pod);
+        let options = DeleteOptions {
+            grace_period_seconds: Some(0),
+            uid: uid_of(pod).map(str::to_owned),
+            ..DeleteOptions::default()
+        };
+        self.store
+            .delete_as_planned(
+                resources::of::<Pod>(),
+                &key.namespace,
+                &key.name,
+                &options,
+                Timestamp::now(),
+            )
+            .await
+            .map(drop)
+    }
+
     /// Records an event about `pod`.
     pub(crate) fn record(&self, pod: &Value, notice: Notice) {
         self.recorder.record(pod, notice);
@@ -571,16 +593,7 @@ impl Workers {
                 continue;
             }
             if let Some(stale) = &existing {
-                let options = DeleteOptions {
-                    grace_period_seconds: Some(0),
-                    uid: uid_of(stale).map(str::to_owned),
-                    ..DeleteOptions::default()
-                };
-                drop(
-                    store
-                        .delete_as_planned(pods, &key.namespace, &key.name, &options, now)
-                        .await,
-                );
+                drop(kubelet.delete_at_once(stale).await);
             }
             match store
                 .create(pods, &key.namespace, wanted.mirror.clone())
@@ -601,17 +614,7 @@ impl Workers {
             })
             .collect();
         for mirror in removed {
-            let key = ObjectKey::of(&mirror);
-            let options = DeleteOptions {
-                grace_period_seconds: Some(0),
-                uid: uid_of(&mirror).map(str::to_owned),
-                ..DeleteOptions::default()
-            };
-            drop(
-                store
-                    .delete_as_planned(pods, &key.namespace, &key.name, &options, now)
-                    .await,
-            );
+            drop(kubelet.delete_at_once(&mirror).await);
             if let Some(hash) = statics::mirror_hash(&mirror) {
                 self.stop(hash);
             }

@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use keel_api::deletion::DeleteOptions;
 use keel_api::k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use keel_api::resources;
 use keel_runtime::events::Notice;
@@ -951,27 +950,8 @@ impl PodWorker {
     /// The kubelet's final delete of a pod whose containers have stopped.
     async fn remove(&self, pod: &Value) {
         let key = ObjectKey::of(pod);
-        let options = DeleteOptions {
-            grace_period_seconds: Some(0),
-            uid: pod
-                .pointer("/metadata/uid")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            ..DeleteOptions::default()
-        };
-        let deleted = self
-            .kubelet
-            .store
-            .delete_as_planned(
-                resources::of::<Pod>(),
-                &key.namespace,
-                &key.name,
-                &options,
-                Timestamp::now(),
-            )
-            .await;
-        match deleted {
-            Ok(_) | Err(StoreError::NotFound { .. } | StoreError::Precondition(_)) => {}
+        match self.kubelet.delete_at_once(pod).await {
+            Ok(()) | Err(StoreError::NotFound { .. } | StoreError::Precondition(_)) => {}
             Err(error) => tracing::warn!(pod = %key, %error, "the final delete of a pod failed"),
         }
     }

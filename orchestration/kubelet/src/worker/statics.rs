@@ -45,12 +45,7 @@ fn hash(manifest: &[u8], node: &str) -> String {
         .chain_update([0])
         .chain_update(manifest)
         .finalize();
-    let hex: String = digest.iter().take(16).fold(String::new(), |mut hex, b| {
-        use std::fmt::Write;
-        // Writing to a String cannot fail.
-        let _ = write!(hex, "{b:02x}");
-        hex
-    });
+    let hex = crate::images::archive::hex(&digest[..16]);
     format!(
         "{}-{}-{}-{}-{}",
         &hex[..8],
