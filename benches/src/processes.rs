@@ -89,6 +89,16 @@ impl Drop for Process {
     }
 }
 
+/// `error`, with the children that stopped ([`Process::exited`] of
+/// each), whose logs say why.
+pub fn with_exits(error: String, exited: &[String]) -> String {
+    if exited.is_empty() {
+        error
+    } else {
+        format!("{error} ({}; see their logs)", exited.join("; "))
+    }
+}
+
 /// The 1-minute load average (0 when unknown).
 pub fn load_average() -> f64 {
     std::fs::read_to_string("/proc/loadavg")

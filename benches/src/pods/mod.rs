@@ -41,7 +41,7 @@ use keel_tests::ports::free_port;
 use serde_json::{json, Value};
 
 use crate::orchestration::{connect, wait_for_ready_nodes};
-use crate::processes::{load_average, sample_while, Process, Sampler, Usage};
+use crate::processes::{load_average, sample_while, with_exits, Process, Sampler, Usage};
 use crate::procfs;
 pub use ledger::{Latencies, Ledger, Steps};
 pub use summary::summary;
@@ -295,15 +295,6 @@ async fn answering(endpoint: &str) -> Result<Store, String> {
             }
             Err(_) => tokio::time::sleep(CONNECT_POLL).await,
         }
-    }
-}
-
-/// `error`, with the children that stopped, whose logs say why.
-fn with_exits(error: String, exited: &[String]) -> String {
-    if exited.is_empty() {
-        error
-    } else {
-        format!("{error} ({}; see their logs)", exited.join("; "))
     }
 }
 

@@ -36,7 +36,7 @@ use keel_runtime::{ObjectEvent, Store};
 use serde_json::{json, Value};
 
 use crate::orchestration::{connect, wait_for_leaders, wait_for_ready_nodes};
-use crate::processes::{load_average, sample_while, Process, Sampler, Usage};
+use crate::processes::{load_average, sample_while, with_exits, Process, Sampler, Usage};
 use crate::servers::{Kind, Server};
 pub use progress::{Milestones, Replicas, Span};
 pub use summary::summary;
@@ -210,15 +210,6 @@ async fn run_round(options: &RolloutOptions, dir: &Path) -> Result<Round, String
     round.exited = children.exited();
     rolled.map_err(|error| with_exits(error, &round.exited))?;
     Ok(round)
-}
-
-/// `error`, with the children that stopped, whose logs say why.
-fn with_exits(error: String, exited: &[String]) -> String {
-    if exited.is_empty() {
-        error
-    } else {
-        format!("{error} ({}; see their logs)", exited.join("; "))
-    }
 }
 
 /// The Deployment of `replicas` pods of 10m cpu and 16Mi.

@@ -522,24 +522,19 @@ fn the_kubelet_runs_real_workloads() {
         all.extend_from_slice(args);
         kubectl.ok(&all)
     };
-    let static_container = eventually("the static pod's mirror to run", || {
-        let pod: Value = serde_json::from_str(&in_system(&["get", "pods", "-o", "json"])).unwrap();
-        let pod = pod["items"]
+    // The mirror's container, once the mirror is Ready.
+    let ready_mirror_container = || {
+        let pods: Value = serde_json::from_str(&in_system(&["get", "pods", "-o", "json"])).unwrap();
+        let pod = pods["items"]
             .as_array()?
             .iter()
-            .find(|p| text(p, "/metadata/name") == mirror)?
-            .clone();
-        ready(&pod).then(|| text(container(&pod), "/containerID").to_owned())
-    });
+            .find(|p| text(p, "/metadata/name") == mirror)?;
+        ready(pod).then(|| text(container(pod), "/containerID").to_owned())
+    };
+    let static_container = eventually("the static pod's mirror to run", ready_mirror_container);
     in_system(&["delete", "pod", &mirror, "--wait=true"]);
     eventually("the mirror to come back with the same container", || {
-        let pod: Value = serde_json::from_str(&in_system(&["get", "pods", "-o", "json"])).unwrap();
-        let pod = pod["items"]
-            .as_array()?
-            .iter()
-            .find(|p| text(p, "/metadata/name") == mirror)?
-            .clone();
-        (ready(&pod) && text(container(&pod), "/containerID") == static_container).then_some(())
+        (ready_mirror_container()? == static_container).then_some(())
     });
     std::fs::remove_file(manifests.join("static-web.yaml")).unwrap();
     eventually("the static pod to go with its manifest", || {
