@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use keel_kubelet::runtime::linux::{Controller, LinuxOptions, LinuxRuntime};
+use keel_kubelet::runtime::linux::{Cgroups, Controller, LinuxOptions, LinuxRuntime};
 use keel_kubelet::runtime::{
     ContainerId, ContainerRuntime, ContainerSpec, Limits, Mount, RuntimeError, State,
 };
@@ -109,6 +109,28 @@ async fn detects_the_cgroup_v1_controllers_of_this_machine() {
     assert!(
         cgroups.to_string().starts_with("cgroup v1: memory"),
         "{cgroups}"
+    );
+}
+
+/// Regression: every detection of a process probed with one directory
+/// name, so runtimes detecting at once (as these tests do) took each
+/// other's probe for a refusal and went without a controller.
+#[test]
+fn detections_at_once_each_find_every_controller() {
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            std::thread::spawn(|| {
+                (0..20)
+                    .map(|_| Cgroups::detect().expect("mountinfo is readable"))
+                    .filter(|cgroups| !cgroups.v1.contains_key(&Controller::Memory))
+                    .count()
+            })
+        })
+        .collect();
+    let without_memory: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    assert_eq!(
+        without_memory, 0,
+        "detections without the memory controller"
     );
 }
 
