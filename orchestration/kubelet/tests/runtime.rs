@@ -134,6 +134,38 @@ fn detections_at_once_each_find_every_controller() {
     );
 }
 
+/// Regression: `recover` (which `kubectl logs` and the memory
+/// housekeeping call at any time) took a container whose start was under
+/// way for one whose start never completed, and removed its state under
+/// it: the start failed, or `recover` did ("Directory not empty").
+#[tokio::test]
+async fn recover_leaves_containers_being_started_alone() {
+    let fixture = Fixture::new();
+    let runtime = std::sync::Arc::clone(&fixture.runtime);
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let lister = tokio::spawn(async move {
+        let mut rounds = 0_u32;
+        while !*stopped.borrow_and_update() {
+            runtime.recover().await.expect("recover answers");
+            rounds += 1;
+            tokio::task::yield_now().await;
+        }
+        rounds
+    });
+    for _ in 0..10 {
+        let spec = fixture.spec(&["true"]);
+        fixture
+            .runtime
+            .start(&spec)
+            .await
+            .expect("the start completes");
+        assert_eq!(fixture.runtime.wait(&spec.id).await.unwrap().code, 0);
+    }
+    stop.send_replace(true);
+    let rounds = lister.await.unwrap();
+    assert!(rounds >= 10, "recover ran {rounds} times");
+}
+
 #[tokio::test]
 async fn echo_writes_cri_log_records_and_exits_zero() {
     let fixture = Fixture::new();

@@ -58,10 +58,12 @@ pub mod log;
 mod monitor;
 mod start;
 
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::io;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -92,6 +94,41 @@ pub struct LinuxOptions {
 pub struct LinuxRuntime {
     options: LinuxOptions,
     cgroups: Cgroups,
+    /// The containers this runtime is starting now: their state is half
+    /// written, and `recover` must neither report nor clean them up (a
+    /// start that never completed is a leftover only for a runtime that
+    /// did not make it, after the kubelet's restart).
+    starting: Arc<Mutex<HashSet<String>>>,
+}
+
+/// A container's place in [`LinuxRuntime::starting`], given back when
+/// its start ends, however it ends.
+struct Starting {
+    set: Arc<Mutex<HashSet<String>>>,
+    id: String,
+}
+
+impl Starting {
+    fn new(set: &Arc<Mutex<HashSet<String>>>, id: &ContainerId) -> Self {
+        lock(set).insert(id.0.clone());
+        Self {
+            set: Arc::clone(set),
+            id: id.0.clone(),
+        }
+    }
+}
+
+impl Drop for Starting {
+    fn drop(&mut self) {
+        lock(&self.set).remove(&self.id);
+    }
+}
+
+/// The set, also after a panic elsewhere held its lock (a set of names
+/// stays whole).
+fn lock(set: &Mutex<HashSet<String>>) -> std::sync::MutexGuard<'_, HashSet<String>> {
+    set.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl LinuxRuntime {
@@ -137,7 +174,11 @@ impl LinuxRuntime {
         std::fs::create_dir_all(&options.state_dir).map_err(|source| {
             io_error(format!("creating {}", options.state_dir.display()), source)
         })?;
-        Ok(Self { options, cgroups })
+        Ok(Self {
+            options,
+            cgroups,
+            starting: Arc::default(),
+        })
     }
 
     /// The cgroup hierarchies found at start.
@@ -259,6 +300,9 @@ impl ContainerRuntime for LinuxRuntime {
             other => other
                 .map_err(|source| io_error(format!("creating {}", dir.path().display()), source))?,
         }
+        // Before its spec is written: from here until the start ends,
+        // `recover` leaves the directory alone.
+        let _starting = Starting::new(&self.starting, &spec.id);
         let launch = Launch {
             helper: self.options.helper.clone(),
             cgroups: self.cgroups.container_dirs(
@@ -390,7 +434,9 @@ impl ContainerRuntime for LinuxRuntime {
         for entry in entries {
             let entry = entry
                 .map_err(|source| io_error(format!("reading {}", state_dir.display()), source))?;
-            if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+            let starting =
+                lock(&self.starting).contains(entry.file_name().to_string_lossy().as_ref());
+            if entry.file_type().is_ok_and(|kind| kind.is_dir()) && !starting {
                 let dir = ContainerDir::new(entry.path());
                 known.extend(known_of(&dir)?);
             }
