@@ -353,6 +353,12 @@ async fn two_schedulers_bind_each_pod_once_and_hand_over() {
         handover < ttl + Duration::from_secs(2),
         "handed over in {handover:?}"
     );
+    // The bind is counted when the scheduler's loop takes its outcome,
+    // a moment after keel holds it.
+    eventually("the follower to count its bind", PATIENCE, || async {
+        (binds(follower) >= 1).then_some(())
+    })
+    .await;
     assert_eq!(binds(follower), 1);
     assert_eq!(
         LeaderElector::leader(&client, ELECTION_NAME)
